@@ -1,0 +1,54 @@
+using Build.Output;
+using Build.Processes;
+using Build.Settings;
+using Cake.Core;
+using Cake.Frosting;
+
+namespace Build;
+
+/// <summary>
+/// The typed context every task gets: settings resolved once, the cancellation token, the
+/// redactor, the process runner, and what earlier tasks hand to later ones.
+/// </summary>
+public sealed class BuildContext : FrostingContext
+{
+    public BuildContext(ICakeContext context, Interruption interruption, Redactor redactor)
+        : base(context)
+    {
+        Interruption = interruption;
+        Redactor = redactor;
+        Root = context.Environment.WorkingDirectory.FullPath;
+        var source = new SettingsSource(
+            name => context.Arguments.GetArguments(name).ToArray(),
+            Environment.GetEnvironmentVariable,
+            Path.Join(Root, "deploy.json"));
+        Settings = BuildSettings.Resolve(source);
+        Processes = new ProcessRunner(redactor);
+    }
+
+    public BuildSettings Settings { get; }
+
+    public Interruption Interruption { get; }
+
+    /// <summary>Cancelled by SIGINT/SIGTERM (a cancelled CI job); every long operation observes it.</summary>
+    public CancellationToken CancellationToken => Interruption.Token;
+
+    public Redactor Redactor { get; }
+
+    public IProcessRunner Processes { get; }
+
+    /// <summary>The repository root (build.sh runs the pipeline from there).</summary>
+    public string Root { get; }
+
+    public string SiteSource => Path.Join(Root, "site");
+
+    /// <summary>The directory to check and deploy: <c>--site-dir</c>, else the site the build generates.</summary>
+    public string SiteOutput => Settings.SiteDir is { } dir ? Path.GetFullPath(dir, Root) : Path.Join(SiteSource, "public");
+
+    /// <summary>With <c>--site-dir</c> the site is already built: the build tasks skip.</summary>
+    public bool BuildsSite => Settings.SiteDir is null;
+
+    public string Artifacts => Path.Join(Root, "artifacts");
+
+    public bool InGitLab => Environment.GetEnvironmentVariable("GITLAB_CI") == "true";
+}

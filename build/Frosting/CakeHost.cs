@@ -1,0 +1,44 @@
+using System.Reflection;
+using Cake.Core.IO;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Cake.Frosting;
+
+/// <summary>Configures and runs a Frosting build. (API surface; implementation in progress.)</summary>
+public sealed class CakeHost
+{
+    private readonly List<Action<IServiceCollection>> _configure = [];
+    private readonly List<Assembly> _assemblies = [];
+    private DirectoryPath? _workingDirectory;
+
+    public static CakeHost Create() => new();
+
+    public CakeHost UseContext<TContext>() where TContext : class, IFrostingContext
+        => ConfigureServices(s => s.AddSingleton<IFrostingContext, TContext>());
+
+    public CakeHost UseLifetime<TLifetime>() where TLifetime : class, IFrostingLifetime
+        => ConfigureServices(s => s.AddSingleton<IFrostingLifetime, TLifetime>());
+
+    public CakeHost UseTaskLifetime<TLifetime>() where TLifetime : class, IFrostingTaskLifetime
+        => ConfigureServices(s => s.AddSingleton<IFrostingTaskLifetime, TLifetime>());
+
+    public CakeHost ConfigureServices(Action<IServiceCollection> configure)
+    {
+        _configure.Add(configure);
+        return this;
+    }
+
+    public CakeHost AddAssembly(Assembly assembly)
+    {
+        _assemblies.Add(assembly);
+        return this;
+    }
+
+    public CakeHost UseWorkingDirectory(DirectoryPath path)
+    {
+        _workingDirectory = path;
+        return this;
+    }
+
+    public int Run(IEnumerable<string> args) => throw new NotImplementedException();
+}

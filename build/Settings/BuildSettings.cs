@@ -1,0 +1,214 @@
+namespace Build.Settings;
+
+public enum TailnetMode { Auto, Join, Existing, Off }
+public enum TunMode { Auto, Kernel, Userspace }
+public enum SwitchMode { Together, Independent }
+
+/// <summary>An explicit deploy target from <c>--hosts</c>.</summary>
+public sealed record HostEntry(string Name, string Address, int? Port);
+
+/// <summary>A value given as a path or as text (a GitLab File variable holds a path).</summary>
+public sealed record PathOrText(string? Path, string? Text, string Origin)
+{
+    public string ReadText() => Text ?? File.ReadAllText(Path!);
+}
+
+/// <summary>
+/// Every setting of the README's table, resolved once (argument, environment variable,
+/// deploy.json, default) and validated. A bad value throws <see cref="SettingsException"/> (exit 2)
+/// naming the setting and where its value came from.
+/// </summary>
+public sealed record BuildSettings
+{
+    public required IReadOnlyList<string> Servers { get; init; }
+    public required IReadOnlyList<string> Tags { get; init; }
+    public required IReadOnlyList<HostEntry> Hosts { get; init; }
+    public required TailnetMode Tailnet { get; init; }
+    public required string? SiteDir { get; init; }
+
+    public required string SshUser { get; init; }
+    public required int SshPort { get; init; }
+    public required PathOrText SshKey { get; init; }
+    public required string? SshKeyPassphrase { get; init; }
+    public required PathOrText KnownHosts { get; init; }
+    public required TimeSpan ConnectTimeout { get; init; }
+
+    public required string RemoteRoot { get; init; }
+    public required int KeepReleases { get; init; }
+    public required int Parallel { get; init; }
+    public required SwitchMode Switch { get; init; }
+    public required bool Plan { get; init; }
+    public required string? Release { get; init; }
+    public required int Retries { get; init; }
+    public required TimeSpan RetryDelay { get; init; }
+    public required TimeSpan LockTimeout { get; init; }
+    public required TimeSpan LockWait { get; init; }
+
+    public required SettingValue? TailscaleSecret { get; init; }
+    public required string? OAuthClientId { get; init; }
+    public required IReadOnlyList<string> TsTags { get; init; }
+    public required string TsHostname { get; init; }
+    public required string? TsSocket { get; init; }
+    public required int? TsPort { get; init; }
+    public required TunMode TsTun { get; init; }
+    public required TimeSpan TsTimeout { get; init; }
+    public required TimeSpan TsReadyTimeout { get; init; }
+    public required Uri TsApiUrl { get; init; }
+
+    public static BuildSettings Resolve(SettingsSource source)
+    {
+        var env = source.Environment;
+        string Text(string arg, string? variable, string fallback) => source.Get(arg, variable)?.Value ?? fallback;
+        TimeSpan Duration(string arg, string? variable, string fallback) =>
+            Parse.Duration(source.Get(arg, variable) ?? new SettingValue(fallback, "default"));
+        int Integer(string arg, string? variable, int fallback, int min, int max) =>
+            source.Get(arg, variable) is { } v ? Parse.Integer(v, min, max) : fallback;
+
+        return new BuildSettings
+        {
+            Servers = ServerFilter(source),
+            Tags = TagList(source),
+            Hosts = HostList(source),
+            Tailnet = source.Get("tailnet", "DEPLOY_TAILNET") is { } t ? Parse.Choice<TailnetMode>(t) : TailnetMode.Auto,
+            SiteDir = source.Get("site-dir", "DEPLOY_SITE_DIR")?.Value is { Length: > 0 } d ? d : null,
+
+            SshUser = Text("ssh-user", "DEPLOY_SSH_USER", "deploy"),
+            SshPort = Integer("ssh-port", "DEPLOY_SSH_PORT", 22, 1, 65535),
+            SshKey = PathOrSecret(source, "ssh-key", "SSH_PRIVATE_KEY", "~/.ssh/id_ed25519"),
+            SshKeyPassphrase = source.Secret("SSH_KEY_PASSPHRASE")?.Value,
+            KnownHosts = PathOrSecret(source, "known-hosts", "SSH_KNOWN_HOSTS", "~/.ssh/known_hosts"),
+            ConnectTimeout = Duration("connect-timeout", "DEPLOY_CONNECT_TIMEOUT", "20s"),
+
+            RemoteRoot = RemoteRootOf(source.Get("remote-root", "DEPLOY_ROOT") ?? new SettingValue("/var/www/blog", "default")),
+            KeepReleases = Integer("keep-releases", "DEPLOY_KEEP_RELEASES", 5, 1, 1000),
+            Parallel = Integer("parallel", "DEPLOY_PARALLEL", 8, 1, 256),
+            Switch = source.Get("switch", "DEPLOY_SWITCH") is { } s ? Parse.Choice<SwitchMode>(s) : SwitchMode.Together,
+            Plan = source.Get("plan", "DEPLOY_PLAN") is { } p && Parse.Flag(p),
+            Release = ReleaseOf(source.Get("release", "DEPLOY_RELEASE")),
+            Retries = Integer("retries", "DEPLOY_RETRIES", 3, 1, 20),
+            RetryDelay = Duration("retry-delay", "DEPLOY_RETRY_DELAY", "2s"),
+            LockTimeout = Duration("lock-timeout", "DEPLOY_LOCK_TIMEOUT", "10m"),
+            LockWait = Duration("lock-wait", "DEPLOY_LOCK_WAIT", "2m"),
+
+            TailscaleSecret = source.Secret("TS_OAUTH_SECRET") ?? source.Secret("TS_AUTHKEY"),
+            OAuthClientId = source.Secret("TS_OAUTH_CLIENT_ID")?.Value,
+            TsTags = Parse.List(source.GetAll("ts-tags", "TS_TAGS")) is { Count: > 0 } tags ? tags.Select(NormalizeTag).ToArray() : ["tag:ci"],
+            TsHostname = source.Get("ts-hostname", "TS_HOSTNAME")?.Value ?? DefaultHostname(env),
+            TsSocket = source.Get("ts-socket", "TS_SOCKET")?.Value is { Length: > 0 } sock ? sock : null,
+            TsPort = source.Get("ts-port", "TS_PORT") is { } port ? Parse.Integer(port, 0, 65535) : null,
+            TsTun = source.Get("ts-tun", "TS_TUN") is { } tun ? Parse.Choice<TunMode>(tun) : TunMode.Auto,
+            TsTimeout = Duration("ts-timeout", "TS_TIMEOUT", "60s"),
+            TsReadyTimeout = Duration("ts-ready-timeout", "TS_READY_TIMEOUT", "15s"),
+            TsApiUrl = ApiUrl(source.Get("ts-api-url", "TS_API_URL") ?? new SettingValue("https://api.tailscale.com", "default")),
+        };
+    }
+
+    public static string NormalizeTag(string tag) => tag.StartsWith("tag:", StringComparison.OrdinalIgnoreCase) ? tag : "tag:" + tag;
+
+    private static IReadOnlyList<string> ServerFilter(SettingsSource source)
+    {
+        var values = source.GetAll("server", "DEPLOY_SERVERS");
+        var list = Parse.List(values);
+        // An empty value is a mistake (an unset CI variable), never "all servers".
+        if (values.Count > 0 && list.Count == 0)
+            throw Parse.Error(values[0], "empty", "Name the servers to deploy to (comma list), or leave the setting out to deploy to all tagged servers.");
+        return list;
+    }
+
+    private static IReadOnlyList<string> TagList(SettingsSource source)
+    {
+        var values = source.GetAll("tags", "DEPLOY_TAGS");
+        var list = Parse.List(values);
+        if (values.Count > 0 && list.Count == 0)
+            throw Parse.Error(values[0], "empty", "Give the tags that mark deploy targets, e.g. tag:server1,tag:server2.");
+        return list.Count > 0 ? list.Select(NormalizeTag).ToArray() : ["tag:server1", "tag:server2"];
+    }
+
+    private static IReadOnlyList<HostEntry> HostList(SettingsSource source)
+    {
+        var result = new List<HostEntry>();
+        foreach (var value in source.GetAll("hosts", "DEPLOY_HOSTS"))
+        {
+            foreach (var item in value.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                var eq = item.IndexOf('=');
+                if (eq <= 0 || eq == item.Length - 1)
+                    throw Parse.Error(value, $"\"{item}\" is not name=address[:port]", "Write each host as name=address or name=address:port, comma separated.");
+                var name = item[..eq].Trim();
+                var address = item[(eq + 1)..].Trim();
+                int? port = null;
+                var colon = address.LastIndexOf(':');
+                // [v6]:port, or v4/name:port; a bare IPv6 address has several colons and no port.
+                if (address.StartsWith('[') && address.Contains("]:", StringComparison.Ordinal))
+                {
+                    var close = address.IndexOf("]:", StringComparison.Ordinal);
+                    port = Parse.Integer(new SettingValue(address[(close + 2)..], value.Origin), 1, 65535);
+                    address = address[1..close];
+                }
+                else if (colon > 0 && address.IndexOf(':') == colon)
+                {
+                    port = Parse.Integer(new SettingValue(address[(colon + 1)..], value.Origin), 1, 65535);
+                    address = address[..colon];
+                }
+                if (!ServerName.IsValid(name))
+                    throw Parse.Error(value, $"\"{name}\" is not a valid server name", "Use letters, digits, '-', '_' or '.'.");
+                if (result.Any(h => string.Equals(h.Name, name, StringComparison.OrdinalIgnoreCase)))
+                    throw Parse.Error(value, $"server \"{name}\" is named twice", "Give each host a distinct name.");
+                result.Add(new HostEntry(name.ToLowerInvariant(), address, port));
+            }
+        }
+        return result;
+    }
+
+    private static PathOrText PathOrSecret(SettingsSource source, string argument, string variable, string fallback)
+    {
+        // The argument (and deploy.json) may only name a path; the variable may hold a path or the text.
+        var arg = source.GetAll(argument);
+        if (arg.Count > 0) return new PathOrText(ExpandHome(arg[0].Value), null, arg[0].Origin);
+        if (source.Secret(variable) is { } secret)
+        {
+            return Output.SecretValue.TryReadFile(secret.Value, out _)
+                ? new PathOrText(secret.Value, null, secret.Origin)
+                : new PathOrText(null, secret.Value, secret.Origin);
+        }
+        return new PathOrText(ExpandHome(fallback), null, "default");
+    }
+
+    public static string ExpandHome(string path) =>
+        path == "~" || path.StartsWith("~/", StringComparison.Ordinal)
+            ? Path.Join(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path[1..])
+            : path;
+
+    private static string RemoteRootOf(SettingValue value)
+    {
+        var root = value.Value.Trim().TrimEnd('/');
+        if (!root.StartsWith('/'))
+            throw Parse.Error(value, "not an absolute path", "Give an absolute directory such as /var/www/blog.");
+        if (root.Length == 0)
+            throw Parse.Error(value, "the root directory /", "Give a directory of its own such as /var/www/blog.");
+        if (root.Split('/').Any(part => part is ".." or "."))
+            throw Parse.Error(value, "contains . or ..", "Give a plain absolute path without . or .. segments.");
+        if (root.Any(c => char.IsControl(c)))
+            throw Parse.Error(value, "contains a control character", "Give a plain absolute path.");
+        return root;
+    }
+
+    private static string? ReleaseOf(SettingValue? value)
+    {
+        if (value is null || value.Value.Length == 0) return null;
+        if (!ServerName.IsReleaseId(value.Value))
+            throw Parse.Error(value, "not a release id", "Release ids look like 20261125T120000Z-1a2b3c4d; `--target=Releases` lists them.");
+        return value.Value;
+    }
+
+    private static Uri ApiUrl(SettingValue value) =>
+        Uri.TryCreate(value.Value, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http"
+            ? uri
+            : throw Parse.Error(value, "not an http(s) URL", "Give the API base such as https://api.tailscale.com.");
+
+    private static string DefaultHostname(Func<string, string?> env)
+    {
+        var host = Environment.MachineName;
+        return env("GITLAB_CI") == "true" ? $"gitlab-{host}" : $"ci-{host}";
+    }
+}
