@@ -142,14 +142,18 @@ public sealed record BuildSettings
                 if (address.StartsWith('[') && address.Contains("]:", StringComparison.Ordinal))
                 {
                     var close = address.IndexOf("]:", StringComparison.Ordinal);
-                    port = Parse.Integer(new SettingValue(address[(close + 2)..], value.Origin), 1, 65535);
+                    port = Port(address[(close + 2)..]);
                     address = address[1..close];
                 }
                 else if (colon > 0 && address.IndexOf(':') == colon)
                 {
-                    port = Parse.Integer(new SettingValue(address[(colon + 1)..], value.Origin), 1, 65535);
+                    port = Port(address[(colon + 1)..]);
                     address = address[..colon];
                 }
+                int Port(string text) => int.TryParse(text, out var p) && p is >= 1 and <= 65535
+                    ? p
+                    : throw Parse.Error(value, $"\"{item}\" has a bad port", "Ports are numbers from 1 to 65535.");
+
                 if (!ServerName.IsValid(name))
                     throw Parse.Error(value, $"\"{name}\" is not a valid server name", "Use letters, digits, '-', '_' or '.'.");
                 if (result.Any(h => string.Equals(h.Name, name, StringComparison.OrdinalIgnoreCase)))

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Bootstrapper: build the pipeline program only when its sources changed, then exec it.
+# `dotnet run` costs seconds on every warm run (MSBuild's up-to-date check); a stamp over the
+# sources' names, sizes and times costs milliseconds. `exec` hands signals straight to the program.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$root"
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "build.sh: 'dotnet' was not found on PATH. The pipeline needs the .NET 10 SDK:" >&2
+  echo "  https://dotnet.microsoft.com/download/dotnet/10.0 (Alpine: apk add dotnet10-sdk)" >&2
+  exit 2
+fi
+
+out=".build/bin"
+stamp_file=".build/stamp"
+lock_dir=".build/lock"
+
+# Everything that goes into Build.dll: sources, projects, props, lock files. The list includes
+# each file's name, so an added or deleted file changes the stamp as much as an edited one.
+sources_stamp() {
+  local files=(build -type d \( -name bin -o -name obj \) -prune -o -type f
+    \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name 'packages.lock.json' \))
+  {
+    # stat -c is GNU and BusyBox; stat -f is BSD/macOS. One stat for all files keeps this in milliseconds.
+    find "${files[@]}" -exec stat -c '%n %s %Y' {} + 2>/dev/null \
+      || find "${files[@]}" -exec stat -f '%N %z %m' {} +
+    for f in global.json Directory.Build.props Directory.Packages.props; do
+      if [[ -f "$f" ]]; then cksum "$f"; fi
+    done
+  } | LC_ALL=C sort
+}
+
+up_to_date() {
+  [[ -f "$out/Build.dll" && -f "$stamp_file" ]] && [[ "$(cat "$stamp_file")" == "$1" ]]
+}
+
+release_lock() { rmdir "$lock_dir" 2>/dev/null || true; }
+
+current="$(sources_stamp)"
+if ! up_to_date "$current"; then
+  mkdir -p .build
+  # mkdir is atomic: two concurrent build.sh runs never build over each other.
+  waited=0
+  until mkdir "$lock_dir" 2>/dev/null; do
+    if (( waited == 0 )); then echo "build.sh: waiting for another build of the pipeline to finish..." >&2; fi
+    # A lock left by a killed run is older than any real build: take it over after 10 minutes.
+    if [[ -n "$(find "$lock_dir" -maxdepth 0 -mmin +10 2>/dev/null)" ]]; then rmdir "$lock_dir" 2>/dev/null || true; fi
+    sleep 0.2
+    waited=1
+  done
+  trap release_lock EXIT
+  current="$(sources_stamp)"
+  if ! up_to_date "$current"; then
+    echo "build.sh: building the pipeline (sources changed)..." >&2
+    if ! dotnet build build/Build.csproj --configuration Release --output "$out" --nologo --verbosity quiet -clp:ErrorsOnly; then
+      echo "build.sh: the pipeline program failed to build (see the errors above)." >&2
+      exit 1
+    fi
+    printf '%s' "$current" > "$stamp_file"
+  fi
+  release_lock
+  trap - EXIT
+fi
+
+exec dotnet "$out/Build.dll" "$@"

@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using Build.Tests.Support;
+
+namespace Build.Tests.Bootstrap;
+
+/// <summary>
+/// build.sh and build.ps1 against a fake <c>dotnet</c> that records builds and runs: they
+/// build only when a source changed, was added or was deleted, and pass the exit code through.
+/// </summary>
+public abstract class BootstrapperTests : IDisposable
+{
+    private readonly TempDir _dir = new("bootstrap");
+
+    protected BootstrapperTests(string script)
+    {
+        Script = script;
+        File.Copy(Path.Join(Repo.Root, script), Path.Join(Root, script));
+        _dir.File("global.json", "{}");
+        _dir.File("Directory.Build.props", "<Project />");
+        _dir.File("build/Build.csproj", "<Project />");
+        _dir.File("build/Program.cs", "// program");
+        _dir.File("build/Tasks/A.cs", "// a");
+        _dir.File("build/bin/Ignored.cs", "// build output is not a source");
+        _dir.File("site/readme.md", "not a source of the pipeline");
+        // The fake SDK: `dotnet build ... --output DIR` records a build (and can be held with a
+        // gate file so concurrent runs overlap); `dotnet DIR/Build.dll ARGS` prints its args.
+        var fake = _dir.File("fakebin/dotnet", """
+            #!/bin/sh
+            if [ "$1" = build ]; then
+              echo build >> "$FAKE_LOG"
+              if [ -n "$FAKE_GATE" ]; then echo building > "$FAKE_GATE.started"; while [ ! -e "$FAKE_GATE" ]; do sleep 0.05; done; fi
+              while [ $# -gt 0 ]; do if [ "$1" = --output ]; then out="$2"; fi; shift; done
+              mkdir -p "$out" && echo dll > "$out/Build.dll"
+              exit 0
+            fi
+            echo "ran $*"
+            exit "${FAKE_EXIT:-0}"
+            """);
+        File.SetUnixFileMode(fake, (UnixFileMode)0b111_101_101);
+        // A PATH with the usual tools but no dotnet, so "no SDK" can be tested on a machine with one.
+        var tools = Directory.CreateDirectory(Path.Join(Root, "toolbin")).FullName;
+        foreach (var tool in new[] { "sh", "bash", "find", "stat", "sort", "cat", "mkdir", "rmdir", "ls", "cksum", "dirname", "sleep", "printf", "rm" })
+        {
+            var target = new[] { "/usr/bin/", "/bin/" }.Select(d => d + tool).FirstOrDefault(File.Exists);
+            if (target is not null) File.CreateSymbolicLink(Path.Join(tools, tool), target);
+        }
+    }
+
+    protected string Script { get; }
+
+    protected string Root => _dir.Path;
+
+    private string Log => Path.Join(Root, "dotnet.log");
+
+    protected int Builds => File.Exists(Log) ? File.ReadAllLines(Log).Length : 0;
+
+    public void Dispose() => _dir.Dispose();
+
+    protected abstract ProcessStartInfo Start(IEnumerable<string> args);
+
+    protected Task<(int Code, string Output)> Run(IDictionary<string, string>? env = null, bool withDotnet = true, params string[] args) =>
+        Run(env, withDotnet, _ => { }, args);
+
+    private async Task<(int Code, string Output)> Run(IDictionary<string, string>? env, bool withDotnet, Action<string> onLine, params string[] args)
+    {
+        var info = Start(args);
+        info.RedirectStandardOutput = info.RedirectStandardError = true;
+        info.WorkingDirectory = Path.GetTempPath();
+        info.Environment["FAKE_LOG"] = Log;
+        var path = Path.Join(Root, "toolbin");
+        info.Environment["PATH"] = withDotnet ? Path.Join(Root, "fakebin") + ":" + path : path;
+        foreach (var (k, v) in env ?? new Dictionary<string, string>()) info.Environment[k] = v;
+        using var process = new Process { StartInfo = info };
+        var output = new System.Text.StringBuilder();
+        void Collect(string? line)
+        {
+            if (line is null) return;
+            lock (output) output.AppendLine(line);
+            onLine(line);
+        }
+        process.OutputDataReceived += (_, e) => Collect(e.Data);
+        process.ErrorDataReceived += (_, e) => Collect(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
+        process.WaitForExit();
+        lock (output) return (process.ExitCode, output.ToString());
+    }
+
+    private void Touch(string relative, string content)
+    {
+        var path = Path.Join(Root, relative);
+        File.WriteAllText(path, content);
+        // Sizes may not change: move the time on too, as an editor would.
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddSeconds(5));
+    }
+
+    [Fact]
+    public async Task Builds_once_then_runs_the_built_program_with_the_arguments()
+    {
+        var first = await Run(null, true, "--target=Build", "--server=a b");
+        Assert.Equal(0, first.Code);
+        Assert.Contains("ran .build/bin/Build.dll --target=Build --server=a b", first.Output.Replace('\\', '/'));
+        Assert.Equal(1, Builds);
+
+        var second = await Run(null, true, "--target=Build");
+        Assert.Equal(0, second.Code);
+        Assert.Equal(1, Builds);
+        Assert.DoesNotContain("building", second.Output);
+    }
+
+    [Theory]
+    [InlineData("changed")]
+    [InlineData("added")]
+    [InlineData("deleted")]
+    [InlineData("props")]
+    public async Task A_changed_added_or_deleted_source_triggers_a_build(string change)
+    {
+        await Run();
+        Assert.Equal(1, Builds);
+
+        // Build output and non-sources never count.
+        Touch("build/bin/Ignored.cs", "// new output");
+        Touch("site/readme.md", "edited");
+        await Run();
+        Assert.Equal(1, Builds);
+
+        switch (change)
+        {
+            case "changed": Touch("build/Tasks/A.cs", "// A"); break;
+            case "added": _dir.File("build/Tasks/B.cs", "// b"); break;
+            case "deleted": File.Delete(Path.Join(Root, "build/Tasks/A.cs")); break;
+            case "props": Touch("Directory.Build.props", "<Project><!-- x --></Project>"); break;
+        }
+        await Run();
+        Assert.Equal(2, Builds);
+    }
+
+    [Fact]
+    public async Task The_exit_code_is_passed_through()
+    {
+        var result = await Run(new Dictionary<string, string> { ["FAKE_EXIT"] = "3" });
+        Assert.Equal(3, result.Code);
+    }
+
+    [Fact]
+    public async Task A_missing_sdk_is_named()
+    {
+        var result = await Run(null, withDotnet: false);
+        Assert.Equal(2, result.Code);
+        Assert.Contains(".NET 10 SDK", result.Output);
+        Assert.Equal(0, Builds);
+    }
+
+    [Fact]
+    public async Task Concurrent_runs_build_once()
+    {
+        var gate = Path.Join(Root, "gate");
+        var env = new Dictionary<string, string> { ["FAKE_GATE"] = gate };
+        var first = Run(env);
+        await WaitFor(() => File.Exists(gate + ".started"));
+        var waiting = new TaskCompletionSource();
+        var second = Run(env, true, line => { if (line.Contains("waiting for another build")) waiting.TrySetResult(); });
+        await waiting.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        File.WriteAllText(gate, "go");
+        var results = await Task.WhenAll(first, second);
+        Assert.All(results, r => Assert.Equal(0, r.Code));
+        Assert.Equal(1, Builds);
+    }
+
+    private static async Task WaitFor(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met");
+            await Task.Delay(20);
+        }
+    }
+}
+
+public sealed class BuildShTests() : BootstrapperTests("build.sh")
+{
+    protected override ProcessStartInfo Start(IEnumerable<string> args)
+    {
+        var info = new ProcessStartInfo("/bin/bash") { ArgumentList = { Path.Join(Root, Script) } };
+        foreach (var a in args) info.ArgumentList.Add(a);
+        return info;
+    }
+}
+
+public sealed class BuildPs1Tests() : BootstrapperTests("build.ps1")
+{
+    protected override ProcessStartInfo Start(IEnumerable<string> args)
+    {
+        // pwsh itself runs on the real runtime; the script under test only sees the fake dotnet on PATH.
+        var info = new ProcessStartInfo(PowerShell.Dotnet) { ArgumentList = { PowerShell.Dll, "-NoLogo", "-NoProfile", "-File", Path.Join(Root, Script) } };
+        foreach (var a in args) info.ArgumentList.Add(a);
+        return info;
+    }
+}
