@@ -1,10 +1,14 @@
 using System.Reflection;
 using Cake.Core.IO;
+using Cake.Frosting.Internal;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Cake.Frosting;
 
-/// <summary>Configures and runs a Frosting build. (API surface; implementation in progress.)</summary>
+/// <summary>
+/// Configures and runs a Frosting build: tasks from the entry assembly (and <see cref="AddAssembly"/>),
+/// built through dependency injection, run by Cake's engine. See README.md for what it adds to Frosting.
+/// </summary>
 public sealed class CakeHost
 {
     private readonly List<Action<IServiceCollection>> _configure = [];
@@ -40,5 +44,16 @@ public sealed class CakeHost
         return this;
     }
 
-    public int Run(IEnumerable<string> args) => throw new NotImplementedException();
+    /// <summary>Runs the targets the command line names and returns the process exit code.</summary>
+    public int Run(IEnumerable<string> args)
+    {
+        var assemblies = new List<Assembly>();
+        if (Assembly.GetEntryAssembly() is { } entry)
+        {
+            assemblies.Add(entry);
+        }
+
+        assemblies.AddRange(_assemblies);
+        return new HostRunner(_configure, assemblies, _workingDirectory).Run(args.ToList());
+    }
 }
