@@ -121,3 +121,9 @@ public sealed class Wait : AsyncFrostingTask<SampleContext>
 
     public override void Finally(SampleContext context) => Console.WriteLine("FINALLY Wait");
 }
+
+public sealed class Where : FrostingTask<SampleContext>
+{
+    public override void Run(SampleContext context) =>
+        Console.WriteLine($"WORKDIR {context.Environment.WorkingDirectory.FullPath}");
+}

@@ -180,7 +180,7 @@ internal static class CommandLine
         "v" or "verbose" => Verbosity.Verbose,
         "d" or "diag" or "diagnostic" => Verbosity.Diagnostic,
         _ => throw new CommandLineException(
-            $"Unknown verbosity '{value}': use quiet, minimal, normal, verbose or diagnostic."),
+            $"Unknown verbosity '{value}' for --verbosity (-v): use quiet, minimal, normal, verbose or diagnostic."),
     };
 }
 

@@ -104,7 +104,7 @@ internal sealed class HostRunner(
                 .CreateConfiguration(environment.WorkingDirectory, configurationArguments);
         });
 
-        services.AddSingleton<IVersionResolver, VersionResolver>();
+        services.AddSingleton<IVersionResolver, CakeVersionResolver>();
 
         // The default context; UseContext<T> registers another IFrostingContext, and the last one wins.
         services.AddSingleton<FrostingContext>();
