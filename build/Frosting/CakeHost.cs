@@ -17,8 +17,13 @@ public sealed class CakeHost
 
     public static CakeHost Create() => new();
 
+    /// <summary>The typed context, built through DI; also resolvable as itself (one instance).</summary>
     public CakeHost UseContext<TContext>() where TContext : class, IFrostingContext
-        => ConfigureServices(s => s.AddSingleton<IFrostingContext, TContext>());
+        => ConfigureServices(s =>
+        {
+            s.AddSingleton<TContext>();
+            s.AddSingleton<IFrostingContext>(provider => provider.GetRequiredService<TContext>());
+        });
 
     public CakeHost UseLifetime<TLifetime>() where TLifetime : class, IFrostingLifetime
         => ConfigureServices(s => s.AddSingleton<IFrostingLifetime, TLifetime>());

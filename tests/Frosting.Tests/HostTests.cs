@@ -48,6 +48,7 @@ public sealed class HostTests
         Assert.Equal(0, skipped.ExitCode);
         Assert.False(skipped.Has("RUN Skippable"), skipped.Output);
         Assert.True(skipped.Has("RUN AfterSkippable"), skipped.Output);
+        Assert.Contains("Skipping task Skippable: ShouldRun returned false.", skipped.Lines);
         Assert.Contains(skipped.Lines, l => l.Contains("Skippable") && l.Contains("Skipped"));
 
         Assert.Equal(0, run.ExitCode);
@@ -195,6 +196,8 @@ public sealed class HostTests
 
             Assert.Equal(0, result.ExitCode);
             Assert.True(result.Has($"WORKDIR {directory.FullName}"), result.Output);
+            // UseContext<T>: a task constructor can take the typed context, and it is the one the task runs with.
+            Assert.True(result.Has("SAME-CONTEXT True"), result.Output);
         }
         finally
         {

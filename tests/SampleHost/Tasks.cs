@@ -122,8 +122,12 @@ public sealed class Wait : AsyncFrostingTask<SampleContext>
     public override void Finally(SampleContext context) => Console.WriteLine("FINALLY Wait");
 }
 
-public sealed class Where : FrostingTask<SampleContext>
+/// <summary>A task with a constructor dependency on the typed context: one instance, the one tasks get.</summary>
+public sealed class Where(SampleContext injected) : FrostingTask<SampleContext>
 {
-    public override void Run(SampleContext context) =>
+    public override void Run(SampleContext context)
+    {
         Console.WriteLine($"WORKDIR {context.Environment.WorkingDirectory.FullPath}");
+        Console.WriteLine($"SAME-CONTEXT {ReferenceEquals(injected, context)}");
+    }
 }

@@ -47,7 +47,19 @@ internal static class TaskRegistrar
 
             if (IsOverridden(type, "ShouldRun"))
             {
-                builder.WithCriteria(() => task.ShouldRun(context), $"{name}: ShouldRun returned false.");
+                builder.WithCriteria(
+                    () =>
+                    {
+                        var run = task.ShouldRun(context);
+                        if (!run)
+                        {
+                            // Cake itself says so only at verbose level; a skipped task should be visible.
+                            log.Information("Skipping task {0}: ShouldRun returned false.", name);
+                        }
+
+                        return run;
+                    },
+                    "ShouldRun returned false.");
             }
 
             if (type.GetCustomAttribute<ContinueOnErrorAttribute>() is not null)
