@@ -8,12 +8,15 @@ public interface IFrostingLifetime : IFrostingSetup, IFrostingTeardown;
 
 public abstract class FrostingLifetime<TContext> : IFrostingLifetime where TContext : ICakeContext
 {
-    public virtual void Setup(TContext context, ISetupContext info) { }
-    public virtual void Teardown(TContext context, ITeardownContext info) { }
+    // Abstract, as in Cake.Frosting, so that code written against this host compiles against the package.
+    public abstract void Setup(TContext context, ISetupContext info);
+    public abstract void Teardown(TContext context, ITeardownContext info);
 
     void IFrostingSetup.Setup(ICakeContext context, ISetupContext info) => Setup((TContext)context, info);
     void IFrostingTeardown.Teardown(ICakeContext context, ITeardownContext info) => Teardown((TContext)context, info);
 }
+
+public abstract class FrostingLifetime : FrostingLifetime<ICakeContext>;
 
 public interface IFrostingTaskSetup { void Setup(ICakeContext context, ITaskSetupContext info); }
 public interface IFrostingTaskTeardown { void Teardown(ICakeContext context, ITaskTeardownContext info); }
@@ -21,9 +24,11 @@ public interface IFrostingTaskLifetime : IFrostingTaskSetup, IFrostingTaskTeardo
 
 public abstract class FrostingTaskLifetime<TContext> : IFrostingTaskLifetime where TContext : ICakeContext
 {
-    public virtual void Setup(TContext context, ITaskSetupContext info) { }
-    public virtual void Teardown(TContext context, ITaskTeardownContext info) { }
+    public abstract void Setup(TContext context, ITaskSetupContext info);
+    public abstract void Teardown(TContext context, ITaskTeardownContext info);
 
     void IFrostingTaskSetup.Setup(ICakeContext context, ITaskSetupContext info) => Setup((TContext)context, info);
     void IFrostingTaskTeardown.Teardown(ICakeContext context, ITaskTeardownContext info) => Teardown((TContext)context, info);
 }
+
+public abstract class FrostingTaskLifetime : FrostingTaskLifetime<ICakeContext>;
