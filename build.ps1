@@ -59,7 +59,7 @@ if (-not (Test-UpToDate $current)) {
         $current = Get-SourcesStamp
         if (-not (Test-UpToDate $current)) {
             [Console]::Error.WriteLine('build.ps1: building the pipeline (sources changed)...')
-            & dotnet build build/Build.csproj --configuration Release --output $out --nologo --verbosity quiet -clp:ErrorsOnly
+            & dotnet build build/Build.csproj --configuration Release --output $out --nologo --verbosity quiet '-clp:ErrorsOnly;NoSummary' | Write-Host
             if ($LASTEXITCODE -ne 0) {
                 [Console]::Error.WriteLine('build.ps1: the pipeline program failed to build (see the errors above).')
                 exit 1

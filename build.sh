@@ -56,7 +56,7 @@ if ! up_to_date "$current"; then
   current="$(sources_stamp)"
   if ! up_to_date "$current"; then
     echo "build.sh: building the pipeline (sources changed)..." >&2
-    if ! dotnet build build/Build.csproj --configuration Release --output "$out" --nologo --verbosity quiet -clp:ErrorsOnly; then
+    if ! dotnet build build/Build.csproj --configuration Release --output "$out" --nologo --verbosity quiet "-clp:ErrorsOnly;NoSummary" >&2; then
       echo "build.sh: the pipeline program failed to build (see the errors above)." >&2
       exit 1
     fi
