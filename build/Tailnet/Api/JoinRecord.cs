@@ -4,11 +4,11 @@ using System.Text.Json.Serialization;
 namespace Build.Tailnet.Api;
 
 /// <summary>
-/// <c>artifacts/tailnet.json</c>, written when the job joins the tailnet:
+/// <c>artifacts/tailnet.json</c>, written when the job joins the tailnet (Build.Tailnet.TailnetRecord), read here tolerantly:
 /// <c>{"hostname", "node_id" (may be absent or null), "tailnet", "joined_at"}</c>.
 /// The fallback cleanup reads it in a fresh container, after the job's own daemon is gone.
 /// </summary>
-public sealed record TailnetRecord
+public sealed record JoinRecord
 {
     [JsonPropertyName("hostname")] public string? Hostname { get; init; }
     [JsonPropertyName("node_id")] public string? NodeId { get; init; }
@@ -18,10 +18,10 @@ public sealed record TailnetRecord
     public const string FileName = "tailnet.json";
 
     /// <summary>The record, or null when the file does not exist. Throws <see cref="JsonException"/> or <see cref="IOException"/> for a file that cannot be read.</summary>
-    public static TailnetRecord? Read(string path)
+    public static JoinRecord? Read(string path)
     {
         if (!File.Exists(path)) return null;
-        return JsonSerializer.Deserialize<TailnetRecord>(File.ReadAllText(path))
+        return JsonSerializer.Deserialize<JoinRecord>(File.ReadAllText(path))
             ?? throw new JsonException($"{path} holds null.");
     }
 
