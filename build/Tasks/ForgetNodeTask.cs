@@ -18,15 +18,31 @@ public sealed class ForgetNodeTask : AsyncFrostingTask<BuildContext>
     {
         try
         {
-            // TS_API_URL only counts when given: otherwise a baseURL attribute on the secret decides.
-            var source = new SettingsSource(
-                name => context.Arguments.GetArguments(name).ToArray(),
-                Environment.GetEnvironmentVariable,
-                Path.Join(context.Root, "deploy.json"));
-            var apiUrl = source.Get("ts-api-url", "TS_API_URL")?.Value;
+            var options = new ForgetNodeOptions();
+            try
+            {
+                options = options with { Attempts = context.Settings.Retries, RetryDelay = context.Settings.RetryDelay };
+            }
+            catch (SettingsException e)
+            {
+                context.Warning("ForgetNode: {0} (ignored here: the cleanup goes on with its defaults).", e.Message);
+            }
+            string? apiUrl = null;
+            try
+            {
+                // TS_API_URL only counts when given: otherwise a baseURL attribute on the secret decides.
+                var source = new SettingsSource(
+                    name => context.Arguments.GetArguments(name).ToArray(),
+                    Environment.GetEnvironmentVariable,
+                    Path.Join(context.Root, "deploy.json"));
+                apiUrl = source.Get("ts-api-url", "TS_API_URL")?.Value;
+            }
+            catch (SettingsException e)
+            {
+                context.Warning("ForgetNode: {0}", e.Message);
+            }
             var secret = Environment.GetEnvironmentVariable("TS_OAUTH_SECRET") is { Length: > 0 } s ? SecretValue.Resolve(s) : null;
             var clientId = Environment.GetEnvironmentVariable("TS_OAUTH_CLIENT_ID") is { Length: > 0 } c ? SecretValue.Resolve(c).Trim() : null;
-            var options = new ForgetNodeOptions { Attempts = context.Settings.Retries, RetryDelay = context.Settings.RetryDelay };
 
             using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
             http.DefaultRequestHeaders.UserAgent.ParseAdd("blog-pipeline-forgetnode/1.0");

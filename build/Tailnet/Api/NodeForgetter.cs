@@ -77,7 +77,7 @@ public sealed class NodeForgetter(HttpClient http, TimeProvider clock, ForgetNod
         if (credentials is null)
             return Report(ForgetOutcome.Skipped, $"ForgetNode: node {record} may still be registered, but {problem} {EphemeralNote}", known);
         known.Add(credentials.Secret);
-        info($"ForgetNode: looking for node {record} through the Tailscale API at {credentials.ApiBase} (OAuth client {credentials.ClientId}).");
+        info($"ForgetNode: looking for node {record} through the Tailscale API at {credentials.ApiBase}.");
 
         var api = new TailscaleApiClient(http, credentials.ApiBase);
         using var deadline = new CancellationTokenSource(options.TotalTimeout, clock);
@@ -106,7 +106,7 @@ public sealed class NodeForgetter(HttpClient http, TimeProvider clock, ForgetNod
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            return Report(ForgetOutcome.Failed, $"ForgetNode: gave up after {options.TotalTimeout.TotalSeconds:0.#}s without an answer from the Tailscale API; node {record} may still be registered. {EphemeralNote}", known);
+            return Report(ForgetOutcome.Failed, $"ForgetNode: gave up after {Duration(options.TotalTimeout)} without an answer from the Tailscale API; node {record} may still be registered. {EphemeralNote}", known);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -114,7 +114,7 @@ public sealed class NodeForgetter(HttpClient http, TimeProvider clock, ForgetNod
         }
         catch (Exception e) when (e is TailscaleApiException or HttpRequestException or TimeoutRejectedException)
         {
-            return Report(ForgetOutcome.Failed, $"ForgetNode: {Describe(e)}; gave up, node {record} may still be registered. {EphemeralNote}", known);
+            return Report(ForgetOutcome.Failed, $"ForgetNode: {Describe(e).TrimEnd('.')}; gave up, node {record} may still be registered. {EphemeralNote}", known);
         }
     }
 
@@ -168,7 +168,7 @@ public sealed class NodeForgetter(HttpClient http, TimeProvider clock, ForgetNod
                 OnRetry = args =>
                 {
                     var why = args.Outcome.Exception is { } e ? Describe(e) : "failed";
-                    warn(new Redactor(known).Redact($"ForgetNode: {what}, attempt {args.AttemptNumber + 1} of {options.Attempts}: {why}; retrying in {args.RetryDelay.TotalSeconds:0.#}s."));
+                    warn(new Redactor(known).Redact($"ForgetNode: {what}, attempt {args.AttemptNumber + 1} of {options.Attempts}: {why.TrimEnd('.')}; retrying in {Duration(args.RetryDelay)}."));
                     return default;
                 },
             });
@@ -179,10 +179,13 @@ public sealed class NodeForgetter(HttpClient http, TimeProvider clock, ForgetNod
 
     private string Describe(Exception e) => e switch
     {
-        TimeoutRejectedException => $"no answer within {options.AttemptTimeout.TotalSeconds:0.#}s",
+        TimeoutRejectedException => $"no answer within {Duration(options.AttemptTimeout)}",
         HttpRequestException h => $"cannot reach the API ({h.Message})",
         _ => e.Message,
     };
+
+    private static string Duration(TimeSpan t) =>
+        t < TimeSpan.FromSeconds(1) ? $"{t.TotalMilliseconds:0}ms" : $"{t.TotalSeconds:0.#}s";
 
     private ForgetResult Report(ForgetOutcome outcome, string message, List<string> known)
     {
