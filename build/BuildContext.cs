@@ -18,15 +18,30 @@ public sealed class BuildContext : FrostingContext
         Interruption = interruption;
         Redactor = redactor;
         Root = context.Environment.WorkingDirectory.FullPath;
-        var source = new SettingsSource(
-            name => context.Arguments.GetArguments(name).ToArray(),
-            Environment.GetEnvironmentVariable,
-            Path.Join(Root, "deploy.json"));
-        Settings = BuildSettings.Resolve(source);
+        try
+        {
+            var source = new SettingsSource(
+                name => context.Arguments.GetArguments(name).ToArray(),
+                Environment.GetEnvironmentVariable,
+                Path.Join(Root, "deploy.json"));
+            _settings = BuildSettings.Resolve(source);
+        }
+        catch (SettingsException e) when (OnlyForgetsNode(context))
+        {
+            // The after_script cleanup must run and exit 0 whatever the job's settings: it reports them instead.
+            _settingsError = e;
+        }
         Processes = new ProcessRunner(redactor);
     }
 
-    public BuildSettings Settings { get; }
+    private readonly BuildSettings? _settings;
+    private readonly SettingsException? _settingsError;
+
+    public BuildSettings Settings => _settings ?? throw new SettingsException(_settingsError!.Message, _settingsError);
+
+    private static bool OnlyForgetsNode(ICakeContext context) =>
+        context.Arguments.GetArguments("target") is { Count: > 0 } targets &&
+        targets.All(t => string.Equals(t, "ForgetNode", StringComparison.OrdinalIgnoreCase));
 
     public Interruption Interruption { get; }
 
@@ -51,4 +66,7 @@ public sealed class BuildContext : FrostingContext
     public string Artifacts => Path.Join(Root, "artifacts");
 
     public bool InGitLab => Environment.GetEnvironmentVariable("GITLAB_CI") == "true";
+
+    /// <summary>GitLab's collapsible log sections (one per task; see build/GitLab/GitLabSections.cs).</summary>
+    public GitLab.LogSections Sections { get; } = GitLab.LogSections.ForEnvironment(System.Environment.GetEnvironmentVariable);
 }

@@ -12,6 +12,7 @@ Console.SetError(new RedactingWriter(Console.Error, redactor));
 return CakeHost.Create()
     .UseContext<BuildContext>()
     .UseLifetime<BuildLifetime>()
+    .UseTaskLifetime<Build.GitLab.GitLabSections>()
     .ConfigureServices(services =>
     {
         services.AddSingleton(redactor);

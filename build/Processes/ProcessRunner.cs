@@ -18,6 +18,9 @@ public sealed record ProcessSpec(string FileName, IReadOnlyList<string> Argument
     /// <summary>Bound on the run; the process tree is killed when it passes.</summary>
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary>Text written to the child's stdin before it is closed (how a secret reaches a tool without argv).</summary>
+    public string? StandardInput { get; init; }
+
     public override string ToString() => string.Join(' ', Arguments.Prepend(FileName).Select(Quote));
 
     private static string Quote(string s) => s.Length > 0 && s.All(c => char.IsAsciiLetterOrDigit(c) || "-_./=:,@+".Contains(c)) ? s : $"'{s.Replace("'", "'\\''")}'";
@@ -64,7 +67,6 @@ public sealed class ProcessRunner(Redactor redactor) : IProcessRunner
         {
             throw new PipelineException($"Could not start {spec.FileName}: {e.Message}. Is it installed and on PATH?", inner: e);
         }
-        process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
@@ -72,6 +74,7 @@ public sealed class ProcessRunner(Redactor redactor) : IProcessRunner
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
+            await WriteInputAsync(process, spec.StandardInput, linked.Token);
             await process.WaitForExitAsync(linked.Token);
             await Task.WhenAll(outputDone.Task, errorDone.Task).WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None)
                 .ContinueWith(_ => { }, TaskScheduler.Default);
@@ -100,6 +103,7 @@ public sealed class ProcessRunner(Redactor redactor) : IProcessRunner
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
+            StandardInputEncoding = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false),
             UseShellExecute = false,
             WorkingDirectory = spec.WorkingDirectory ?? Directory.GetCurrentDirectory(),
         };
@@ -117,6 +121,23 @@ public sealed class ProcessRunner(Redactor redactor) : IProcessRunner
     public static void ScrubSecrets(IDictionary<string, string?> environment)
     {
         foreach (var name in Redactor.SecretVariables) environment.Remove(name);
+    }
+
+    private static async Task WriteInputAsync(Process process, string? input, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (input is not null)
+            {
+                await process.StandardInput.WriteAsync(input.AsMemory(), cancellationToken);
+                await process.StandardInput.FlushAsync(cancellationToken);
+            }
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // The child exited without reading its input; its exit code says why.
+        }
     }
 
     private static void Kill(Process process)

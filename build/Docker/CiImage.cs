@@ -1,0 +1,115 @@
+using System.Security.Cryptography;
+using System.Text;
+using Build.Settings;
+
+namespace Build.Docker;
+
+/// <summary>Where the CI image goes, from GitLab's predefined registry variables.</summary>
+public sealed record CiImageSettings(string Repository, string? Registry, string? User, string? Password)
+{
+    public static CiImageSettings Resolve(Func<string, string?> environment)
+    {
+        var image = environment("CI_REGISTRY_IMAGE");
+        if (string.IsNullOrWhiteSpace(image))
+            throw new SettingsException("CI_REGISTRY_IMAGE is not set. The CiImage target pushes to the project's container registry: run it in the ci-image job, or set CI_REGISTRY_IMAGE (e.g. registry.example.com/group/blog) and log in with docker yourself.");
+        var user = NullIfEmpty(environment("CI_REGISTRY_USER"));
+        var password = NullIfEmpty(environment("CI_REGISTRY_PASSWORD"));
+        if (password is not null && user is null)
+            throw new SettingsException("CI_REGISTRY_PASSWORD is set but CI_REGISTRY_USER is not. Set both (GitLab sets them in every job when the container registry is enabled), or neither to use an existing docker login.");
+        return new CiImageSettings(image.Trim().TrimEnd('/') + "/ci", NullIfEmpty(environment("CI_REGISTRY")), user, password);
+    }
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+}
+
+public enum CiImageOutcome { AlreadyPublished, Published }
+
+/// <summary>
+/// Builds and pushes the CI image (build/ci.Dockerfile), tagged with a hash of the Dockerfile, and
+/// does nothing when the registry already has that tag. .gitlab-ci.yml names the same tag.
+/// </summary>
+public sealed class CiImagePublisher(DockerClient docker, Action<string> log)
+{
+    /// <summary>Length of the tag: 12 hex digits of the SHA-256 (48 bits, as short as git's abbreviations and as safe).</summary>
+    public const int TagLength = 12;
+
+    /// <summary>The tag for a Dockerfile's text: line endings normalized, so a Windows checkout hashes the same.</summary>
+    public static string TagOf(string dockerfileText)
+    {
+        var normalized = dockerfileText.ReplaceLineEndings("\n");
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(normalized));
+        return Convert.ToHexStringLower(hash)[..TagLength];
+    }
+
+    public static string TagOfFile(string dockerfile) => TagOf(File.ReadAllText(dockerfile));
+
+    public async Task<CiImageOutcome> PublishAsync(CiImageSettings settings, string dockerfile, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(dockerfile))
+            throw new SettingsException($"{dockerfile} does not exist: the CI image is built from it.");
+        var tag = TagOfFile(dockerfile);
+        var image = $"{settings.Repository}:{tag}";
+        var latest = $"{settings.Repository}:latest";
+        log($"CI image: {image} (tag = first {TagLength} hex digits of the SHA-256 of {Path.GetFileName(dockerfile)})");
+
+        var loggedIn = false;
+        if (settings.Password is not null)
+        {
+            await docker.LoginAsync(new DockerLoginSettings { Username = settings.User, Password = settings.Password }, settings.Registry, cancellationToken);
+            loggedIn = true;
+        }
+        try
+        {
+            var inspect = await docker.ManifestInspectAsync(new DockerManifestInspectSettings(), image, cancellationToken);
+            if (inspect.Succeeded)
+            {
+                log($"{image} is already in the registry: nothing to build.");
+                return CiImageOutcome.AlreadyPublished;
+            }
+            log($"{image} is not in the registry ({FirstLine(inspect)}): building it.");
+
+            // The image needs no file of the repository: an empty build context keeps the upload to the daemon at zero.
+            var context = Directory.CreateTempSubdirectory("ci-image-context-");
+            try
+            {
+                await docker.BuildAsync(new DockerBuildSettings
+                {
+                    File = Path.GetFullPath(dockerfile),
+                    Tag = [image],
+                    Label = [$"org.opencontainers.image.version={tag}"],
+                    Pull = true,
+                }, context.FullName, cancellationToken);
+            }
+            finally
+            {
+                context.Delete(recursive: true);
+            }
+            await docker.TagAsync(image, latest, cancellationToken);
+            await docker.PushAsync(new DockerPushSettings(), image, cancellationToken);
+            await docker.PushAsync(new DockerPushSettings(), latest, cancellationToken);
+            log($"Pushed {image} (and {latest}).");
+            return CiImageOutcome.Published;
+        }
+        finally
+        {
+            // docker login stores the credential in ~/.docker/config.json: leave nothing behind.
+            if (loggedIn)
+            {
+                try
+                {
+                    await docker.LogoutAsync(settings.Registry, CancellationToken.None);
+                }
+                catch (PipelineException e)
+                {
+                    log($"Warning: {e.Message}");
+                }
+            }
+        }
+    }
+
+    private static string FirstLine(Processes.ProcessResult result)
+    {
+        var text = result.Tail(1).Trim();
+        return text.Length == 0 ? $"exit code {result.ExitCode}" : text;
+    }
+}

@@ -1,0 +1,314 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text.RegularExpressions;
+using Build.Docker;
+using Cake.Frosting;
+using YamlDotNet.RepresentationModel;
+
+namespace Build.Tests.GitLab;
+
+/// <summary>
+/// .gitlab-ci.yml, parsed with YamlDotNet and checked against GitLab's documented keywords
+/// (the CI schema's job, rule, artifacts, cache and environment properties) and against this
+/// repository: every target it runs is a task of the Build program, the image tag is the
+/// Dockerfile's hash, the cache keys are lock files that exist.
+/// </summary>
+public sealed partial class GitLabCiYamlTests
+{
+    private static readonly string[] GlobalKeywords = ["default", "include", "stages", "variables", "workflow", "image", "services", "cache", "before_script", "after_script", "spec"];
+
+    private static readonly HashSet<string> JobKeywords =
+    [
+        "after_script", "allow_failure", "artifacts", "before_script", "cache", "coverage", "dependencies", "environment",
+        "except", "extends", "hooks", "id_tokens", "identity", "image", "inherit", "inputs", "interruptible", "manual_confirmation",
+        "needs", "only", "pages", "parallel", "publish", "release", "resource_group", "retry", "rules", "run", "script", "secrets",
+        "services", "stage", "start_in", "tags", "timeout", "trigger", "variables", "when",
+    ];
+
+    private static readonly HashSet<string> RuleKeywords = ["if", "changes", "exists", "variables", "when", "start_in", "allow_failure", "needs", "interruptible"];
+    private static readonly HashSet<string> WhenValues = ["on_success", "on_failure", "always", "never", "manual", "delayed"];
+    private static readonly HashSet<string> ArtifactsKeywords = ["paths", "exclude", "expose_as", "name", "untracked", "when", "access", "expire_in", "reports"];
+    private static readonly HashSet<string> CacheKeywords = ["key", "paths", "policy", "unprotect", "untracked", "when", "fallback_keys"];
+    private static readonly HashSet<string> EnvironmentKeywords = ["name", "url", "on_stop", "action", "auto_stop_in", "kubernetes", "deployment_tier"];
+
+    private const string DefaultBranchOnly = "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH";
+    private const string ForgetNodeLine = "./build.sh --target=ForgetNode || true";
+
+    private readonly YamlMappingNode _root;
+
+    public GitLabCiYamlTests()
+    {
+        var stream = new YamlStream();
+        stream.Load(new StringReader(File.ReadAllText(RepoRoot.File(".gitlab-ci.yml"))));
+        _root = (YamlMappingNode)stream.Documents[0].RootNode;
+    }
+
+    private IEnumerable<(string Name, YamlMappingNode Job)> Jobs =>
+        _root.Children
+            .Select(kv => (Name: ((YamlScalarNode)kv.Key).Value!, Node: kv.Value))
+            .Where(kv => !kv.Name.StartsWith('.') && !GlobalKeywords.Contains(kv.Name))
+            .Select(kv => (kv.Name, (YamlMappingNode)kv.Node));
+
+    private YamlMappingNode Job(string name) => Jobs.Single(j => j.Name == name).Job;
+
+    [Fact]
+    public void Every_target_the_jobs_run_is_a_task_of_the_build_program()
+    {
+        var tasks = typeof(BuildContext).Assembly.GetTypes()
+            .Where(t => t is { IsAbstract: false, IsClass: true } && typeof(IFrostingTask).IsAssignableFrom(t))
+            .Select(t => t.GetCustomAttribute<TaskNameAttribute>()?.Name ?? t.Name)
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);   // Cake matches targets case-insensitively
+
+        var targets = Jobs.SelectMany(j => ScriptLines(j.Job).SelectMany(line => TargetPattern().Matches(line).Select(m => (j.Name, Target: m.Groups[1].Value)))).ToList();
+
+        Assert.NotEmpty(targets);
+        Assert.Contains(targets, t => t.Target == "Deploy");
+        var unknown = targets.Where(t => !tasks.Contains(t.Target)).Select(t => $"{t.Name}: --target={t.Target}").ToList();
+        Assert.True(unknown.Count == 0, "Targets that are no task of the Build program: " + string.Join(", ", unknown) + ". Tasks: " + string.Join(", ", tasks.Order()));
+    }
+
+    [Fact]
+    public void Every_job_uses_only_documented_keywords()
+    {
+        var stages = Sequence(_root, "stages").Select(Scalar).ToHashSet();
+        var jobNames = Jobs.Select(j => j.Name).ToHashSet();
+        foreach (var (name, job) in Jobs)
+        {
+            foreach (var key in Keys(job)) Assert.True(JobKeywords.Contains(key), $"{name}: '{key}' is not a GitLab job keyword");
+            Assert.True(job.Children.ContainsKey("script") || job.Children.ContainsKey("trigger"), $"{name} has no script");
+            Assert.False(job.Children.ContainsKey("rules") && (job.Children.ContainsKey("only") || job.Children.ContainsKey("except")), $"{name} mixes rules with only/except");
+            if (Get(job, "stage") is YamlScalarNode stage) Assert.Contains(stage.Value!, stages);
+
+            foreach (var rule in Sequence(job, "rules").Cast<YamlMappingNode>())
+            {
+                foreach (var key in Keys(rule)) Assert.True(RuleKeywords.Contains(key), $"{name}: rules: '{key}' is not a rule keyword");
+                if (Get(rule, "when") is YamlScalarNode when) Assert.Contains(when.Value!, WhenValues);
+            }
+            if (Get(job, "artifacts") is YamlMappingNode artifacts)
+            {
+                foreach (var key in Keys(artifacts)) Assert.True(ArtifactsKeywords.Contains(key), $"{name}: artifacts: '{key}' is not an artifacts keyword");
+                if (Get(artifacts, "when") is YamlScalarNode w) Assert.Contains(w.Value, new[] { "on_success", "on_failure", "always" });
+            }
+            if (Get(job, "environment") is YamlMappingNode environment)
+            {
+                foreach (var key in Keys(environment)) Assert.True(EnvironmentKeywords.Contains(key), $"{name}: environment: '{key}' is not an environment keyword");
+                Assert.NotNull(Get(environment, "name"));
+            }
+            if (Get(job, "variables") is YamlMappingNode variables)
+            {
+                foreach (var (_, value) in variables.Children)
+                {
+                    // Job variables: a scalar, or {value, expand} (description is for pipeline-level variables only).
+                    if (value is YamlMappingNode v) Assert.All(Keys(v), k => Assert.Contains(k, new[] { "value", "expand" }));
+                }
+            }
+            foreach (var need in Sequence(job, "needs"))
+            {
+                var needed = need is YamlMappingNode m ? Scalar(m.Children[new YamlScalarNode("job")]) : Scalar(need);
+                Assert.True(jobNames.Contains(needed), $"{name} needs unknown job {needed}");
+            }
+            foreach (var cache in Caches(job))
+            {
+                foreach (var key in Keys(cache)) Assert.True(CacheKeywords.Contains(key), $"{name}: cache: '{key}' is not a cache keyword");
+            }
+        }
+    }
+
+    [Fact]
+    public void Workflow_rules_keep_a_branch_with_an_open_merge_request_to_one_pipeline()
+    {
+        var rules = Sequence(Get(_root, "workflow")!, "rules").Cast<YamlMappingNode>().ToList();
+
+        Assert.All(rules, r => Assert.All(Keys(r), k => Assert.Contains(k, new[] { "if", "changes", "exists", "variables", "when", "auto_cancel" })));
+        Assert.All(rules, r => { if (Get(r, "when") is YamlScalarNode w) Assert.Contains(w.Value, new[] { "always", "never" }); });
+        var mr = rules.FindIndex(r => Text(r, "if") == "$CI_PIPELINE_SOURCE == \"merge_request_event\"");
+        var never = rules.FindIndex(r => Text(r, "if") == "$CI_COMMIT_BRANCH && $CI_OPEN_MERGE_REQUESTS" && Text(r, "when") == "never");
+        var branch = rules.FindIndex(r => Text(r, "if") == "$CI_COMMIT_BRANCH" && Get(r, "when") is null);
+        Assert.True(mr >= 0 && never > mr && branch > never, "workflow:rules must run MR pipelines, then skip branch pipelines with an open MR, then run branch pipelines");
+    }
+
+    [Fact]
+    public void The_build_job_runs_on_every_branch_and_keeps_the_site()
+    {
+        var build = Job("build");
+
+        Assert.Equal(["./build.sh --target=Build"], Sequence(build, "script").Select(Scalar));
+        Assert.Null(Get(build, "rules"));                          // every pipeline the workflow allows
+        Assert.Equal("true", Text(build, "interruptible"));
+        Assert.Contains("site/public/", Sequence(Get(build, "artifacts")!, "paths").Select(Scalar));
+    }
+
+    [Fact]
+    public void The_deploy_job_deploys_the_build_jobs_site_on_the_default_branch_only()
+    {
+        var deploy = Job("deploy");
+
+        Assert.Equal(["./build.sh --target=Deploy --site-dir=site/public"], Sequence(deploy, "script").Select(Scalar));
+        var rules = Sequence(deploy, "rules").Cast<YamlMappingNode>().ToList();
+        Assert.Equal(DefaultBranchOnly, Text(Assert.Single(rules), "if"));
+        Assert.Null(Get(rules[0], "when"));
+        var need = Assert.Single(Sequence(deploy, "needs"));
+        Assert.Equal("build", need is YamlMappingNode m ? Text(m, "job") : Scalar(need));
+        var environment = (YamlMappingNode)Get(deploy, "environment")!;
+        Assert.Equal("production", Text(environment, "name"));
+        Assert.False(string.IsNullOrEmpty(Text(environment, "url")));
+    }
+
+    [Theory]
+    [InlineData("deploy")]
+    [InlineData("redeploy")]
+    [InlineData("rollback")]
+    public void Deploy_jobs_are_serialised_uninterruptible_and_report_per_server(string name)
+    {
+        var job = Job(name);
+
+        Assert.Equal("production", Text(job, "resource_group"));
+        Assert.Equal("false", Text(job, "interruptible"));
+        Assert.Equal(DefaultBranchOnly, Text(Sequence(job, "rules").Cast<YamlMappingNode>().First(), "if"));
+        Assert.Equal("production", Text((YamlMappingNode)Get(job, "environment")!, "name"));
+        var artifacts = (YamlMappingNode)Get(job, "artifacts")!;
+        Assert.Equal("always", Text(artifacts, "when"));
+        Assert.Contains("artifacts/", Sequence(artifacts, "paths").Select(Scalar));
+        Assert.Equal("artifacts/deploy-report.xml", Text((YamlMappingNode)Get(artifacts, "reports")!, "junit"));
+        Assert.Equal([ForgetNodeLine], Sequence(job, "after_script").Select(Scalar));
+        Assert.Contains(ScriptLines(job), l => l.Contains("--target=Deploy") || l.Contains("--target=Rollback"));
+    }
+
+    [Theory]
+    [InlineData("redeploy", "Deploy")]
+    [InlineData("rollback", "Rollback")]
+    public void Manual_jobs_need_DEPLOY_SERVERS_and_may_fail(string name, string target)
+    {
+        var job = Job(name);
+
+        var rule = Sequence(job, "rules").Cast<YamlMappingNode>().Single();
+        Assert.Equal(DefaultBranchOnly, Text(rule, "if"));
+        Assert.Equal("manual", Text(rule, "when"));
+        Assert.Equal("true", Text(job, "allow_failure"));
+        Assert.Equal("", Text((YamlMappingNode)Get(job, "variables")!, "DEPLOY_SERVERS"));
+        var script = Sequence(job, "script").Select(Scalar).ToList();
+        Assert.StartsWith("[ -n \"$DEPLOY_SERVERS\" ]", script[0]);
+        Assert.StartsWith($"./build.sh --target={target}", script[^1]);
+    }
+
+    [Theory]
+    [InlineData("redeploy")]
+    [InlineData("rollback")]
+    public async Task The_DEPLOY_SERVERS_guard_stops_an_empty_value_with_a_clear_error(string name)
+    {
+        var guard = Sequence(Job(name), "script").Select(Scalar).First();
+
+        var empty = await RunShAsync(guard, "");
+        var set = await RunShAsync(guard, "server1");
+
+        Assert.Equal(2, empty.ExitCode);
+        Assert.Contains("DEPLOY_SERVERS is empty", empty.Error);
+        Assert.Contains("server1,server2", empty.Error);
+        Assert.Equal(0, set.ExitCode);
+    }
+
+    [Fact]
+    public void CiImageTagMatchesDockerfile()
+    {
+        var expected = "$CI_REGISTRY_IMAGE/ci:" + CiImagePublisher.TagOfFile(RepoRoot.File("build", "ci.Dockerfile"));
+
+        var image = Text((YamlMappingNode)Get(_root, "default")!, "image");
+
+        Assert.True(expected == image, $"default:image is {image}, but build/ci.Dockerfile hashes to {expected}: put that in .gitlab-ci.yml (and let the ci-image job push it).");
+        // Jobs use the CI image, except the one that builds it.
+        Assert.All(Jobs.Where(j => j.Name != "ci-image"), j => Assert.Null(Get(j.Job, "image")));
+    }
+
+    [Fact]
+    public void The_Dockerfile_pins_its_base_by_tag_and_installs_the_tools()
+    {
+        var lines = File.ReadAllLines(RepoRoot.File("build", "ci.Dockerfile"));
+
+        Assert.Equal("FROM alpine:3.23", Assert.Single(lines, l => l.StartsWith("FROM ", StringComparison.Ordinal)));
+        var text = string.Join('\n', lines);
+        foreach (var package in new[] { "dotnet10-sdk", "nodejs", "npm", "tailscale", "openssh-client", "bash", "git" })
+            Assert.Matches(@"(?m)^\s+" + Regex.Escape(package) + @"\b", text);
+    }
+
+    [Fact]
+    public void The_ci_image_job_runs_CiImage_in_docker_in_docker_when_the_Dockerfile_changes()
+    {
+        var job = Job("ci-image");
+
+        Assert.Equal(["./build.sh --target=CiImage"], Sequence(job, "script").Select(Scalar));
+        Assert.Equal("image", Text(job, "stage"));
+        Assert.Equal("image", Scalar(Sequence(_root, "stages").First()));
+        var service = Assert.Single(Sequence(job, "services"));
+        Assert.EndsWith("-dind", service is YamlMappingNode s ? Text(s, "name") : Scalar(service));
+        var changes = Sequence(job, "rules").Cast<YamlMappingNode>().SelectMany(r => Sequence(r, "changes").Select(Scalar));
+        Assert.Contains("build/ci.Dockerfile", changes);
+        Assert.Contains(Sequence(job, "before_script").Select(Scalar), l => l.Contains("docker-cli") && l.Contains("dotnet10-sdk"));
+    }
+
+    [Fact]
+    public void Caches_keep_NuGet_packages_in_the_project_and_are_keyed_on_lock_files_that_exist()
+    {
+        Assert.Equal("$CI_PROJECT_DIR/.nuget/packages", Text((YamlMappingNode)Get(_root, "variables")!, "NUGET_PACKAGES"));
+
+        var caches = Jobs.SelectMany(j => Caches(j.Job).Select(c => (j.Name, Cache: c))).ToList();
+        var paths = caches.SelectMany(c => Sequence(c.Cache, "paths").Select(Scalar)).ToHashSet();
+        Assert.Contains(".nuget/packages/", paths);
+        Assert.Contains("site/node_modules/", paths);
+        foreach (var (name, cache) in caches)
+        {
+            var files = Sequence((YamlMappingNode)Get(cache, "key")!, "files").Select(Scalar).ToList();
+            Assert.InRange(files.Count, 1, 2);                 // GitLab's limit for cache:key:files
+            Assert.All(files, f => Assert.EndsWith("lock.json", f));
+            Assert.All(files, f => Assert.True(File.Exists(RepoRoot.File(f.Split('/'))), $"{name}: cache key file {f} does not exist"));
+        }
+        Assert.Contains(Caches(Job("build")), c => Text(c, "policy") == "pull-push" && Sequence(c, "paths").Select(Scalar).Contains(".nuget/packages/"));
+    }
+
+    private static async Task<(int ExitCode, string Error)> RunShAsync(string script, string servers)
+    {
+        var info = new ProcessStartInfo("/bin/sh") { RedirectStandardError = true, RedirectStandardOutput = true };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(script);
+        info.Environment["DEPLOY_SERVERS"] = servers;
+        using var process = Process.Start(info)!;
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, error);
+    }
+
+    private static IEnumerable<string> ScriptLines(YamlMappingNode job) =>
+        new[] { "before_script", "script", "after_script" }.SelectMany(k => Sequence(job, k)).SelectMany(Flatten);
+
+    private static IEnumerable<string> Flatten(YamlNode node) => node switch
+    {
+        YamlScalarNode s => [s.Value ?? ""],
+        YamlSequenceNode seq => seq.Children.SelectMany(Flatten),
+        _ => [],
+    };
+
+    private static IEnumerable<YamlMappingNode> Caches(YamlMappingNode job) => Get(job, "cache") switch
+    {
+        YamlMappingNode one => [one],
+        YamlSequenceNode many => many.Children.Cast<YamlMappingNode>(),
+        _ => [],
+    };
+
+    private static YamlNode? Get(YamlNode node, string key) =>
+        node is YamlMappingNode map && map.Children.TryGetValue(new YamlScalarNode(key), out var value) ? value : null;
+
+    private static string? Text(YamlNode node, string key) => Get(node, key) is YamlScalarNode s ? s.Value : null;
+
+    private static IEnumerable<YamlNode> Sequence(YamlNode node, string key) => Get(node, key) switch
+    {
+        YamlSequenceNode seq => seq.Children,
+        YamlScalarNode s => [s],
+        _ => [],
+    };
+
+    private static string Scalar(YamlNode node) => ((YamlScalarNode)node).Value ?? "";
+
+    private static IEnumerable<string> Keys(YamlMappingNode map) => map.Children.Keys.Select(k => ((YamlScalarNode)k).Value!);
+
+    [GeneratedRegex(@"--target[= ]([A-Za-z0-9_.-]+)")]
+    private static partial Regex TargetPattern();
+}
