@@ -5,6 +5,8 @@ using Build.Docker;
 using Cake.Frosting;
 using YamlDotNet.RepresentationModel;
 
+using Build.Tests.Support;
+
 namespace Build.Tests.GitLab;
 
 /// <summary>
@@ -39,7 +41,7 @@ public sealed partial class GitLabCiYamlTests
     public GitLabCiYamlTests()
     {
         var stream = new YamlStream();
-        stream.Load(new StringReader(File.ReadAllText(RepoRoot.File(".gitlab-ci.yml"))));
+        stream.Load(new StringReader(File.ReadAllText(Repo.File(".gitlab-ci.yml"))));
         _root = (YamlMappingNode)stream.Documents[0].RootNode;
     }
 
@@ -210,7 +212,7 @@ public sealed partial class GitLabCiYamlTests
     [Fact]
     public void CiImageTagMatchesDockerfile()
     {
-        var expected = "$CI_REGISTRY_IMAGE/ci:" + CiImagePublisher.TagOfFile(RepoRoot.File("build", "ci.Dockerfile"));
+        var expected = "$CI_REGISTRY_IMAGE/ci:" + CiImagePublisher.TagOfFile(Repo.File("build", "ci.Dockerfile"));
 
         var image = Text((YamlMappingNode)Get(_root, "default")!, "image");
 
@@ -222,7 +224,7 @@ public sealed partial class GitLabCiYamlTests
     [Fact]
     public void The_Dockerfile_pins_its_base_by_tag_and_installs_the_tools()
     {
-        var lines = File.ReadAllLines(RepoRoot.File("build", "ci.Dockerfile"));
+        var lines = File.ReadAllLines(Repo.File("build", "ci.Dockerfile"));
 
         Assert.Equal("FROM alpine:3.23", Assert.Single(lines, l => l.StartsWith("FROM ", StringComparison.Ordinal)));
         var text = string.Join('\n', lines);
@@ -259,7 +261,7 @@ public sealed partial class GitLabCiYamlTests
             var files = Sequence((YamlMappingNode)Get(cache, "key")!, "files").Select(Scalar).ToList();
             Assert.InRange(files.Count, 1, 2);                 // GitLab's limit for cache:key:files
             Assert.All(files, f => Assert.EndsWith("lock.json", f));
-            Assert.All(files, f => Assert.True(File.Exists(RepoRoot.File(f.Split('/'))), $"{name}: cache key file {f} does not exist"));
+            Assert.All(files, f => Assert.True(File.Exists(Repo.File(f.Split('/'))), $"{name}: cache key file {f} does not exist"));
         }
         Assert.Contains(Caches(Job("build")), c => Text(c, "policy") == "pull-push" && Sequence(c, "paths").Select(Scalar).Contains(".nuget/packages/"));
     }

@@ -5,11 +5,13 @@ public static class Repo
 {
     public static string Root { get; } = Find();
 
+    public static string File(params string[] parts) => Path.Join([Root, .. parts]);
+
     private static string Find()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            if (File.Exists(Path.Join(dir.FullName, "build.sh")) && File.Exists(Path.Join(dir.FullName, "global.json")))
+            if (System.IO.File.Exists(Path.Join(dir.FullName, "build.sh")) && System.IO.File.Exists(Path.Join(dir.FullName, "global.json")))
                 return dir.FullName;
         }
         throw new InvalidOperationException("The repository root (with build.sh) was not found above " + AppContext.BaseDirectory);
