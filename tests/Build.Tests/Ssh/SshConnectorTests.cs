@@ -221,4 +221,22 @@ public sealed class SshConnectorTests(SshServerFixture fixture, ITestOutputHelpe
         Assert.True(SshErrors.IsTransient(error), error.ToString());
         Assert.Equal(1, proxy.Cuts);
     }
+
+    [Fact]
+    public async Task A_connection_cut_while_the_remote_command_runs_quietly_fails_fast_and_transient()
+    {
+        await using var proxy = new TcpProxy(Server.EndPoint);
+        var knownHosts = Server.KnownHostsLines(host: "server1").Replace($"]:{Server.Port}", $"]:{proxy.Port}");
+        using var connection = await fixture.Connector(knownHosts).ConnectAsync(new DeployTarget("server1", proxy.Address, proxy.Port), Timeout());
+        var root = await Server.CreateRemoteRootAsync($"quiet-{Guid.NewGuid():N}");
+        var marker = Path.Join(root, "started");
+        var watch = Stopwatch.StartNew();
+        var run = connection.Shell.RunAsync("touch \"$1\"; sleep 60", [marker], null, Timeout(120));
+        while (!File.Exists(marker)) await Task.Delay(20, Timeout());
+        proxy.CutAll();
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => run);
+        output.WriteLine($"{error.GetType().FullName}: {error.Message} after {watch.Elapsed.TotalSeconds:0.0}s");
+        Assert.True(SshErrors.IsTransient(error), error.ToString());
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"took {watch.Elapsed}");
+    }
 }
