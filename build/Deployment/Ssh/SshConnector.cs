@@ -69,6 +69,7 @@ public sealed class SshConnector
             : new ConnectionInfo(target.Address, port, _user, ProxyTypes.Socks5, _socks5.Host, _socks5.Port, null, null, auth);
         info.Timeout = _connectTimeout;
         LimitHostKeyAlgorithms(info, _knownHosts.KnownKeyTypes(names, port), where);
+        PreferAeadCiphers(info);
 
         HostKeyVerdict? verdict = null;
         var client = new SshClient(info) { KeepAliveInterval = _keepAlive };
@@ -129,6 +130,17 @@ public sealed class SshConnector
         if (info.HostKeyAlgorithms.Count == 0)
             throw new SshPermanentException(where, SshFailureKind.HostKeyMismatch,
                 $"known_hosts holds only {string.Join(", ", knownTypes)} keys for {where}, which this client cannot verify. Add an ed25519, ECDSA or RSA host key line.");
+    }
+
+    // AES-GCM is one pass with hardware AES (SSH.NET uses .NET's AesGcm); the default pick,
+    // aes128-ctr + hmac-sha2-256, is two. Measured on 30 MB of stdin: as fast or faster. Servers
+    // without GCM negotiate the next cipher as before.
+    private static void PreferAeadCiphers(ConnectionInfo info)
+    {
+        string[] preferred = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"];
+        for (var i = preferred.Length - 1; i >= 0; i--)
+            if (info.Encryptions.ContainsKey(preferred[i]))
+                info.Encryptions.SetPosition(preferred[i], 0);
     }
 
     private static IEnumerable<string> AlgorithmsFor(string keyType) => keyType switch

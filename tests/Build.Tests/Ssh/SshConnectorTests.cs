@@ -24,6 +24,7 @@ public sealed class SshConnectorTests(SshServerFixture fixture, ITestOutputHelpe
         Assert.Equal(Server.UserName, result.Output.Trim());
         // The fingerprint SSH.NET saw is the one of a host key the fixture generated.
         Assert.Contains(connection.HostKeyFingerprint, Server.HostKeys.Select(k => KnownHosts.FingerprintSha256(k.Blob)));
+        Assert.Equal("aes128-gcm@openssh.com", connection.Client.ConnectionInfo.CurrentClientEncryption);
     }
 
     [Fact]
