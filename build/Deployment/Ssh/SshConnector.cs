@@ -68,7 +68,7 @@ public sealed class SshConnector
             ? new ConnectionInfo(target.Address, port, _user, auth)
             : new ConnectionInfo(target.Address, port, _user, ProxyTypes.Socks5, _socks5.Host, _socks5.Port, null, null, auth);
         info.Timeout = _connectTimeout;
-        LimitHostKeyAlgorithms(info, _knownHosts.KnownKeyTypes(names, port), where);
+        LimitHostKeyAlgorithms(info, _knownHosts.KnownKeyTypes(names, port), target.Name, where);
         PreferAeadCiphers(info);
 
         HostKeyVerdict? verdict = null;
@@ -117,7 +117,7 @@ public sealed class SshConnector
 
     // Offer only the algorithms of the key types known for this host, so the server presents the
     // key known_hosts has rather than another type it also holds (which would look unknown).
-    private static void LimitHostKeyAlgorithms(ConnectionInfo info, IReadOnlyList<string> knownTypes, string where)
+    private static void LimitHostKeyAlgorithms(ConnectionInfo info, IReadOnlyList<string> knownTypes, string server, string where)
     {
         var allowed = knownTypes.SelectMany(AlgorithmsFor).ToHashSet(StringComparer.Ordinal);
         foreach (var name in info.HostKeyAlgorithms.Keys.ToArray())
@@ -128,7 +128,7 @@ public sealed class SshConnector
                 info.HostKeyAlgorithms.Remove(name, out _);
         }
         if (info.HostKeyAlgorithms.Count == 0)
-            throw new SshPermanentException(where, SshFailureKind.HostKeyMismatch,
+            throw new SshPermanentException(server, SshFailureKind.HostKeyMismatch,
                 $"known_hosts holds only {string.Join(", ", knownTypes)} keys for {where}, which this client cannot verify. Add an ed25519, ECDSA or RSA host key line.");
     }
 

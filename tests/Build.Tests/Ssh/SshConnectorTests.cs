@@ -60,6 +60,19 @@ public sealed class SshConnectorTests(SshServerFixture fixture, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task Known_key_type_the_server_does_not_have_is_a_mismatch()
+    {
+        // known_hosts says ECDSA; the server only has ed25519 and RSA keys: never fall back to an unknown type.
+        var ecdsa = await Server.CreateUserKeyAsync("ecdsa", authorize: false);
+        var knownHosts = $"[{Server.Address}]:{Server.Port} {ecdsa.PublicKey}\n";
+        var error = await Assert.ThrowsAsync<SshPermanentException>(() => fixture.Connector(knownHosts).ConnectAsync(fixture.Target(), Timeout()));
+        output.WriteLine(error.Message);
+        Assert.Equal(SshFailureKind.HostKeyMismatch, error.Kind);
+        Assert.Contains("ecdsa-sha2-nistp256", error.Message);
+        Assert.False(SshErrors.IsTransient(error));
+    }
+
+    [Fact]
     public async Task Revoked_host_key_is_refused()
     {
         var ed = Server.HostKeys.Single(k => k.Type == "ssh-ed25519");

@@ -133,4 +133,23 @@ public sealed class SshRemoteShellTests(SshServerFixture fixture, ITestOutputHel
             connection.Shell.RunAsync("cat", [], async (stdin, ct) => await stdin.WriteAsync(new byte[] { (byte)('a' + i) }, ct), Timeout())));
         Assert.Equal(["a", "b", "c", "d"], results.Select(r => r.Output));
     }
+
+    [Fact]
+    public async Task Cancellation_ends_a_running_command_promptly()
+    {
+        using var connection = await fixture.Connector().ConnectAsync(fixture.Target(), Timeout());
+        var root = await fixture.Server.CreateRemoteRootAsync($"cancel-{Guid.NewGuid():N}");
+        var marker = Path.Join(root, "started");
+        using var cancel = new CancellationTokenSource();
+        var watch = Stopwatch.StartNew();
+        var run = connection.Shell.RunAsync("touch \"$1\"; cat > /dev/null; sleep 60", [marker], async (stdin, ct) =>
+        {
+            while (true) await stdin.WriteAsync(new byte[64 * 1024], ct); // endless input until cancelled
+        }, cancel.Token);
+        while (!File.Exists(marker)) await Task.Delay(20, Timeout());
+        await cancel.CancelAsync();
+        var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        Assert.False(SshErrors.IsTransient(error));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"took {watch.Elapsed}");
+    }
 }
