@@ -68,7 +68,8 @@ public sealed class SshConnector
             ? new ConnectionInfo(target.Address, port, _user, auth)
             : new ConnectionInfo(target.Address, port, _user, ProxyTypes.Socks5, _socks5.Host, _socks5.Port, null, null, auth);
         info.Timeout = _connectTimeout;
-        LimitHostKeyAlgorithms(info, _knownHosts.KnownKeyTypes(names, port), target.Name, where);
+        try { LimitHostKeyAlgorithms(info, _knownHosts.KnownKeyTypes(names, port), target.Name, where); }
+        catch { keyFile.Dispose(); throw; }
         PreferAeadCiphers(info);
 
         HostKeyVerdict? verdict = null;
