@@ -1,0 +1,87 @@
+using System.Text;
+using Renci.SshNet;
+
+namespace Build.Deployment.Ssh;
+
+/// <summary>
+/// <see cref="IRemoteShell"/> over an exec channel: runs <c>sh -c 'SCRIPT' sh 'ARG'...</c> with every
+/// piece single-quoted, so the login shell only ever sees quoted words; stdin is streamed (written
+/// straight into the channel, bounded by SSH flow control), never buffered whole.
+/// </summary>
+public sealed class SshRemoteShell(SshClient client) : IRemoteShell
+{
+    public async Task<RemoteResult> RunAsync(
+        string script,
+        IReadOnlyList<string> arguments,
+        Func<Stream, CancellationToken, Task>? writeInput,
+        CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using var command = client.CreateCommand(CommandLine(script, arguments), Encoding.UTF8);
+        // No per-command timeout: the caller's token (and the per-attempt timeout around it) bounds it.
+        command.CommandTimeout = Timeout.InfiniteTimeSpan;
+
+        // SSH.NET's order: start, then open stdin (it throws before execution has started), dispose = EOF.
+        var run = command.ExecuteAsync(cancellationToken);
+        Exception? inputFailure = null;
+        try
+        {
+            using var input = command.CreateInputStream();
+            if (writeInput is not null)
+                await writeInput(input, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (writeInput is not null)
+        {
+            // Stdin is closed by now (EOF), so a remote reader ends; its status usually says more.
+            inputFailure = e;
+        }
+        catch (Exception) when (writeInput is null)
+        {
+            // Only the EOF of an unused stdin failed (the command may have ended already): the run's outcome decides.
+        }
+
+        try
+        {
+            await run.ConfigureAwait(false);
+        }
+        catch (Exception) when (inputFailure is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(inputFailure).Throw();
+        }
+
+        var result = new RemoteResult(ExitStatusOf(command), command.Result, command.Error);
+        // A remote failure that ended the input early is reported by its exit status; a local
+        // failure (reading the site, cancellation) with a remote success is still a failure.
+        if (inputFailure is not null && (result.Succeeded || inputFailure is OperationCanceledException))
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(inputFailure).Throw();
+        return result;
+    }
+
+    /// <summary><c>sh -c 'SCRIPT' sh 'ARG'...</c>: $0 is "sh", the arguments are $1...</summary>
+    public static string CommandLine(string script, IReadOnlyList<string> arguments)
+    {
+        var text = new StringBuilder("sh -c ").Append(Quote(script)).Append(" sh");
+        foreach (var argument in arguments)
+            text.Append(' ').Append(Quote(argument));
+        return text.ToString();
+    }
+
+    /// <summary>POSIX single quoting: nothing inside is special except the quote itself.</summary>
+    public static string Quote(string value)
+    {
+        if (value.Contains('\0')) throw new ArgumentException("A NUL byte cannot be passed to a remote command.", nameof(value));
+        return "'" + value.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+    }
+
+    private static int ExitStatusOf(SshCommand command)
+    {
+        if (command.ExitStatus is { } status) return status;
+        // Killed by a signal: report it as a shell would (128 + signal number) when the name is known.
+        return command.ExitSignal switch
+        {
+            "HUP" => 129, "INT" => 130, "QUIT" => 131, "ABRT" => 134, "KILL" => 137,
+            "SEGV" => 139, "PIPE" => 141, "ALRM" => 142, "TERM" => 143,
+            _ => -1,
+        };
+    }
+}
