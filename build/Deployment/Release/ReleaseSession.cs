@@ -159,7 +159,7 @@ public sealed class ReleaseSession
     public async Task<SwitchResult> SwitchAsync(ReleaseCandidate candidate, RemoteState state, CancellationToken cancellationToken)
     {
         var id = candidate.ReleaseId;
-        var prune = state.PruneList(id, options.KeepReleases, [id]);
+        var prune = state.PruneList(id, options.KeepReleases, [id], state.CurrentReleaseId);
         var line = run.LogLine(time.GetUtcNow(), "deploy", id, state.CurrentReleaseId, candidate.Info.Commit, "deployed");
         var result = await RunAsync(RemoteScripts.Switch, [Root, run.RunId, id, .. prune], line, cancellationToken);
         Check(result, $"switch current to {id}");

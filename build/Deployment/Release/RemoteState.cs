@@ -50,14 +50,14 @@ public sealed record RemoteState
 
     /// <summary>
     /// Releases to delete so that <paramref name="keep"/> remain, never the current one nor its rollback target
-    /// (as they will be once <paramref name="current"/> is live).
+    /// (as they will be once <paramref name="current"/> is live), nor <paramref name="alsoKeep"/> (the release that was current before a switch).
     /// </summary>
-    public IReadOnlyList<string> PruneList(string? current, int keep, IEnumerable<string>? extra = null)
+    public IReadOnlyList<string> PruneList(string? current, int keep, IEnumerable<string>? extra = null, string? alsoKeep = null)
     {
         var all = Releases.Concat(extra ?? []).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var target = current is null ? null : all.LastOrDefault(r => string.CompareOrdinal(r, current) < 0 && !Bad.Contains(r));
         var kept = all.TakeLast(Math.Max(1, keep)).ToHashSet(StringComparer.Ordinal);
-        return all.Where(r => !kept.Contains(r) && r != current && r != target).ToList();
+        return all.Where(r => !kept.Contains(r) && r != current && r != target && r != alsoKeep).ToList();
     }
 
     internal static RemoteState Parse(string output)

@@ -108,7 +108,7 @@ public sealed class LocalShell : IRemoteShell, IDisposable
                 }
                 finally
                 {
-                    if (CutAfterBytes is not null)
+                    if (cutting is { Cut: true })
                     {
                         CutAfterBytes = null;
                         dead = true;
