@@ -54,6 +54,11 @@ public sealed class LocalShell : IRemoteShell, IDisposable
 
     public int Calls { get; private set; }
 
+    /// <summary>Calls that have returned (a marker tests wait on before advancing a fake clock).</summary>
+    public int Completed => completed;
+
+    private int completed;
+
     public async Task<RemoteResult> RunAsync(string script, IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task>? writeInput, CancellationToken cancellationToken)
     {
         if (dead)
@@ -127,7 +132,9 @@ public sealed class LocalShell : IRemoteShell, IDisposable
             // After a cut the client never learns how the script ended (the script itself has run to its end by now).
             if (cutting is { Cut: true })
                 throw new IOException("connection cut (simulated)");
-            return new RemoteResult(process.ExitCode, await output, await error);
+            var result = new RemoteResult(process.ExitCode, await output, await error);
+            Interlocked.Increment(ref completed);
+            return result;
         }
         catch (OperationCanceledException)
         {
