@@ -53,8 +53,8 @@ public sealed record ReleaseOptions
 
     public TimeSpan LockPoll { get; init; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>gzip (level Fastest) when the server has gzip; off by default, see README (measured).</summary>
-    public bool Compress { get; init; }
+    /// <summary>gzip (level Fastest) when the server has gzip: tar headers of hard-link entries and HTML shrink ~10x for little CPU (README).</summary>
+    public bool Compress { get; init; } = true;
 
     public static ReleaseOptions From(Settings.BuildSettings settings) => new()
     {

@@ -39,19 +39,14 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, DeltaPlan plan, bo
         var id = candidate.ReleaseId;
         var stage = $".{id}.partial/";
         var now = candidate.Info.CreatedAt;
-        await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.Directory, stage) { Mode = DirectoryMode, ModificationTime = now }, cancellationToken);
+        await writer.WriteEntryAsync(Entry(TarEntryType.Directory, stage, DirectoryMode, now), cancellationToken);
         foreach (var dir in Directories(candidate.Manifest))
-            await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.Directory, stage + dir + "/") { Mode = DirectoryMode, ModificationTime = now }, cancellationToken);
+            await writer.WriteEntryAsync(Entry(TarEntryType.Directory, stage + dir + "/", DirectoryMode, now), cancellationToken);
 
         foreach (var entry in plan.Link)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.HardLink, stage + entry.Path)
-            {
-                LinkName = $"{plan.BaseReleaseId}/{entry.Path}",
-                Mode = (UnixFileMode)entry.Mode,
-                ModificationTime = now,
-            }, cancellationToken);
+            await writer.WriteEntryAsync(Entry(TarEntryType.HardLink, stage + entry.Path, (UnixFileMode)entry.Mode, now, $"{plan.BaseReleaseId}/{entry.Path}"), cancellationToken);
         }
 
         foreach (var entry in plan.Send)
@@ -60,12 +55,9 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, DeltaPlan plan, bo
             await using var content = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
             if (content.Length != entry.Size)
                 throw new ReleaseException($"{entry.Path} changed size while deploying ({entry.Size} -> {content.Length} bytes); rebuild and deploy again.", ReleaseFailure.BadInput);
-            await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.RegularFile, stage + entry.Path)
-            {
-                Mode = (UnixFileMode)entry.Mode,
-                ModificationTime = File.GetLastWriteTimeUtc(full),
-                DataStream = content,
-            }, cancellationToken);
+            var file = Entry(TarEntryType.RegularFile, stage + entry.Path, (UnixFileMode)entry.Mode, File.GetLastWriteTimeUtc(full));
+            file.DataStream = content;
+            await writer.WriteEntryAsync(file, cancellationToken);
         }
 
         var side = $".{id}.deploy/";
@@ -73,15 +65,31 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, DeltaPlan plan, bo
         await WriteTextAsync(writer, side + "meta", candidate.MetaJson, now, cancellationToken);
     }
 
+    /// <summary>
+    /// A plain ustar entry when the names fit (ASCII, short): one 512-byte header. Otherwise PAX, whose extended
+    /// header carries any UTF-8 name and link target at any length (GNU tar and BusyBox tar both read it).
+    /// </summary>
+    internal static TarEntry Entry(TarEntryType type, string name, UnixFileMode mode, DateTimeOffset time, string? linkName = null)
+    {
+        TarEntry entry = FitsUstar(name) && (linkName is null || (Ascii.IsValid(linkName) && Encoding.ASCII.GetByteCount(linkName) <= 100))
+            ? new UstarTarEntry(type, name)
+            : new PaxTarEntry(type, name);
+        entry.Mode = mode;
+        entry.ModificationTime = time;
+        if (linkName is not null)
+            entry.LinkName = linkName;
+        return entry;
+    }
+
+    private static bool FitsUstar(string name) =>
+        Ascii.IsValid(name) && name.Length <= 100 && !name.Any(char.IsControl);
+
     private static async Task WriteTextAsync(TarWriter writer, string name, string text, DateTimeOffset time, CancellationToken cancellationToken)
     {
         using var data = new MemoryStream(Encoding.UTF8.GetBytes(text));
-        await writer.WriteEntryAsync(new PaxTarEntry(TarEntryType.RegularFile, name)
-        {
-            Mode = (UnixFileMode)0b110_100_100,
-            ModificationTime = time,
-            DataStream = data,
-        }, cancellationToken);
+        var entry = Entry(TarEntryType.RegularFile, name, (UnixFileMode)0b110_100_100, time);
+        entry.DataStream = data;
+        await writer.WriteEntryAsync(entry, cancellationToken);
     }
 
     /// <summary>Every directory holding a file, parents first, so each gets mode 0755 whatever the remote umask.</summary>

@@ -206,6 +206,8 @@ public sealed class ReleaseLifecycleTests
     [InlineData(ShellFlavor.Minimal, false)]
     [InlineData(ShellFlavor.Gnu, true)]
     [InlineData(ShellFlavor.BusyBox, true)]
+    [InlineData(ShellFlavor.Gnu, false)]
+    [InlineData(ShellFlavor.BusyBox, false)]
     public async Task Works_with_only_the_assumed_tools_and_with_gzip(ShellFlavor flavor, bool compress)
     {
         using var kit = new ReleaseTestKit(flavor);
@@ -220,6 +222,8 @@ public sealed class ReleaseLifecycleTests
         Assert.Equal(20, second.Upload.FilesLinked);
         if (compress)
             Assert.True(first.Upload!.BytesSent < first.Upload.ContentBytesSent / 2, $"{first.Upload.BytesSent} bytes for {first.Upload.ContentBytesSent}");
+        else
+            Assert.True(first.Upload!.BytesSent > first.Upload.ContentBytesSent, "an uncompressed tar is larger than its content");
         ReleaseTestKit.AssertSameTree(kit.Site, kit.Current);
     }
 

@@ -120,3 +120,29 @@ public sealed class ReleaseUnitTests
         Assert.False(LockOwner.IsValidRunId("-x"));
     }
 }
+
+[UnsupportedOSPlatform("windows")]
+public sealed class ReleaseCommitTests
+{
+    [Fact]
+    public async Task The_commit_is_CI_COMMIT_SHA_else_git_HEAD()
+    {
+        var processes = new Build.Processes.ProcessRunner(new Build.Output.Redactor([]));
+        var repo = Directory.CreateTempSubdirectory("release-git-").FullName;
+        try
+        {
+            Assert.Equal("feedbeef", await ReleaseCandidate.ResolveCommitAsync(processes, repo, v => v == "CI_COMMIT_SHA" ? "feedbeef" : null, CancellationToken.None));
+            Assert.Null(await ReleaseCandidate.ResolveCommitAsync(processes, repo, _ => null, CancellationToken.None));
+
+            foreach (var args in new[] { new[] { "init", "-q" }, ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"] })
+                Assert.True((await processes.RunAsync(new Build.Processes.ProcessSpec("git", args) { WorkingDirectory = repo }, CancellationToken.None)).Succeeded);
+            var head = (await processes.RunAsync(new Build.Processes.ProcessSpec("git", ["rev-parse", "HEAD"]) { WorkingDirectory = repo }, CancellationToken.None)).Output.Trim();
+            Assert.Equal(40, head.Length);
+            Assert.Equal(head, await ReleaseCandidate.ResolveCommitAsync(processes, repo, _ => null, CancellationToken.None));
+        }
+        finally
+        {
+            Directory.Delete(repo, recursive: true);
+        }
+    }
+}
