@@ -1,0 +1,142 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Build.Deployment.Release;
+
+/// <summary>One file of a release: path relative to the site root (forward slashes), size, SHA-256 (hex), unix mode bits.</summary>
+public sealed record ManifestEntry(string Path, long Size, string Sha256, int Mode)
+{
+    /// <summary>Content and mode: mode is part of a file's identity because a hard-linked file must never be chmod'ed.</summary>
+    public bool SameContentAndMode(ManifestEntry other) =>
+        Size == other.Size && Mode == other.Mode && string.Equals(Sha256, other.Sha256, StringComparison.Ordinal);
+}
+
+/// <summary>
+/// Every file of a site directory, sorted by path (ordinal). <see cref="Hash"/> identifies the content:
+/// two manifests with the same hash describe byte-for-byte and mode-for-mode the same tree.
+/// </summary>
+public sealed class Manifest
+{
+    public Manifest(IEnumerable<ManifestEntry> entries)
+    {
+        Entries = entries.OrderBy(e => e.Path, StringComparer.Ordinal).ToArray();
+        ByPath = Entries.ToDictionary(e => e.Path, StringComparer.Ordinal);
+        TotalBytes = Entries.Sum(e => e.Size);
+        Hash = ComputeHash(Entries);
+    }
+
+    public IReadOnlyList<ManifestEntry> Entries { get; }
+
+    public IReadOnlyDictionary<string, ManifestEntry> ByPath { get; }
+
+    public long TotalBytes { get; }
+
+    /// <summary>SHA-256 (hex) of a canonical form: path, size, sha256, mode of every entry.</summary>
+    public string Hash { get; }
+
+    public int Count => Entries.Count;
+
+    private static string ComputeHash(IEnumerable<ManifestEntry> entries)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var e in entries)
+            hash.AppendData(Encoding.UTF8.GetBytes($"{e.Path}\0{e.Size}\0{e.Sha256}\0{Convert.ToString(e.Mode, 8)}\n"));
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>Reads a site directory: parallel hashing, files streamed (never loaded whole).</summary>
+    public static async Task<Manifest> CreateAsync(string siteDirectory, CancellationToken cancellationToken)
+    {
+        var root = Path.GetFullPath(siteDirectory);
+        if (!Directory.Exists(root))
+            throw new ReleaseException($"The site directory {root} does not exist; build the site first or pass --site-dir.", ReleaseFailure.BadInput);
+        var files = new List<(string Full, string Relative)>();
+        Walk(root, "", files);
+        var entries = new ManifestEntry[files.Count];
+        await Parallel.ForAsync(0, files.Count, new ParallelOptions
+        {
+            CancellationToken = cancellationToken,
+            MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount),
+        }, async (i, ct) =>
+        {
+            var (full, relative) = files[i];
+            await using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            var sha = await SHA256.HashDataAsync(stream, ct);
+            var mode = OperatingSystem.IsWindows() ? 0b110_100_100 : (int)File.GetUnixFileMode(full) & 0x1FF;
+            entries[i] = new ManifestEntry(relative, stream.Length, Convert.ToHexStringLower(sha), mode);
+        });
+        return new Manifest(entries);
+    }
+
+    private static void Walk(string directory, string prefix, List<(string, string)> files)
+    {
+        // Dot files count (.well-known/, .nojekyll): skip nothing by attribute.
+        var options = new EnumerationOptions { AttributesToSkip = 0, RecurseSubdirectories = false, IgnoreInaccessible = false };
+        foreach (var info in new DirectoryInfo(directory).EnumerateFileSystemInfos("*", options))
+        {
+            var relative = prefix + info.Name;
+            if (info is DirectoryInfo dir)
+            {
+                if (dir.LinkTarget is not null)
+                    throw new ReleaseException($"The site contains a symbolic link to a directory ({relative}); replace it with real files.", ReleaseFailure.BadInput);
+                Walk(dir.FullName, relative + "/", files);
+            }
+            else if (info is FileInfo)
+            {
+                // A symlink to a file deploys its target's content.
+                if (info.LinkTarget is not null && !File.Exists(info.FullName))
+                    throw new ReleaseException($"The site contains a broken symbolic link ({relative}).", ReleaseFailure.BadInput);
+                files.Add((info.FullName, relative));
+            }
+        }
+    }
+
+    public string ToJson(ReleaseInfo info) => JsonSerializer.Serialize(new ManifestDocument(
+        info.ReleaseId, info.Commit, info.CreatedAt, Hash, Count, TotalBytes,
+        Entries.Select(e => new ManifestFile(e.Path, e.Size, e.Sha256, Convert.ToString(e.Mode, 8).PadLeft(4, '0'))).ToArray()),
+        ReleaseJson.Default.ManifestDocument);
+
+    /// <summary>Parses a stored manifest and checks that its entries still hash to the recorded value.</summary>
+    public static (Manifest Manifest, ReleaseInfo Info) FromJson(string json)
+    {
+        var doc = JsonSerializer.Deserialize(json, ReleaseJson.Default.ManifestDocument)
+            ?? throw new FormatException("empty manifest");
+        var manifest = new Manifest(doc.Files.Select(f => new ManifestEntry(f.Path, f.Size, f.Sha256, Convert.ToInt32(f.Mode, 8))));
+        if (!string.Equals(manifest.Hash, doc.Hash, StringComparison.Ordinal))
+            throw new FormatException($"manifest of {doc.Release} does not match its recorded hash");
+        return (manifest, new ReleaseInfo(doc.Release, doc.Commit, doc.Created));
+    }
+}
+
+/// <summary>What a release records besides its files.</summary>
+public sealed record ReleaseInfo(string ReleaseId, string? Commit, DateTimeOffset CreatedAt);
+
+/// <summary>The small per-release summary stored next to the manifest (.deploy/manifests/&lt;id&gt;.meta), read by listings.</summary>
+public sealed record ReleaseMeta(
+    [property: JsonPropertyName("release")] string Release,
+    [property: JsonPropertyName("commit")] string? Commit,
+    [property: JsonPropertyName("created")] DateTimeOffset Created,
+    [property: JsonPropertyName("hash")] string Hash,
+    [property: JsonPropertyName("files")] int Files,
+    [property: JsonPropertyName("bytes")] long Bytes);
+
+internal sealed record ManifestDocument(
+    [property: JsonPropertyName("release")] string Release,
+    [property: JsonPropertyName("commit")] string? Commit,
+    [property: JsonPropertyName("created")] DateTimeOffset Created,
+    [property: JsonPropertyName("hash")] string Hash,
+    [property: JsonPropertyName("count")] int Count,
+    [property: JsonPropertyName("bytes")] long Bytes,
+    [property: JsonPropertyName("files")] ManifestFile[] Files);
+
+internal sealed record ManifestFile(
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("size")] long Size,
+    [property: JsonPropertyName("sha256")] string Sha256,
+    [property: JsonPropertyName("mode")] string Mode);
+
+[JsonSerializable(typeof(ManifestDocument))]
+[JsonSerializable(typeof(ReleaseMeta))]
+internal sealed partial class ReleaseJson : JsonSerializerContext;

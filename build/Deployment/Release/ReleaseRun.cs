@@ -1,0 +1,65 @@
+using System.Globalization;
+
+namespace Build.Deployment.Release;
+
+/// <summary>
+/// Who is deploying: one per pipeline run, shared by all servers. <see cref="RunId"/> is what the lock owner
+/// file records, so a retry of the same run takes its own lock again.
+/// </summary>
+public sealed record ReleaseRun(string RunId, string Host, int Pid, string Who, string? JobUrl, string? PipelineUrl)
+{
+    public static ReleaseRun FromEnvironment(Func<string, string?> environment)
+    {
+        var job = environment("CI_JOB_ID");
+        var suffix = Guid.NewGuid().ToString("N")[..12];
+        var runId = job is { Length: > 0 } && job.All(char.IsAsciiDigit) ? $"ci-{job}-{suffix}" : $"run-{suffix}";
+        var who = environment("GITLAB_USER_LOGIN") ?? environment("USER") ?? Environment.UserName;
+        return new ReleaseRun(runId, Environment.MachineName, Environment.ProcessId, who, environment("CI_JOB_URL"), environment("CI_PIPELINE_URL"));
+    }
+
+    public LockOwner Owner(DateTimeOffset now) => new(RunId, Host, Pid, JobUrl, now);
+
+    /// <summary>One line of .deploy/log: tab-separated key=value fields after the time and the operation.</summary>
+    public string LogLine(DateTimeOffset now, string operation, string? release, string? from, string? commit, string outcome, string? detail = null)
+    {
+        var fields = new List<string>
+        {
+            now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+            operation,
+            $"release={release ?? "-"}",
+            $"from={from ?? "-"}",
+            $"commit={commit ?? "-"}",
+            $"outcome={outcome}",
+            $"who={Who}@{Host}",
+            $"pipeline={PipelineUrl ?? JobUrl ?? "-"}",
+            $"run={RunId}",
+        };
+        if (detail is not null)
+            fields.Add($"error={detail}");
+        return string.Join('\t', fields.Select(f => f.Replace('\n', ' ').Replace('\r', ' ').Replace('\t', ' ')));
+    }
+}
+
+/// <summary>How a session behaves: from the settings --keep-releases, --lock-timeout, --lock-wait.</summary>
+public sealed record ReleaseOptions
+{
+    public int KeepReleases { get; init; } = 5;
+
+    /// <summary>A lock older than this is stale: it is broken automatically (and reported), see README.</summary>
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long to wait for another run's lock before failing.</summary>
+    public TimeSpan LockWait { get; init; } = TimeSpan.FromMinutes(2);
+
+    public TimeSpan LockPoll { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>gzip (level Fastest) when the server has gzip: tar headers of hard-link entries and HTML shrink ~10x for little CPU (README).</summary>
+    public bool Compress { get; init; } = true;
+
+    public static ReleaseOptions From(Settings.BuildSettings settings) => new()
+    {
+        KeepReleases = settings.KeepReleases,
+        LockTimeout = settings.LockTimeout,
+        LockWait = settings.LockWait,
+    };
+}

@@ -1,0 +1,320 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Build.Settings;
+
+namespace Build.Deployment.Release;
+
+public sealed record UploadResult(
+    string ReleaseId,
+    int FilesSent,
+    int FilesLinked,
+    int FilesRemoved,
+    long BytesSent,
+    long ContentBytesSent,
+    int StaleDirectoriesRemoved,
+    bool StreamHashVerified,
+    TimeSpan Elapsed);
+
+public sealed record SwitchResult(string ReleaseId, string? PreviousReleaseId, IReadOnlyList<string> Pruned);
+
+public sealed record RollbackResult(string? From, string To, bool Changed);
+
+public enum DeployOutcome { Deployed, Unchanged }
+
+public sealed record DeployResult(DeployOutcome Outcome, string ReleaseId, string? PreviousReleaseId, DeltaPlan Plan, UploadResult? Upload, SwitchResult? Switch);
+
+/// <summary>
+/// The release protocol on one server, in stages so that the fan-out can hold every server between upload
+/// and switch (<c>--switch=together</c>):
+/// <list type="number">
+/// <item><see cref="PrepareAsync"/>: lock + state + current manifest (1 round trip; more only while waiting for another run's lock).</item>
+/// <item><see cref="UploadAsync"/>: stage, extract, verify, rename to releases/&lt;id&gt; (1 round trip, whatever the number of files).</item>
+/// <item><see cref="SwitchAsync"/>: switch + prune + log + unlock (1 round trip); or <see cref="FinishAsync"/> for an unchanged server;
+/// or <see cref="AbortAsync"/> to remove this run's staging and unlock.</item>
+/// </list>
+/// <see cref="InspectAsync"/> reads the same state without the lock and changes nothing (plan, listing).
+/// </summary>
+public sealed class ReleaseSession
+{
+    private readonly IRemoteShell shell;
+    private readonly ReleaseRun run;
+    private readonly ReleaseOptions options;
+    private readonly TimeProvider time;
+
+    public ReleaseSession(IRemoteShell shell, string remoteRoot, ReleaseRun run, ReleaseOptions options, TimeProvider time)
+    {
+        ValidateRoot(remoteRoot);
+        if (!LockOwner.IsValidRunId(run.RunId))
+            throw new ArgumentException($"run id {run.RunId} has characters the remote command line does not accept", nameof(run));
+        this.shell = shell;
+        Root = remoteRoot.TrimEnd('/');
+        this.run = run;
+        this.options = options;
+        this.time = time;
+    }
+
+    public string Root { get; }
+
+    /// <summary>The remote root is the only path on a remote command line: absolute, no "..", not "/", no control characters.</summary>
+    public static void ValidateRoot(string root)
+    {
+        var trimmed = root.TrimEnd('/');
+        if (!root.StartsWith('/') || trimmed.Length == 0 || trimmed.Split('/').Any(s => s is ".." or ".")
+            || root.Any(char.IsControl) || root.StartsWith("//", StringComparison.Ordinal))
+            throw new SettingsException($"--remote-root \"{root}\" must be an absolute path other than \"/\", without \".\" or \"..\" segments (DEPLOY_ROOT or deploy.json \"remote-root\").");
+    }
+
+    /// <summary>State without taking the lock; changes nothing on the server.</summary>
+    public async Task<RemoteState> InspectAsync(bool withManifest, CancellationToken cancellationToken)
+    {
+        var result = await RunAsync(RemoteScripts.Prepare, [Root, run.RunId, "look", "-", withManifest ? "yes" : "no"], "", cancellationToken);
+        Check(result, "read the release state");
+        return RemoteState.Parse(result.Output);
+    }
+
+    /// <summary>
+    /// Takes the lock (the same run re-takes its own) and reads the state. Another run's lock is waited for up to
+    /// <see cref="ReleaseOptions.LockWait"/>, polling; a lock older than <see cref="ReleaseOptions.LockTimeout"/> is stale
+    /// and broken (reported in <see cref="RemoteState.BrokenStaleLock"/>).
+    /// </summary>
+    public async Task<RemoteState> PrepareAsync(bool withManifest, CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        var breakRun = "-";
+        LockOwner? stale = null;
+        while (true)
+        {
+            var now = time.GetUtcNow();
+            var result = await RunAsync(RemoteScripts.Prepare, [Root, run.RunId, "lock", breakRun, withManifest ? "yes" : "no"], run.Owner(now).ToFileText(), cancellationToken);
+            if (result.ExitStatus != RemoteScripts.ExitCodes.Locked)
+            {
+                Check(result, "take the deploy lock");
+                var state = RemoteState.Parse(result.Output);
+                return stale is not null && state.BrokenStaleLock is not null ? state with { BrokenStaleLock = stale } : state;
+            }
+            var owner = LockOwner.Parse(Lines(result.Output, "@owner")) ?? new LockOwner("(unknown)", null, null, null, null);
+            if (owner.Age(now) is { } age && age > options.LockTimeout && owner.RunId != breakRun && LockOwner.IsValidRunId(owner.RunId))
+            {
+                stale = owner;
+                breakRun = owner.RunId; // break only that owner's lock, so a fresh one taken meanwhile is kept
+                continue;
+            }
+            var waited = time.GetElapsedTime(started);
+            if (waited >= options.LockWait)
+                throw new ReleaseException(
+                    $"{Root} is locked by another deploy ({owner}); waited {waited.TotalSeconds:0.#}s. " +
+                    "If that deploy is no longer running, remove the lock with --target=Unlock for this server.",
+                    ReleaseFailure.LockHeld);
+            await Task.Delay(Min(options.LockPoll, options.LockWait - waited), time, cancellationToken);
+        }
+    }
+
+    public static DeltaPlan Plan(ReleaseCandidate candidate, RemoteState state) =>
+        DeltaPlan.Compute(candidate.Manifest, state.CurrentManifest is null ? null : state.CurrentReleaseId, state.CurrentManifest);
+
+    /// <summary>
+    /// One round trip: removes stale staging directories, streams the delta into releases/.&lt;id&gt;.partial, verifies
+    /// (tar's status, file count and bytes remotely; the stream's SHA-256 on both ends), renames it to releases/&lt;id&gt;.
+    /// The live release is never touched. Requires the lock (<see cref="PrepareAsync"/>).
+    /// </summary>
+    public async Task<UploadResult> UploadAsync(ReleaseCandidate candidate, DeltaPlan plan, bool gzip, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var stream = new ReleaseStream(candidate, plan, gzip);
+        StreamStats? stats = null;
+        Exception? writeError = null;
+        var result = await RunAsync(
+            RemoteScripts.Upload,
+            [Root, run.RunId, candidate.ReleaseId, Number(candidate.Manifest.Count), Number(candidate.Manifest.TotalBytes), gzip ? "z" : "-"],
+            async (input, ct) =>
+            {
+                try
+                {
+                    stats = await stream.WriteAsync(input, ct);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // Ending the stream early makes the server refuse the upload (it stays a .partial); the cause is rethrown below.
+                    writeError = e;
+                }
+            },
+            cancellationToken);
+        if (writeError is ReleaseException)
+            throw writeError;
+        Check(result, "upload the release");
+        if (writeError is not null || stats is null)
+            throw new ReleaseException($"Sending the release to {Root} failed: {writeError?.Message ?? "the stream was not finished"}.", ReleaseFailure.VerifyFailed, writeError);
+        var remoteSum = Lines(result.Output, "@stream").LastOrDefault() ?? "-";
+        if (remoteSum != "-" && !string.Equals(remoteSum, stats.Sha256, StringComparison.OrdinalIgnoreCase))
+            throw new ReleaseException($"The stream received by {Root} hashes to {remoteSum}, not {stats.Sha256} as sent.", ReleaseFailure.VerifyFailed);
+        if (!Lines(result.Output, "@staged").Contains(candidate.ReleaseId))
+            throw new ReleaseException($"The server did not confirm staging {candidate.ReleaseId}: {Tail(result)}", ReleaseFailure.Remote);
+        var cleaned = int.TryParse(Lines(result.Output, "@cleaned").FirstOrDefault(), CultureInfo.InvariantCulture, out var c) ? c : 0;
+        return new UploadResult(candidate.ReleaseId, plan.Send.Count, plan.Link.Count, plan.Removed, stats.Bytes, plan.BytesToSend,
+            cleaned, remoteSum != "-", clock.Elapsed);
+    }
+
+    /// <summary>One round trip: atomic switch of current to the uploaded release, prune, log line, unlock.</summary>
+    public async Task<SwitchResult> SwitchAsync(ReleaseCandidate candidate, RemoteState state, CancellationToken cancellationToken)
+    {
+        var id = candidate.ReleaseId;
+        var prune = state.PruneList(id, options.KeepReleases, [id], state.CurrentReleaseId);
+        var line = run.LogLine(time.GetUtcNow(), "deploy", id, state.CurrentReleaseId, candidate.Info.Commit, "deployed");
+        var result = await RunAsync(RemoteScripts.Switch, [Root, run.RunId, id, .. prune], line, cancellationToken);
+        Check(result, $"switch current to {id}");
+        return new SwitchResult(id, state.CurrentReleaseId, Lines(result.Output, "@pruned").ToList());
+    }
+
+    /// <summary>One round trip without a switch (an unchanged server): prune, log line, unlock.</summary>
+    public async Task<IReadOnlyList<string>> FinishAsync(ReleaseCandidate candidate, RemoteState state, string outcome, CancellationToken cancellationToken)
+    {
+        var prune = state.PruneList(state.CurrentReleaseId, options.KeepReleases);
+        var line = run.LogLine(time.GetUtcNow(), "deploy", state.CurrentReleaseId, state.CurrentReleaseId, candidate.Info.Commit, outcome);
+        var result = await RunAsync(RemoteScripts.Finish, [Root, run.RunId, .. prune], line, cancellationToken);
+        Check(result, "finish");
+        return Lines(result.Output, "@pruned").ToList();
+    }
+
+    /// <summary>
+    /// Removes this run's staging directory and its uploaded-but-not-current release, logs the failure, and
+    /// unlocks if the lock is still ours. Current is never touched.
+    /// </summary>
+    public async Task AbortAsync(string? releaseId, string reason, CancellationToken cancellationToken)
+    {
+        if (releaseId is not null && !ServerName.IsReleaseId(releaseId))
+            throw new ArgumentException($"not a release id: {releaseId}", nameof(releaseId));
+        var line = run.LogLine(time.GetUtcNow(), "deploy", releaseId, null, null, "failed", reason);
+        var result = await RunAsync(RemoteScripts.Abort, [Root, run.RunId, releaseId ?? "-"], line, cancellationToken);
+        Check(result, "abort");
+    }
+
+    /// <summary>
+    /// Rollback: lock + state, then one round trip that switches current to the target (the newest older release not
+    /// marked bad, or <paramref name="releaseId"/>), marks the release left behind as bad, logs and unlocks.
+    /// </summary>
+    public async Task<RollbackResult> RollbackAsync(string? releaseId, CancellationToken cancellationToken)
+    {
+        if (releaseId is not null && !ServerName.IsReleaseId(releaseId))
+            throw new SettingsException($"--release \"{releaseId}\" is not a release id (yyyyMMddTHHmmssZ-xxxxxxxx); list them with --target=Releases.");
+        var state = await PrepareAsync(false, cancellationToken);
+        try
+        {
+            var from = state.CurrentReleaseId;
+            var to = releaseId ?? state.RollbackTarget
+                ?? throw new ReleaseException($"{Root} has no release to roll back to (current: {from ?? "none"}; releases marked bad: {state.Bad.Count}).", ReleaseFailure.NoRollbackTarget);
+            if (!state.Releases.Contains(to))
+                throw new ReleaseException($"{Root} has no release {to}; it has {(state.Releases.Count == 0 ? "none" : string.Join(", ", state.Releases))}.", ReleaseFailure.MissingRelease);
+            if (to == from)
+            {
+                await RunAsync(RemoteScripts.Abort, [Root, run.RunId, "-"], "", cancellationToken);
+                return new RollbackResult(from, to, false);
+            }
+            var line = run.LogLine(time.GetUtcNow(), "rollback", to, from, state.Meta.GetValueOrDefault(to)?.Commit, "rolled-back");
+            var result = await RunAsync(RemoteScripts.Rollback, [Root, run.RunId, from ?? "-", to], line, cancellationToken);
+            Check(result, $"roll back to {to}");
+            return new RollbackResult(from, to, true);
+        }
+        catch (Exception e) when (e is not ReleaseException { Kind: ReleaseFailure.LockLost })
+        {
+            await BestEffortAbortAsync(null, e.Message);
+            throw;
+        }
+    }
+
+    /// <summary>Removes the lock whoever holds it, returning the owner it had (null when there was no lock).</summary>
+    public async Task<(bool WasLocked, LockOwner? Owner)> UnlockAsync(CancellationToken cancellationToken)
+    {
+        var result = await RunAsync(RemoteScripts.Unlock, [Root], "", cancellationToken);
+        Check(result, "remove the lock");
+        return (Lines(result.Output, "@locked").Any(), LockOwner.Parse(Lines(result.Output, "@owner")));
+    }
+
+    /// <summary>All stages for one server with an immediate switch (<c>--switch=independent</c>, tests); aborts on failure.</summary>
+    public async Task<DeployResult> DeployAsync(ReleaseCandidate candidate, CancellationToken cancellationToken)
+    {
+        var state = await PrepareAsync(true, cancellationToken);
+        var uploaded = false;
+        try
+        {
+            var plan = Plan(candidate, state);
+            if (plan.Unchanged)
+            {
+                await FinishAsync(candidate, state, "unchanged", cancellationToken);
+                return new DeployResult(DeployOutcome.Unchanged, state.CurrentReleaseId!, state.CurrentReleaseId, plan, null, null);
+            }
+            uploaded = true;
+            var upload = await UploadAsync(candidate, plan, options.Compress && state.CanGzip, cancellationToken);
+            var switched = await SwitchAsync(candidate, state, cancellationToken);
+            return new DeployResult(DeployOutcome.Deployed, candidate.ReleaseId, state.CurrentReleaseId, plan, upload, switched);
+        }
+        catch (Exception e)
+        {
+            await BestEffortAbortAsync(uploaded ? candidate.ReleaseId : null, e.Message);
+            throw;
+        }
+    }
+
+    private async Task BestEffortAbortAsync(string? releaseId, string reason)
+    {
+        // After a cut connection this fails too; the next attempt of the same run re-takes the lock and cleans up.
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await AbortAsync(releaseId, reason, bound.Token);
+        }
+        catch (Exception)
+        {
+            // The original failure is what matters.
+        }
+    }
+
+    private Task<RemoteResult> RunAsync(string script, IReadOnlyList<string> arguments, string input, CancellationToken cancellationToken) =>
+        RunAsync(script, arguments, async (stream, ct) =>
+        {
+            var bytes = Encoding.UTF8.GetBytes(input);
+            await stream.WriteAsync(bytes, ct);
+        }, cancellationToken);
+
+    private Task<RemoteResult> RunAsync(string script, IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task> input, CancellationToken cancellationToken) =>
+        shell.RunAsync(script, arguments, input, cancellationToken);
+
+    private void Check(RemoteResult result, string what)
+    {
+        if (result.Succeeded)
+            return;
+        var reason = Lines(result.Output, "@fail").LastOrDefault() ?? Tail(result);
+        var tar = string.Join("; ", Lines(result.Output, "@tar").Take(5));
+        if (tar.Length > 0)
+            reason += $" ({tar})";
+        throw result.ExitStatus switch
+        {
+            RemoteScripts.ExitCodes.CurrentNotSymlink => new ReleaseException(
+                $"Refusing to deploy to {Root}: {reason}. {Root}/current must be a symlink managed by the deploy; it was left untouched. " +
+                $"Move it aside (e.g. mv {Root}/current {Root}/current.old) and deploy again; the web server keeps serving {Root}/current.",
+                ReleaseFailure.CurrentNotSymlink),
+            RemoteScripts.ExitCodes.NotWritable => new ReleaseException(
+                $"Cannot {what} in {Root}: {reason}. The SSH user must own the remote root (e.g. sudo install -d -o <ssh user> {Root}); nothing was changed.",
+                ReleaseFailure.NotWritable),
+            RemoteScripts.ExitCodes.VerifyFailed => new ReleaseException($"The upload to {Root} did not verify: {reason}.", ReleaseFailure.VerifyFailed),
+            RemoteScripts.ExitCodes.MissingRelease => new ReleaseException($"Cannot {what} in {Root}: {reason}.", ReleaseFailure.MissingRelease),
+            RemoteScripts.ExitCodes.LockLost => new ReleaseException($"Cannot {what} in {Root}: this run no longer holds {Root}/.deploy/lock.", ReleaseFailure.LockLost),
+            RemoteScripts.ExitCodes.Locked => new ReleaseException($"{Root} is locked by another deploy.", ReleaseFailure.LockHeld),
+            _ => new ReleaseException($"Cannot {what} in {Root}: the remote script exited with status {result.ExitStatus}: {reason}", ReleaseFailure.Remote),
+        };
+    }
+
+    private static IEnumerable<string> Lines(string output, string key) =>
+        output.Split('\n').Select(RemoteState.Split).Where(p => p.Key == key).Select(p => p.Value);
+
+    private static string Tail(RemoteResult result)
+    {
+        var text = (result.Error + "\n" + result.Output).Trim();
+        var lines = text.Split('\n');
+        return string.Join(" | ", lines.TakeLast(5)).Trim();
+    }
+
+    private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+}

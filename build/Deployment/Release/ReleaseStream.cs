@@ -1,0 +1,154 @@
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Build.Deployment.Release;
+
+/// <summary>Bytes written to the server and their SHA-256 (compared with the hash the server computed).</summary>
+public sealed record StreamStats(long Bytes, string Sha256);
+
+/// <summary>
+/// Writes the upload of one server as a tar stream to be extracted with <c>tar -x -C &lt;root&gt;/releases</c>:
+/// directories and changed files as regular entries under <c>.&lt;id&gt;.partial/</c>, unchanged files as hard-link
+/// entries whose target is <c>&lt;current-id&gt;/&lt;path&gt;</c>, then the manifest and meta under <c>.&lt;id&gt;.deploy/</c>
+/// (last, so a cut stream lacks them). File contents are streamed from disk, one file at a time.
+/// </summary>
+public sealed class ReleaseStream(ReleaseCandidate candidate, DeltaPlan plan, bool gzip)
+{
+    private const UnixFileMode DirectoryMode = (UnixFileMode)0b111_101_101;
+
+    public bool Gzip => gzip;
+
+    public async Task<StreamStats> WriteAsync(Stream destination, CancellationToken cancellationToken)
+    {
+        using var hashing = new HashingStream(destination);
+        var buffered = new BufferedStream(hashing, 128 * 1024);
+        var compressed = gzip ? new GZipStream(buffered, CompressionLevel.Fastest, leaveOpen: true) : null;
+        await using (var writer = new TarWriter(compressed ?? (Stream)buffered, TarEntryFormat.Pax, leaveOpen: true))
+            await WriteEntriesAsync(writer, cancellationToken);
+        if (compressed is not null)
+            await compressed.DisposeAsync();
+        await buffered.FlushAsync(cancellationToken);
+        // Not disposed: that would dispose the hashing stream before its hash is read (the destination stays open either way).
+        return new StreamStats(hashing.Length, hashing.Hash());
+    }
+
+    private async Task WriteEntriesAsync(TarWriter writer, CancellationToken cancellationToken)
+    {
+        var id = candidate.ReleaseId;
+        var stage = $".{id}.partial/";
+        var now = candidate.Info.CreatedAt;
+        await writer.WriteEntryAsync(Entry(TarEntryType.Directory, stage, DirectoryMode, now), cancellationToken);
+        foreach (var dir in Directories(candidate.Manifest))
+            await writer.WriteEntryAsync(Entry(TarEntryType.Directory, stage + dir + "/", DirectoryMode, now), cancellationToken);
+
+        foreach (var entry in plan.Link)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await writer.WriteEntryAsync(Entry(TarEntryType.HardLink, stage + entry.Path, (UnixFileMode)entry.Mode, now, $"{plan.BaseReleaseId}/{entry.Path}"), cancellationToken);
+        }
+
+        foreach (var entry in plan.Send)
+        {
+            var full = Path.Join(candidate.SiteDirectory, entry.Path);
+            await using var content = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            if (content.Length != entry.Size)
+                throw new ReleaseException($"{entry.Path} changed size while deploying ({entry.Size} -> {content.Length} bytes); rebuild and deploy again.", ReleaseFailure.BadInput);
+            var file = Entry(TarEntryType.RegularFile, stage + entry.Path, (UnixFileMode)entry.Mode, File.GetLastWriteTimeUtc(full));
+            file.DataStream = content;
+            await writer.WriteEntryAsync(file, cancellationToken);
+        }
+
+        var side = $".{id}.deploy/";
+        await WriteTextAsync(writer, side + "manifest.json", candidate.ManifestJson, now, cancellationToken);
+        await WriteTextAsync(writer, side + "meta", candidate.MetaJson, now, cancellationToken);
+    }
+
+    /// <summary>
+    /// A plain ustar entry when the names fit (ASCII, short): one 512-byte header. Otherwise PAX, whose extended
+    /// header carries any UTF-8 name and link target at any length (GNU tar and BusyBox tar both read it).
+    /// </summary>
+    internal static TarEntry Entry(TarEntryType type, string name, UnixFileMode mode, DateTimeOffset time, string? linkName = null)
+    {
+        TarEntry entry = FitsUstar(name) && (linkName is null || (Ascii.IsValid(linkName) && Encoding.ASCII.GetByteCount(linkName) <= 100))
+            ? new UstarTarEntry(type, name)
+            : new PaxTarEntry(type, name);
+        entry.Mode = mode;
+        entry.ModificationTime = time;
+        if (linkName is not null)
+            entry.LinkName = linkName;
+        return entry;
+    }
+
+    private static bool FitsUstar(string name) =>
+        Ascii.IsValid(name) && name.Length <= 100 && !name.Any(char.IsControl);
+
+    private static async Task WriteTextAsync(TarWriter writer, string name, string text, DateTimeOffset time, CancellationToken cancellationToken)
+    {
+        using var data = new MemoryStream(Encoding.UTF8.GetBytes(text));
+        var entry = Entry(TarEntryType.RegularFile, name, (UnixFileMode)0b110_100_100, time);
+        entry.DataStream = data;
+        await writer.WriteEntryAsync(entry, cancellationToken);
+    }
+
+    /// <summary>Every directory holding a file, parents first, so each gets mode 0755 whatever the remote umask.</summary>
+    internal static IEnumerable<string> Directories(Manifest manifest)
+    {
+        var seen = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var entry in manifest.Entries)
+        {
+            var path = entry.Path;
+            for (var slash = path.IndexOf('/'); slash > 0; slash = path.IndexOf('/', slash + 1))
+                seen.Add(path[..slash]);
+        }
+        return seen; // ordinal order puts "a" before "a/b"
+    }
+
+    /// <summary>Counts and hashes what passes through on its way to the server.</summary>
+    private sealed class HashingStream(Stream inner) : Stream
+    {
+        private readonly IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => Written;
+        public override long Position { get => Written; set => throw new NotSupportedException(); }
+        private long Written { get; set; }
+
+        public string Hash() => Convert.ToHexStringLower(hash.GetCurrentHash());
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            hash.AppendData(buffer);
+            Written += buffer.Length;
+            inner.Write(buffer);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            hash.AppendData(buffer.Span);
+            Written += buffer.Length;
+            await inner.WriteAsync(buffer, cancellationToken);
+        }
+
+        public override void Flush() => inner.Flush();
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                hash.Dispose();
+            base.Dispose(disposing);
+        }
+    }
+}

@@ -1,0 +1,259 @@
+namespace Build.Deployment.Release;
+
+/// <summary>
+/// The POSIX <c>sh</c> scripts of the release protocol, run as <c>sh -c SCRIPT sh ARG...</c>.
+/// Only <c>sh</c>, <c>tar</c>, <c>mkdir</c>, <c>mv</c>, <c>ln</c>, <c>rm</c>, <c>cat</c>, <c>ls</c> are required
+/// (GNU or BusyBox; <c>mv -T</c> and <c>tar -o -p</c> exist in both). <c>sha256sum</c>, <c>tee</c> and <c>mkfifo</c>
+/// are used for the stream hash when present, <c>gzip</c> for compression when present.
+/// Arguments are only the validated remote root, run id, release ids and numbers; file names travel in tar
+/// entries, and free text (lock owner, log line) on stdin, so nothing from the site is ever parsed as shell.
+/// The current release is read from <c>ls -ld current</c> (readlink is not in the assumed tool set).
+/// Replies are lines starting with <c>@</c>; exit codes 64.. name refusals (see <see cref="ExitCodes"/>).
+/// </summary>
+internal static class RemoteScripts
+{
+    public static class ExitCodes
+    {
+        public const int CurrentNotSymlink = 64;
+        public const int NotWritable = 65;
+        public const int Locked = 66;
+        public const int VerifyFailed = 67;
+        public const int MissingRelease = 68;
+        public const int LockLost = 69;
+    }
+
+    private const string Common = """
+        set -u
+        say() { printf '%s\n' "$*"; }
+        fail() { code=$1; shift; say "@fail $*"; exit "$code"; }
+        owner_run() {
+          r=
+          if [ -f .deploy/lock/owner ]; then
+            while IFS= read -r l || [ -n "$l" ]; do case $l in run=*) r=${l#run=};; esac; done < .deploy/lock/owner
+          fi
+          printf '%s' "$r"
+        }
+        print_owner() {
+          if [ -d .deploy/lock ]; then
+            say "@locked"
+            if [ -f .deploy/lock/owner ]; then
+              while IFS= read -r l || [ -n "$l" ]; do say "@owner $l"; done < .deploy/lock/owner
+            fi
+          fi
+        }
+        cur_id() {
+          cid= target=
+          if [ -L current ]; then
+            target=$(ls -ld current) || return 0
+            target=${target#* -> }
+            case $target in
+              releases/*) cid=${target#releases/} ;;
+              "$root"/releases/*) cid=${target#"$root"/releases/} ;;
+            esac
+            cid=${cid%/}
+            case $cid in ''|*[!0-9A-Za-z-]*) cid= ;; esac
+          fi
+        }
+        own_lock() { [ -d .deploy/lock ] && [ "$(owner_run)" = "$run" ]; }
+        switch_to() {
+          [ -d "releases/$1" ] || fail 68 "release $1 does not exist"
+          if [ -e current ] && [ ! -L current ]; then fail 64 "current is not a symlink"; fi
+          rm -f .current.tmp
+          ln -s "releases/$1" .current.tmp || fail 65 "cannot create $root/.current.tmp"
+          mv -f -T .current.tmp current || { rm -f .current.tmp; fail 65 "cannot rename .current.tmp to current"; }
+        }
+        remove_release() {
+          rm -rf "releases/$1" ".deploy/manifests/$1.json" ".deploy/manifests/$1.meta" ".deploy/bad/$1"
+        }
+        """;
+
+    /// <summary>Args: root run mode(lock|look) break(-|run id) manifest(yes|no). Stdin: the lock owner file.</summary>
+    public const string Prepare = Common + """
+
+        root=$1 run=$2 mode=$3 brk=$4 want=$5
+        owner=$(cat)
+        if [ "$mode" = lock ] && [ ! -d "$root" ]; then
+          mkdir -p "$root" 2>/dev/null || fail 65 "cannot create $root"
+        fi
+        if [ ! -d "$root" ]; then say "@absent"; say "@end"; exit 0; fi
+        cd "$root" || fail 65 "cannot enter $root"
+        cur_id
+        if [ -e current ] || [ -L current ]; then
+          [ -L current ] || fail 64 "current is not a symlink"
+          say "@current-link $target"
+          [ -n "$cid" ] || [ "$mode" != lock ] || fail 64 "current points to $target, not to a release"
+          say "@current $cid"
+        fi
+        if [ "$mode" = lock ]; then
+          [ -w . ] || fail 65 "$root is not writable"
+          mkdir -p releases .deploy/manifests .deploy/bad 2>/dev/null || fail 65 "cannot create $root/releases and $root/.deploy"
+          if [ "$brk" != - ] && [ -d .deploy/lock ] && [ "$(owner_run)" = "$brk" ]; then
+            rm -rf .deploy/lock && say "@broke $brk"
+          fi
+          if mkdir .deploy/lock 2>/dev/null; then took=taken
+          elif own_lock; then took=retaken
+          else print_owner; fail 66 "locked"
+          fi
+          printf '%s\n' "$owner" > .deploy/lock/owner.tmp && mv -f .deploy/lock/owner.tmp .deploy/lock/owner || fail 65 "cannot write the lock owner"
+          say "@lock $took"
+        else
+          print_owner
+        fi
+        for d in releases/* releases/.[!.]* releases/..?*; do
+          [ -e "$d" ] || [ -L "$d" ] || continue
+          n=${d#releases/}
+          say "@release $n"
+          case $n in *[!0-9A-Za-z-]*) continue ;; esac
+          [ -f ".deploy/manifests/$n.meta" ] && say "@meta $(cat ".deploy/manifests/$n.meta")"
+        done
+        for b in .deploy/bad/*; do [ -e "$b" ] && say "@bad ${b#.deploy/bad/}"; done
+        if [ "$want" = yes ] && [ -n "$cid" ] && [ -f ".deploy/manifests/$cid.json" ]; then
+          say "@manifest $(cat ".deploy/manifests/$cid.json")"
+        fi
+        command -v sha256sum >/dev/null 2>&1 && command -v tee >/dev/null 2>&1 && command -v mkfifo >/dev/null 2>&1 && say "@cap hash"
+        command -v gzip >/dev/null 2>&1 && say "@cap gzip"
+        say "@end"
+        """;
+
+    /// <summary>
+    /// Args: root run id files bytes compress(z|-). Stdin: the tar stream. Removes stale staging directories,
+    /// extracts into releases/.&lt;id&gt;.partial (links resolve into the current release), checks tar's status,
+    /// the file count and bytes, moves the manifest into .deploy/manifests, renames to releases/&lt;id&gt; and prints
+    /// the stream's SHA-256 for the client to compare. Never touches current.
+    /// </summary>
+    public const string Upload = Common + """
+
+        root=$1 run=$2 id=$3 count=$4 bytes=$5 z=$6
+        cd "$root" || fail 65 "cannot enter $root"
+        own_lock || fail 69 "lock lost"
+        cur_id
+        [ "$cid" != "$id" ] || fail 65 "release $id is already current"
+        n=0
+        for d in releases/.*.partial releases/.*.deploy; do
+          [ -e "$d" ] || continue
+          rm -rf "$d" || fail 65 "cannot remove $d"
+          n=$((n+1))
+        done
+        say "@cleaned $n"
+        if [ -e "releases/$id" ]; then remove_release "$id"; say "@restaged"; fi
+        tmp=.deploy/tmp.$$
+        rm -rf "$tmp"; mkdir "$tmp" || fail 65 "cannot create $root/$tmp"
+        trap 'rm -rf "$tmp"' EXIT
+        zf=; [ "$z" = z ] && zf=-z
+        sum=-
+        if command -v sha256sum >/dev/null 2>&1 && command -v tee >/dev/null 2>&1 && mkfifo "$tmp/fifo" 2>/dev/null; then
+          sha256sum < "$tmp/fifo" > "$tmp/sum" &
+          hp=$!
+          tee "$tmp/fifo" | tar -x $zf -o -p -f - -C releases 2> "$tmp/err"
+          st=$?
+          wait "$hp"
+          read -r sum rest < "$tmp/sum" || sum=-
+        else
+          tar -x $zf -o -p -f - -C releases 2> "$tmp/err"
+          st=$?
+        fi
+        if [ "$st" != 0 ]; then
+          while IFS= read -r l; do say "@tar $l"; done < "$tmp/err"
+          fail 67 "tar exited with status $st"
+        fi
+        [ -d "releases/.$id.partial" ] || fail 67 "the stream held no release"
+        got=$(ls -lnRA "releases/.$id.partial" | {
+          n=0 b=0
+          while read -r m l u g s rest; do
+            case $m in -[r-][w-]?[r-][w-]?[r-][w-]?*) n=$((n+1)); b=$((b+s)) ;; esac
+          done
+          printf '%s %s' "$n" "$b"
+        })
+        n=${got% *} b=${got#* }
+        say "@received $n $b"
+        say "@stream $sum"
+        [ "$n" = "$count" ] && [ "$b" = "$bytes" ] || fail 67 "staged $n files and $b bytes, the manifest has $count files and $bytes bytes"
+        [ -f "releases/.$id.deploy/manifest.json" ] && [ -f "releases/.$id.deploy/meta" ] || fail 67 "the stream lacks the manifest"
+        mv -f "releases/.$id.deploy/manifest.json" ".deploy/manifests/$id.json" &&
+          mv -f "releases/.$id.deploy/meta" ".deploy/manifests/$id.meta" &&
+          rm -rf "releases/.$id.deploy" &&
+          mv "releases/.$id.partial" "releases/$id" || fail 65 "cannot move the staged release into place"
+        say "@staged $id"
+        """;
+
+    /// <summary>Args: root run id prune-ids... Stdin: the log line. Switch, prune, log, unlock: one round trip.</summary>
+    public const string Switch = Common + """
+
+        root=$1 run=$2 id=$3; shift 3
+        line=$(cat)
+        cd "$root" || fail 65 "cannot enter $root"
+        own_lock || fail 69 "lock lost"
+        switch_to "$id"
+        say "@switched $id"
+        rm -f ".deploy/bad/$id"
+        for p in "$@"; do
+          [ "$p" = "$id" ] && continue
+          remove_release "$p"
+          say "@pruned $p"
+        done
+        [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
+        rm -rf .deploy/lock
+        say "@unlocked"
+        """;
+
+    /// <summary>Args: root run prune-ids... Stdin: the log line (may be empty). Prune, log, unlock without switching.</summary>
+    public const string Finish = Common + """
+
+        root=$1 run=$2; shift 2
+        line=$(cat)
+        cd "$root" || fail 65 "cannot enter $root"
+        own_lock || fail 69 "lock lost"
+        cur_id
+        for p in "$@"; do
+          [ "$p" = "$cid" ] && continue
+          remove_release "$p"
+          say "@pruned $p"
+        done
+        for d in releases/.*.partial releases/.*.deploy; do [ -e "$d" ] && rm -rf "$d"; done
+        [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
+        rm -rf .deploy/lock
+        say "@unlocked"
+        """;
+
+    /// <summary>Args: root run id(-). Stdin: the log line. Removes this run's staging and unswitched release; unlocks if ours.</summary>
+    public const string Abort = Common + """
+
+        root=$1 run=$2 id=$3
+        line=$(cat)
+        cd "$root" 2>/dev/null || { say "@absent"; exit 0; }
+        own_lock || { say "@not-owner"; exit 0; }
+        if [ "$id" != - ]; then
+          rm -rf "releases/.$id.partial" "releases/.$id.deploy"
+          cur_id
+          if [ "$cid" != "$id" ] && [ -e "releases/$id" ]; then remove_release "$id"; say "@removed $id"; fi
+        fi
+        [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
+        rm -rf .deploy/lock
+        say "@unlocked"
+        """;
+
+    /// <summary>Args: root run from(-) to. Stdin: the log line. Switch back, mark the left release bad, log, unlock.</summary>
+    public const string Rollback = Common + """
+
+        root=$1 run=$2 from=$3 to=$4
+        line=$(cat)
+        cd "$root" || fail 65 "cannot enter $root"
+        own_lock || fail 69 "lock lost"
+        switch_to "$to"
+        say "@switched $to"
+        rm -f ".deploy/bad/$to"
+        if [ "$from" != - ]; then : > ".deploy/bad/$from" && say "@marked $from"; fi
+        [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
+        rm -rf .deploy/lock
+        say "@unlocked"
+        """;
+
+    /// <summary>Args: root. Prints the owner, then removes the lock.</summary>
+    public const string Unlock = Common + """
+
+        root=$1
+        cd "$root" 2>/dev/null || { say "@absent"; exit 0; }
+        print_owner
+        if [ -d .deploy/lock ]; then rm -rf .deploy/lock || fail 65 "cannot remove $root/.deploy/lock"; say "@unlocked"; fi
+        """;
+}

@@ -1,0 +1,149 @@
+using System.Text.Json;
+using Build.Settings;
+
+namespace Build.Deployment.Release;
+
+public enum LockAcquisition { None, Taken, Retaken }
+
+/// <summary>What one round trip learned about a server's release directory.</summary>
+public sealed record RemoteState
+{
+    /// <summary>False when the remote root does not exist yet (only when inspecting without the lock).</summary>
+    public bool Exists { get; init; } = true;
+
+    /// <summary>The raw target of <c>&lt;root&gt;/current</c>, when it is a symlink.</summary>
+    public string? CurrentLink { get; init; }
+
+    public string? CurrentReleaseId { get; init; }
+
+    /// <summary>Complete releases (valid ids), oldest first.</summary>
+    public IReadOnlyList<string> Releases { get; init; } = [];
+
+    /// <summary>Staging directories left by a cut or crashed deploy (removed by the next upload).</summary>
+    public IReadOnlyList<string> Partials { get; init; } = [];
+
+    public IReadOnlySet<string> Bad { get; init; } = new HashSet<string>();
+
+    public IReadOnlyDictionary<string, ReleaseMeta> Meta { get; init; } = new Dictionary<string, ReleaseMeta>();
+
+    /// <summary>The lock's owner when the lock is held by someone (inspect), or by us (prepare).</summary>
+    public LockOwner? LockOwner { get; init; }
+
+    public bool Locked { get; init; }
+
+    public LockAcquisition Lock { get; init; }
+
+    /// <summary>A stale lock this prepare broke (older than --lock-timeout), to be reported.</summary>
+    public LockOwner? BrokenStaleLock { get; init; }
+
+    public Manifest? CurrentManifest { get; init; }
+
+    public bool CanHashStream { get; init; }
+
+    public bool CanGzip { get; init; }
+
+    /// <summary>The newest release older than current that is not marked bad.</summary>
+    public string? RollbackTarget => RollbackTargetFor(CurrentReleaseId);
+
+    public string? RollbackTargetFor(string? current) =>
+        current is null ? null : Releases.LastOrDefault(r => string.CompareOrdinal(r, current) < 0 && !Bad.Contains(r));
+
+    /// <summary>
+    /// Releases to delete so that <paramref name="keep"/> remain, never the current one nor its rollback target
+    /// (as they will be once <paramref name="current"/> is live), nor <paramref name="alsoKeep"/> (the release that was current before a switch).
+    /// </summary>
+    public IReadOnlyList<string> PruneList(string? current, int keep, IEnumerable<string>? extra = null, string? alsoKeep = null)
+    {
+        var all = Releases.Concat(extra ?? []).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var target = current is null ? null : all.LastOrDefault(r => string.CompareOrdinal(r, current) < 0 && !Bad.Contains(r));
+        var kept = all.TakeLast(Math.Max(1, keep)).ToHashSet(StringComparer.Ordinal);
+        return all.Where(r => !kept.Contains(r) && r != current && r != target && r != alsoKeep).ToList();
+    }
+
+    internal static RemoteState Parse(string output)
+    {
+        var releases = new List<string>();
+        var partials = new List<string>();
+        var bad = new HashSet<string>(StringComparer.Ordinal);
+        var meta = new Dictionary<string, ReleaseMeta>(StringComparer.Ordinal);
+        var owner = new List<string>();
+        string? link = null, current = null, manifestJson = null, broken = null;
+        bool exists = true, locked = false, hash = false, gzip = false, ended = false;
+        var acquisition = LockAcquisition.None;
+        foreach (var line in output.Split('\n'))
+        {
+            var (key, value) = Split(line);
+            switch (key)
+            {
+                case "@absent": exists = false; break;
+                case "@current-link": link = value; break;
+                case "@current": current = ServerName.IsReleaseId(value) ? value : null; break;
+                case "@locked": locked = true; break;
+                case "@owner": owner.Add(value); break;
+                case "@broke": broken = value; break;
+                case "@lock": acquisition = value == "retaken" ? LockAcquisition.Retaken : LockAcquisition.Taken; locked = true; break;
+                case "@release":
+                    if (ServerName.IsReleaseId(value)) releases.Add(value);
+                    else if (value.StartsWith('.') && (value.EndsWith(".partial", StringComparison.Ordinal) || value.EndsWith(".deploy", StringComparison.Ordinal))) partials.Add(value);
+                    break;
+                case "@meta":
+                    try
+                    {
+                        if (JsonSerializer.Deserialize(value, ReleaseJson.Default.ReleaseMeta) is { } m && ServerName.IsReleaseId(m.Release))
+                            meta[m.Release] = m;
+                    }
+                    catch (JsonException)
+                    {
+                        // A damaged meta file only costs the listing its commit and time.
+                    }
+                    break;
+                case "@bad": if (ServerName.IsReleaseId(value)) bad.Add(value); break;
+                case "@manifest": manifestJson = value; break;
+                case "@cap": hash |= value == "hash"; gzip |= value == "gzip"; break;
+                case "@end": ended = true; break;
+            }
+        }
+        if (!ended)
+            throw new ReleaseException("The server's answer to the state query was cut short.", ReleaseFailure.Remote);
+        Manifest? manifest = null;
+        if (manifestJson is not null && current is not null && releases.Contains(current))
+        {
+            try
+            {
+                var (m, info) = Manifest.FromJson(manifestJson);
+                if (info.ReleaseId == current)
+                    manifest = m;
+            }
+            catch (Exception e) when (e is JsonException or FormatException)
+            {
+                // An unreadable manifest means no delta: everything is sent, nothing linked.
+            }
+        }
+        releases.Sort(StringComparer.Ordinal);
+        return new RemoteState
+        {
+            Exists = exists,
+            CurrentLink = link,
+            CurrentReleaseId = current,
+            Releases = releases,
+            Partials = partials,
+            Bad = bad,
+            Meta = meta,
+            Locked = locked,
+            LockOwner = Release.LockOwner.Parse(owner),
+            Lock = acquisition,
+            BrokenStaleLock = broken is null ? null : new LockOwner(broken, null, null, null, null),
+            CurrentManifest = manifest,
+            CanHashStream = hash,
+            CanGzip = gzip,
+        };
+    }
+
+    internal static (string Key, string Value) Split(string line)
+    {
+        if (!line.StartsWith('@'))
+            return ("", line);
+        var space = line.IndexOf(' ');
+        return space < 0 ? (line, "") : (line[..space], line[(space + 1)..]);
+    }
+}
