@@ -1,0 +1,121 @@
+using Build.Deployment.Progress;
+using Build.Deployment.Release;
+using Build.Deployment.Reports;
+using Build.Deployment.Ssh;
+using Cake.Common.Diagnostics;
+
+namespace Build.Deployment;
+
+/// <summary>
+/// The deploy-side targets over the servers FindServers chose: each builds the fan-out from the
+/// settings, runs it with progress, and always writes the reports and the summary (in a finally),
+/// failing with exit code 3 and the retry command when some servers failed.
+/// </summary>
+public sealed class Deployer(BuildContext context)
+{
+    private readonly TimeProvider _time = TimeProvider.System;
+
+    public async Task DeployAsync()
+    {
+        var settings = context.Settings;
+        var token = context.CancellationToken;
+        if (!Directory.Exists(context.SiteOutput))
+            throw new Settings.SettingsException($"The site to deploy, {context.SiteOutput}, does not exist. Build it first (--target=Build) or point --site-dir at a built site.");
+
+        // Hash the site while the connections are being opened.
+        var commit = ReleaseCandidate.ResolveCommitAsync(context.Processes, context.Root, Environment.GetEnvironmentVariable, token);
+        var candidate = Task.Run(async () => await ReleaseCandidate.CreateAsync(context.SiteOutput, await commit, _time, token), token);
+
+        var report = new DeployReport { Operation = settings.Plan ? "plan" : "deploy", StartedAt = _time.GetUtcNow() };
+        await RunAsync(report, "Deploy", async (fanOut, progress) =>
+        {
+            if (settings.Plan)
+            {
+                await fanOut.PlanAsync(candidate, report, token);
+                Fill(report, await candidate);
+                return;
+            }
+            var elapsed = await fanOut.DeployAsync(candidate, report, token);
+            Fill(report, await candidate);
+            context.Information($"Deployed release {report.ReleaseId} to {report.Servers.Count(s => !s.IsFailure)} servers in {elapsed.TotalSeconds:0.000} s (connect to last switch)");
+        }, candidate);
+    }
+
+    public async Task RollbackAsync()
+    {
+        var report = new DeployReport { Operation = "rollback", StartedAt = _time.GetUtcNow(), ReleaseId = context.Settings.Release };
+        await RunAsync(report, "Rollback", (fanOut, _) => fanOut.RollbackAsync(context.Settings.Release, report, context.CancellationToken));
+    }
+
+    public async Task ReleasesAsync()
+    {
+        var report = new DeployReport { Operation = "releases", StartedAt = _time.GetUtcNow() };
+        await RunAsync(report, "Releases", (fanOut, _) => fanOut.ForEachAsync(report, async (target, session, ct) =>
+        {
+            var state = await session.InspectAsync(withManifest: false, ct);
+            context.Information(ReleaseListing.Format(target.Name, session.Root, state, _time.GetUtcNow(), context.Settings.LockTimeout));
+            return Outcomes.Unchanged;
+        }, context.CancellationToken), writeReport: false);
+    }
+
+    public async Task UnlockAsync()
+    {
+        var report = new DeployReport { Operation = "unlock", StartedAt = _time.GetUtcNow() };
+        await RunAsync(report, "Unlock", (fanOut, _) => fanOut.ForEachAsync(report, async (target, session, ct) =>
+        {
+            var (wasLocked, owner) = await session.UnlockAsync(ct);
+            context.Information(wasLocked
+                ? $"{target.Name}: removed the lock of {session.Root} held by {owner?.ToString() ?? "an unknown owner"}"
+                : $"{target.Name}: {session.Root} was not locked");
+            return Outcomes.Unchanged;
+        }, context.CancellationToken), writeReport: false);
+    }
+
+    private static void Fill(DeployReport report, ReleaseCandidate candidate)
+    {
+        report.ReleaseId = candidate.ReleaseId;
+        report.Commit = candidate.Info.Commit;
+    }
+
+    private async Task RunAsync(DeployReport report, string target, Func<FanOut, IDeployProgress, Task> operation, Task? background = null, bool writeReport = true)
+    {
+        var servers = context.Servers;
+        if (servers.Count == 0)
+            throw new Settings.SettingsException("No servers to work on: FindServers found none. Check --tags, or give --hosts=name=address[:port].");
+
+        var connector = SshConnector.FromSettings(context.Settings, context.Socks5Proxy);
+        ConnectServer connect = async (server, ct) =>
+        {
+            var connection = await connector.ConnectAsync(server, ct);
+            return new ServerLink(connection.Shell, connection);
+        };
+        var run = ReleaseRun.FromEnvironment(Environment.GetEnvironmentVariable);
+        try
+        {
+            await ProgressDisplay.RunAsync(servers.Select(s => s.Name).ToList(), ProgressDisplay.IsInteractive, m => context.Information(m), async progress =>
+            {
+                var fanOut = new FanOut(servers, connect, run, ReleaseOptions.From(context.Settings), FanOutOptions.From(context.Settings), progress, _time);
+                await operation(fanOut, progress);
+                return true;
+            });
+        }
+        finally
+        {
+            // Settle the background hashing so its failure is observed, not thrown on the finalizer thread.
+            if (background is not null) await background.ContinueWith(_ => { }, TaskScheduler.Default);
+            if (writeReport) report.Write(context.Artifacts);
+            // The summary stays outside the task's collapsed log section.
+            context.Sections.End();
+            context.Information(DeploySummary.Table(report));
+        }
+
+        if (report.Failed.Any())
+        {
+            var extra = target == "Rollback" && context.Settings.Release is { } id ? new[] { $"--release={id}" } : [];
+            var retry = DeploySummary.RetryCommand(report, target, extra);
+            throw new PipelineException(
+                $"{target} failed on {string.Join(", ", report.Failed.Select(s => s.Server))}. To retry only those: {retry}",
+                ExitCodes.SomeServersFailed);
+        }
+    }
+}

@@ -1,0 +1,12 @@
+using Build.Deployment;
+using Cake.Frosting;
+
+namespace Build.Tasks;
+
+[TaskName("Releases")]
+[TaskDescription("Lists each server's releases: current, rollback target, bad ones, their commits and times, and any lock.")]
+[IsDependentOn(typeof(FindServersTask))]
+public sealed class ReleasesTask : AsyncFrostingTask<BuildContext>
+{
+    public override Task RunAsync(BuildContext context) => new Deployer(context).ReleasesAsync();
+}

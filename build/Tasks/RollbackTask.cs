@@ -1,0 +1,12 @@
+using Build.Deployment;
+using Cake.Frosting;
+
+namespace Build.Tasks;
+
+[TaskName("Rollback")]
+[TaskDescription("Switches each selected server back to its previous good release (or --release) and marks the one it left as bad.")]
+[IsDependentOn(typeof(FindServersTask))]
+public sealed class RollbackTask : AsyncFrostingTask<BuildContext>
+{
+    public override Task RunAsync(BuildContext context) => new Deployer(context).RollbackAsync();
+}
