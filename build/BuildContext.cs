@@ -51,4 +51,13 @@ public sealed class BuildContext : FrostingContext
     public string Artifacts => Path.Join(Root, "artifacts");
 
     public bool InGitLab => Environment.GetEnvironmentVariable("GITLAB_CI") == "true";
+
+    /// <summary>The tailnet session JoinTailnet started; the teardown leaves it.</summary>
+    public Tailnet.TailnetSession? Tailnet { get; set; }
+
+    /// <summary>Userspace networking: connect to servers through this SOCKS5 proxy.</summary>
+    public System.Net.DnsEndPoint? Socks5Proxy { get; set; }
+
+    /// <summary>The deploy targets FindServers found (or took from --hosts).</summary>
+    public IReadOnlyList<Deployment.DeployTarget> Servers { get; set; } = [];
 }
