@@ -72,14 +72,14 @@ public sealed class AuthKey
     internal static string MergeAttributes(string attributes, string origin, out Uri? baseUrl)
     {
         baseUrl = null;
+        if (attributes.Contains('?'))
+            throw new SettingsException($"{origin} has more than one \"?\" in it. Write the OAuth client secret once, optionally followed by one \"?name=value&...\".");
         var values = new List<KeyValuePair<string, string>>();
         foreach (var pair in attributes.Split('&', StringSplitOptions.RemoveEmptyEntries))
         {
             var eq = pair.IndexOf('=');
             var name = eq < 0 ? pair : pair[..eq];
             var value = eq < 0 ? "" : pair[(eq + 1)..];
-            if (name.Contains('?'))
-                throw new SettingsException($"{origin} has more than one \"?\" in it. Write the OAuth client secret once, optionally followed by one \"?name=value&...\".");
             if (!KnownAttributes.Contains(name, StringComparer.Ordinal))
                 throw new SettingsException($"{origin} carries the attribute \"{name}\", which tailscale does not accept (allowed: {string.Join(", ", KnownAttributes)}). Remove it from the secret.");
             if (name == "baseURL")

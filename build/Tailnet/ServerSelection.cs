@@ -39,7 +39,9 @@ public static class ServerSelection
     /// <summary>
     /// <c>--server</c>: each item matches a tag with or without <c>tag:</c>, the server name, the
     /// HostName, or the MagicDNS name with or without its trailing dot, case-insensitively. An item
-    /// that matches nothing is an error listing the servers that exist.
+    /// that names a server (name, HostName, MagicDNS name) means those servers; only otherwise is it
+    /// read as a tag, so <c>--server=server1</c> is one server even where a tag is also called
+    /// <c>tag:server1</c>. An item that matches nothing is an error listing the servers that exist.
     /// </summary>
     public static IReadOnlyList<DeployTarget> Filter(IReadOnlyList<DeployTarget> targets, IReadOnlyList<string> servers)
     {
@@ -48,7 +50,8 @@ public static class ServerSelection
         var unmatched = new List<string>();
         foreach (var item in servers)
         {
-            var matches = targets.Where(t => Matches(t, item)).ToArray();
+            var matches = targets.Where(t => NamesServer(t, item)).ToArray();
+            if (matches.Length == 0) matches = targets.Where(t => NamesTag(t, item)).ToArray();
             if (matches.Length == 0) unmatched.Add(item);
             chosen.UnionWith(matches);
         }
@@ -62,18 +65,26 @@ public static class ServerSelection
         return targets.Where(chosen.Contains).ToArray();
     }
 
-    public static bool Matches(DeployTarget target, string item)
+    public static bool Matches(DeployTarget target, string item) => NamesServer(target, item) || NamesTag(target, item);
+
+    private static bool NamesServer(DeployTarget target, string item)
+    {
+        var value = item.Trim();
+        if (value.Length == 0 || value.StartsWith("tag:", StringComparison.OrdinalIgnoreCase)) return false;
+        return Same(target.Name, value)
+            || Same(target.HostName, value)
+            || (target.DnsName is { } dns && Same(dns.TrimEnd('.'), value.TrimEnd('.')))
+            || (target.HostName is null && target.DnsName is null && Same(target.Address, value));
+    }
+
+    private static bool NamesTag(DeployTarget target, string item)
     {
         var value = item.Trim();
         if (value.Length == 0) return false;
-        var bare = value.TrimEnd('.');
-        bool Same(string? a, string b) => a is not null && string.Equals(a, b, StringComparison.OrdinalIgnoreCase);
-        return Same(target.Name, value)
-            || Same(target.HostName, value)
-            || (target.DnsName is { } dns && (Same(dns, value) || Same(dns.TrimEnd('.'), bare)))
-            || target.Tags.Any(t => Same(t, value) || Same(t, "tag:" + value))
-            || (target.HostName is null && target.DnsName is null && Same(target.Address, value));
+        return target.Tags.Any(t => Same(t, value) || Same(t, "tag:" + value));
     }
+
+    private static bool Same(string? a, string b) => a is not null && string.Equals(a, b, StringComparison.OrdinalIgnoreCase);
 
     private static DeployTarget? ToTarget(PeerStatus peer)
     {

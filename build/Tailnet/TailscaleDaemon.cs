@@ -38,7 +38,7 @@ public sealed class TailscaleDaemon : IDisposable
 
     public bool HasExited => _exited.Task.IsCompleted;
 
-    public int? ExitCode => HasExited ? _process.ExitCode : null;
+    public int? ExitCode { get; private set; }
 
     /// <summary>The daemon's environment: the pipeline's without secrets, Alpine's additions on top.</summary>
     public static IReadOnlyDictionary<string, string?> EnvironmentFor(Func<string, string?> environment)
@@ -101,7 +101,7 @@ public sealed class TailscaleDaemon : IDisposable
     /// </summary>
     public async Task<string> StopAsync(TimeSpan grace, TimeSpan killWait)
     {
-        if (HasExited) return $"had already exited ({_process.ExitCode})";
+        if (HasExited) return $"had already exited ({ExitCode})";
         Signal(15);
         if (await WaitAsync(grace)) return "stopped after SIGTERM";
         try
@@ -159,6 +159,7 @@ public sealed class TailscaleDaemon : IDisposable
     {
         // Let the last lines reach the log first (a grandchild holding the pipes open must not block this).
         await Task.WhenAny(_streamsClosed.Task, Task.Delay(TimeSpan.FromSeconds(1)));
+        ExitCode = _process.ExitCode;
         _exited.TrySetResult();
     });
 
