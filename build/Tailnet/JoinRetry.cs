@@ -11,6 +11,7 @@ public static class JoinRetry
 {
     /// <param name="attempts">Total attempts (the first one included); 1 means no retry.</param>
     /// <param name="delay">Median delay before the first retry; later ones grow exponentially.</param>
+    /// <param name="onRetry">Called with the failed attempt's number (from 1), the wait before the next one, and the error.</param>
     /// <param name="randomizer">Jitter source (tests fix it); null is Polly's thread-safe default.</param>
     public static ResiliencePipeline Create(
         int attempts,

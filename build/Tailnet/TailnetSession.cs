@@ -174,7 +174,7 @@ public sealed class TailnetSession
         await new TailnetRecord(Hostname, null, null, joinedAt).WriteAsync(RecordPath, cancellationToken);
 
         var retry = JoinRetry.Create(_settings.Retries, _settings.RetryDelay, _time, (attempt, delay, error) =>
-            _log.Warn($"{error?.Message} Attempt {attempt} of {_settings.Retries} in {delay.TotalSeconds:0.###}s."));
+            _log.Warn($"{error?.Message} (attempt {attempt} of {_settings.Retries}; trying again in {delay.TotalSeconds:0.###}s)"));
         await retry.ExecuteAsync(async ct => await UpOnceAsync(key, ct), cancellationToken);
 
         var status = await WaitForRunningAsync(cancellationToken);
@@ -231,13 +231,16 @@ public sealed class TailnetSession
     {
         var cli = Cli!;
         var deadline = _time.GetTimestamp();
+        long? lastAsked = null;
         var pause = TimeSpan.FromMilliseconds(20);
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (daemon.HasExited) return false;
-            if (cli.Socket is null || File.Exists(cli.Socket))
+            // Ask as soon as the socket appears, and now and then anyway (a daemon may listen elsewhere than a file).
+            if (cli.Socket is null || File.Exists(cli.Socket) || lastAsked is not { } last || _time.GetElapsedTime(last) >= TimeSpan.FromMilliseconds(500))
             {
+                lastAsked = _time.GetTimestamp();
                 var status = await cli.TryStatusAsync(_settings.TsReadyTimeout, cancellationToken);
                 if (status is not null) return true;
                 if (daemon.HasExited) return false;

@@ -30,7 +30,8 @@ public sealed class TailscaleCli(string binary, string? socket, IProcessRunner r
         {
             return null;
         }
-        return result.Succeeded && TailnetStatus.TryParse(result.Output, out var status) ? status : null;
+        // A daemon that answers prints a status, whatever the exit code says.
+        return TailnetStatus.TryParse(result.Output, out var status) ? status : null;
     }
 
     public async Task<TailnetStatus> StatusAsync(TimeSpan timeout, CancellationToken cancellationToken)

@@ -16,6 +16,9 @@ public sealed class ErrorsRetryAndBinariesTests
     [InlineData("failed to get API access token: oauth2: \"invalid_client\" \"invalid client secret\"", "new OAuth client secret")]
     [InlineData("failed to create authkey: calling actor does not have enough permissions to perform this function", "auth_keys")]
     [InlineData("Status: 403, Message: \"API token invalid: missing scope auth_keys\"", "auth_keys")]
+    [InlineData("backend error: invalid or expired key", "new auth key")]
+    [InlineData("auth key has been revoked", "create a new key")]
+    [InlineData("oauth2: cannot fetch token: 401 Unauthorized", "current secret")]
     public void Permanent_up_errors_exit_2_with_cause_and_fix(string output, string fix)
     {
         var error = UpErrors.Classify(output, 1);
@@ -31,6 +34,8 @@ public sealed class ErrorsRetryAndBinariesTests
     [InlineData("backend error: Post \"https://controlplane.tailscale.com/machine/register\": dial tcp 192.0.2.10:443: i/o timeout")]
     [InlineData("timeout waiting for Tailscale service to enter a Running state; last state: NeedsLogin")]
     [InlineData("context deadline exceeded")]
+    [InlineData("503 Service Unavailable: the scope of this outage is regional")]
+    [InlineData("x509: certificate has expired or is not yet valid")]
     [InlineData("")]
     public void Other_up_errors_are_transient(string output)
     {
