@@ -88,7 +88,9 @@ public sealed class SimTailnet : IDisposable
     public TailnetSession Session(Func<string, string?> environment, LeaveBounds? leave = null, params string[] arguments)
     {
         string[] defaults = ["--retry-delay=50ms", "--ts-ready-timeout=30s", "--ts-timeout=20s", "--ts-hostname=CI Runner #7 (test)"];
-        var settings = Settings(environment, [.. defaults, .. arguments]);
+        // A test's own argument replaces the default of the same name.
+        var given = arguments.Select(a => a.Split('=')[0]).ToHashSet();
+        var settings = Settings(environment, [.. defaults.Where(d => !given.Contains(d.Split('=')[0])), .. arguments]);
         var redactor = Redactor.FromEnvironment(environment);
         return new TailnetSession(settings, new ProcessRunner(redactor), redactor, Log, Artifacts, environment, TimeProvider.System, leave);
     }

@@ -184,6 +184,20 @@ public sealed class TailnetSessionTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_daemon_slower_than_the_ready_timeout_is_reported_and_stopped()
+    {
+        using var sim = new SimTailnet(new Dictionary<string, string> { ["TSSIM_SOCKET_DELAY_MS"] = "60000" });
+        var session = sim.Session(sim.Environment(), ShortLeave, "--ts-ready-timeout=1s");
+        var error = await Assert.ThrowsAsync<PipelineException>(() => session.StartAsync(CancellationToken.None));
+        Assert.Contains("did not answer", error.Message);
+        Assert.Contains("--ts-ready-timeout (1s)", error.Message);
+        Assert.Contains("Program starting", error.Message); // the log tail
+        await session.LeaveAsync();
+        Assert.True(session.Daemon!.HasExited);
+        Assert.Single(sim.Events("sigterm"));
+    }
+
+    [Fact]
     public async Task Leaves_after_a_failing_task()
     {
         using var sim = new SimTailnet();
