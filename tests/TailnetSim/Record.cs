@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json.Nodes;
 
@@ -17,9 +18,31 @@ internal static class Record
         line["pid"] = Environment.ProcessId;
         line["time"] = DateTimeOffset.UtcNow.ToString("O");
         var bytes = Encoding.UTF8.GetBytes(line.ToJsonString() + "\n");
-        using var stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
-        stream.Write(bytes);
+        // FileMode.Append only seeks to the end; several processes appending at once need O_APPEND.
+        var fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0x1A4 /* 0644 */);
+        if (fd < 0) throw new IOException($"cannot open {path}: errno {Marshal.GetLastPInvokeError()}");
+        try
+        {
+            if (write(fd, bytes, bytes.Length) != bytes.Length) throw new IOException($"short write to {path}");
+        }
+        finally
+        {
+            _ = close(fd);
+        }
     }
+
+    private const int O_WRONLY = 0x1;
+    private const int O_CREAT = 0x40;
+    private const int O_APPEND = 0x400;
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, int mode);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern nint write(int fd, byte[] buffer, nint count);
+
+    [DllImport("libc")]
+    private static extern int close(int fd);
 
     public static JsonArray Array(IEnumerable<string> values) => new(values.Select(v => (JsonNode?)JsonValue.Create(v)).ToArray());
 

@@ -98,7 +98,10 @@ public sealed class SimTailnet : IDisposable
     public IReadOnlyList<JsonObject> Records()
     {
         if (!File.Exists(RecordFile)) return [];
-        return File.ReadAllLines(RecordFile).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject()).ToArray();
+        // Read while simulator processes may be appending: a line still being written is left for the next read.
+        var text = File.ReadAllText(RecordFile);
+        var complete = text[..(text.LastIndexOf('\n') + 1)];
+        return complete.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToArray();
     }
 
     public IReadOnlyList<JsonObject> Events(string name) => Records().Where(r => (string?)r["event"] == name).ToArray();
