@@ -182,7 +182,7 @@ public sealed class TailnetSession
         Status = status;
         await new TailnetRecord(Hostname, status.Self?.ID, status.CurrentTailnet?.Name, joinedAt).WriteAsync(RecordPath, cancellationToken);
         var address = status.TailscaleIPs?.FirstOrDefault() ?? status.Self?.IPv4 ?? "?";
-        _log.Info($"Joined tailnet {status.CurrentTailnet?.Name ?? "?"} as {Hostname} ({address}), ephemeral, tags {string.Join(",", _settings.TsTags)}{(Socks5Proxy is null ? "" : $", userspace networking via SOCKS5 {Socks5Proxy.Host}:{Socks5Proxy.Port}")}.");
+        _log.Info($"Joined tailnet {status.CurrentTailnet?.Name ?? "?"} as {Hostname} ({address}), ephemeral, tags {string.Join(",", _settings.TsTags)}, Running {TimeToRunning.Value.TotalSeconds:0.00}s after starting tailscaled{(Socks5Proxy is null ? "" : $", userspace networking via SOCKS5 {Socks5Proxy.Host}:{Socks5Proxy.Port}")}.");
     }
 
     private async Task StartDaemonAsync(string binary, string socket, CancellationToken cancellationToken)
