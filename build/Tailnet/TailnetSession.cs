@@ -230,22 +230,22 @@ public sealed class TailnetSession
     private async Task<bool> WaitForDaemonAsync(TailscaleDaemon daemon, CancellationToken cancellationToken)
     {
         var cli = Cli!;
-        var deadline = _time.GetTimestamp();
-        long? lastAsked = null;
+        var started = _time.GetTimestamp();
+        var lastAsked = started;
         var pause = TimeSpan.FromMilliseconds(20);
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (daemon.HasExited) return false;
-            // Ask as soon as the socket appears, and now and then anyway (a daemon may listen elsewhere than a file).
-            if (cli.Socket is null || File.Exists(cli.Socket) || lastAsked is not { } last || _time.GetElapsedTime(last) >= TimeSpan.FromMilliseconds(500))
+            // Ask as soon as the socket appears, and every half second anyway (a daemon may not show its socket as a file).
+            if (cli.Socket is null || File.Exists(cli.Socket) || _time.GetElapsedTime(lastAsked) >= TimeSpan.FromMilliseconds(500))
             {
                 lastAsked = _time.GetTimestamp();
                 var status = await cli.TryStatusAsync(_settings.TsReadyTimeout, cancellationToken);
                 if (status is not null) return true;
                 if (daemon.HasExited) return false;
             }
-            if (_time.GetElapsedTime(deadline) > _settings.TsReadyTimeout)
+            if (_time.GetElapsedTime(started) > _settings.TsReadyTimeout)
                 throw new PipelineException(
                     $"tailscaled did not answer on {cli.Socket} within --ts-ready-timeout ({_settings.TsReadyTimeout.TotalSeconds:0.###}s). Last lines of {DaemonLog}:\n{daemon.Tail()}");
             await Task.WhenAny(Task.Delay(pause, _time, cancellationToken), daemon.Exited);
