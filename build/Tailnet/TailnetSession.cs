@@ -232,7 +232,8 @@ public sealed class TailnetSession
         var cli = Cli!;
         var started = _time.GetTimestamp();
         var lastAsked = started;
-        var pause = TimeSpan.FromMilliseconds(20);
+        // Looking for the socket file costs nothing, so look often: the CLI runs only once it is there.
+        var pause = TimeSpan.FromMilliseconds(25);
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -249,7 +250,6 @@ public sealed class TailnetSession
                 throw new PipelineException(
                     $"tailscaled did not answer on {cli.Socket} within --ts-ready-timeout ({_settings.TsReadyTimeout.TotalSeconds:0.###}s). Last lines of {DaemonLog}:\n{daemon.Tail()}");
             await Task.WhenAny(Task.Delay(pause, _time, cancellationToken), daemon.Exited);
-            if (pause < TimeSpan.FromMilliseconds(200)) pause *= 1.5;
         }
     }
 
