@@ -163,14 +163,21 @@ public sealed class SimTailnet : IDisposable
 
     public void Dispose()
     {
-        // Whatever a failed test left running is stopped here.
+        // Whatever a failed test left running is stopped here: only this test's own simulator daemons
+        // (checked through /proc, so a reused process id is never hit).
+        var exited = Events("daemon-exit").Select(e => (int)e["pid"]!).ToHashSet();
         foreach (var start in Events("daemon-start"))
         {
+            var pid = (int)start["pid"]!;
+            if (exited.Contains(pid)) continue;
             try
             {
-                Process.GetProcessById((int)start["pid"]!).Kill(entireProcessTree: true);
+                var commandLine = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
+                if (!commandLine.Contains(SimulatorDll, StringComparison.Ordinal) || !commandLine.Contains(SimulatorArgument(start), StringComparison.Ordinal)) continue;
+                using var process = Process.GetProcessById(pid);
+                process.Kill();
             }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+            catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
             {
             }
         }
@@ -182,6 +189,8 @@ public sealed class SimTailnet : IDisposable
         {
         }
     }
+
+    private static string SimulatorArgument(JsonObject start) => Argv(start).FirstOrDefault(a => a.StartsWith("--socket=", StringComparison.Ordinal)) ?? "tailscaled";
 
     private void WriteWrapper(string role)
     {
