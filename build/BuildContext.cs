@@ -69,4 +69,13 @@ public sealed class BuildContext : FrostingContext
 
     /// <summary>GitLab's collapsible log sections (one per task; see build/GitLab/GitLabSections.cs).</summary>
     public GitLab.LogSections Sections { get; } = GitLab.LogSections.ForEnvironment(System.Environment.GetEnvironmentVariable);
+
+    /// <summary>The tailnet session JoinTailnet started; the teardown leaves it.</summary>
+    public Tailnet.TailnetSession? Tailnet { get; set; }
+
+    /// <summary>Userspace networking: connect to servers through this SOCKS5 proxy.</summary>
+    public System.Net.DnsEndPoint? Socks5Proxy { get; set; }
+
+    /// <summary>The deploy targets FindServers found (or took from --hosts).</summary>
+    public IReadOnlyList<Deployment.DeployTarget> Servers { get; set; } = [];
 }

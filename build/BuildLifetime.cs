@@ -12,5 +12,6 @@ public sealed class BuildLifetime : FrostingLifetime<BuildContext>
 
     public override void Teardown(BuildContext context, ITeardownContext info)
     {
+        Tailnet.TailnetTeardown.Leave(context);
     }
 }

@@ -1,0 +1,17 @@
+using Build.Tailnet;
+using Cake.Frosting;
+
+namespace Build.Tasks;
+
+[TaskName("FindServers")]
+[TaskDescription("List the deploy targets: tailnet peers with the deploy tags (or --hosts), narrowed by --server")]
+[IsDependentOn(typeof(JoinTailnetTask))]
+public sealed class FindServersTask : AsyncFrostingTask<BuildContext>
+{
+    public override async Task RunAsync(BuildContext context)
+    {
+        var session = context.Tailnet ?? throw new InvalidOperationException("JoinTailnet did not run.");
+        context.Servers = await session.FindServersAsync(context.CancellationToken);
+        context.Log.Info(ServerTable.Format(context.Servers));
+    }
+}

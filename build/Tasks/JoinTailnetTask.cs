@@ -1,0 +1,19 @@
+using Build.Tailnet;
+using Cake.Frosting;
+
+namespace Build.Tasks;
+
+[TaskName("JoinTailnet")]
+[TaskDescription("Join the tailnet as an ephemeral node (or use this machine's tailscaled); left in the teardown")]
+public sealed class JoinTailnetTask : AsyncFrostingTask<BuildContext>
+{
+    public override async Task RunAsync(BuildContext context)
+    {
+        // Registered before starting, so the teardown also leaves a half-made join.
+        var session = new TailnetSession(
+            context.Settings, context.Processes, context.Redactor, context.Log, context.Artifacts, Environment.GetEnvironmentVariable);
+        context.Tailnet = session;
+        await session.StartAsync(context.CancellationToken);
+        context.Socks5Proxy = session.Socks5Proxy;
+    }
+}
