@@ -1,0 +1,33 @@
+using Build.Settings;
+using Build.Site;
+using Cake.Common.Diagnostics;
+using Cake.Frosting;
+
+namespace Build.Tasks;
+
+[TaskName("CheckSite")]
+[TaskDescription("Checks every internal link of the built site, its home page and its feed")]
+[IsDependentOn(typeof(GenerateSiteTask))]
+public sealed class CheckSiteTask : AsyncFrostingTask<BuildContext>
+{
+    public override async Task RunAsync(BuildContext context)
+    {
+        var site = context.SiteOutput;
+        if (!Directory.Exists(site))
+        {
+            throw context.BuildsSite
+                ? new PipelineException($"{site} does not exist: run the GenerateSite task first.")
+                : new SettingsException($"--site-dir (or DEPLOY_SITE_DIR) names {site}, which does not exist. Give the directory of an already-built site, or leave the setting out to build site/.");
+        }
+
+        var config = SiteConfig.Load(Path.Join(context.SiteSource, "_config.yml"));
+        var result = await new LinkChecker(site, config).CheckAsync(context.CancellationToken);
+        context.Information("Checked {0}: {1}", site, result);
+        if (result.Succeeded) return;
+
+        var lines = result.SiteProblems.Concat(result.BrokenLinks.Select(b => b.ToString()));
+        throw new PipelineException(
+            $"The site in {site} has {result.BrokenLinks.Count} broken internal link(s) and {result.SiteProblems.Count} other problem(s):\n" +
+            string.Join('\n', lines));
+    }
+}
