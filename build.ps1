@@ -59,8 +59,10 @@ if (-not (Test-UpToDate $current)) {
         $current = Get-SourcesStamp
         if (-not (Test-UpToDate $current)) {
             [Console]::Error.WriteLine('build.ps1: building the pipeline (sources changed)...')
-            & dotnet build build/Build.csproj --configuration Release --output $out --nologo --verbosity quiet '-clp:ErrorsOnly;NoSummary' | Write-Host
+            # MSBuild's own output only matters when the build fails.
+            $log = & dotnet build build/Build.csproj --configuration Release --output $out --nologo --verbosity quiet 2>&1
             if ($LASTEXITCODE -ne 0) {
+                $log | ForEach-Object { [Console]::Error.WriteLine($_) }
                 [Console]::Error.WriteLine('build.ps1: the pipeline program failed to build (see the errors above).')
                 exit 1
             }

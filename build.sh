@@ -56,7 +56,9 @@ if ! up_to_date "$current"; then
   current="$(sources_stamp)"
   if ! up_to_date "$current"; then
     echo "build.sh: building the pipeline (sources changed)..." >&2
-    if ! dotnet build build/Build.csproj --configuration Release --output "$out" --nologo --verbosity quiet "-clp:ErrorsOnly;NoSummary" >&2; then
+    # MSBuild's own output only matters when the build fails.
+    if ! log="$(dotnet build build/Build.csproj --configuration Release --output "$out" --nologo --verbosity quiet 2>&1)"; then
+      printf '%s\n' "$log" >&2
       echo "build.sh: the pipeline program failed to build (see the errors above)." >&2
       exit 1
     fi
