@@ -28,7 +28,7 @@ public abstract class BootstrapperTests : IDisposable
             #!/bin/sh
             if [ "$1" = build ]; then
               echo build >> "$FAKE_LOG"
-              if [ -n "$FAKE_GATE" ]; then echo building > "$FAKE_GATE.started"; while [ ! -e "$FAKE_GATE" ]; do sleep 0.05; done; fi
+              if [ -n "$FAKE_GATE" ]; then echo building > "$FAKE_GATE.started"; n=0; while [ ! -e "$FAKE_GATE" ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; fi
               while [ $# -gt 0 ]; do if [ "$1" = --output ]; then out="$2"; fi; shift; done
               mkdir -p "$out" && echo dll > "$out/Build.dll"
               exit 0
@@ -159,14 +159,22 @@ public abstract class BootstrapperTests : IDisposable
         var gate = Path.Join(Root, "gate");
         var env = new Dictionary<string, string> { ["FAKE_GATE"] = gate };
         var first = Run(env);
-        await WaitFor(() => File.Exists(gate + ".started"));
-        var waiting = new TaskCompletionSource();
-        var second = Run(env, true, line => { if (line.Contains("waiting for another build")) waiting.TrySetResult(); });
-        await waiting.Task.WaitAsync(TimeSpan.FromSeconds(60));
-        File.WriteAllText(gate, "go");
-        var results = await Task.WhenAll(first, second);
-        Assert.All(results, r => Assert.Equal(0, r.Code));
-        Assert.Equal(1, Builds);
+        try
+        {
+            await WaitFor(() => File.Exists(gate + ".started"));
+            var waiting = new TaskCompletionSource();
+            var second = Run(env, true, line => { if (line.Contains("waiting for another build")) waiting.TrySetResult(); });
+            await waiting.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            File.WriteAllText(gate, "go");
+            var results = await Task.WhenAll(first, second);
+            Assert.All(results, r => Assert.Equal(0, r.Code));
+            Assert.Equal(1, Builds);
+        }
+        finally
+        {
+            // Never leave a fake build waiting on its gate.
+            File.WriteAllText(gate, "go");
+        }
     }
 
     private static async Task WaitFor(Func<bool> condition)
