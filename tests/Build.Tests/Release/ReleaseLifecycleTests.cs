@@ -146,6 +146,32 @@ public sealed class ReleaseLifecycleTests
     [Theory]
     [InlineData(ShellFlavor.Gnu)]
     [InlineData(ShellFlavor.BusyBox)]
+    public async Task Cancelling_mid_upload_leaves_current_alone_and_cleans_up(ShellFlavor flavor)
+    {
+        using var kit = new ReleaseTestKit(flavor);
+        kit.Options = kit.Options with { Compress = false };
+        kit.Generate(30, 20_000);
+        var first = await kit.DeployAsync();
+        kit.Generate(30, 20_000, seed: 3);
+        var candidate = await kit.CandidateAsync();
+
+        kit.Shell.StallAfterBytes = 300_000;
+        using var cancel = new CancellationTokenSource();
+        var deploy = kit.Session().DeployAsync(candidate, cancel.Token);
+        await kit.Shell.Stalled.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(Directory.Exists(Path.Join(kit.ReleaseDir($".{candidate.ReleaseId}.partial"))), "the upload had started");
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => deploy);
+
+        Assert.Equal(first.ReleaseId, kit.CurrentId());
+        Assert.Equal([first.ReleaseId], kit.ReleaseNames());
+        Assert.False(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
+        Assert.Contains("outcome=failed", File.ReadAllLines(Path.Join(kit.Root, ".deploy", "log"))[^1]);
+    }
+
+    [Theory]
+    [InlineData(ShellFlavor.Gnu)]
+    [InlineData(ShellFlavor.BusyBox)]
     public async Task A_stale_partial_from_a_crash_is_removed_by_the_next_deploy(ShellFlavor flavor)
     {
         using var kit = new ReleaseTestKit(flavor);
