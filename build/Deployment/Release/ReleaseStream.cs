@@ -25,8 +25,11 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, DeltaPlan plan, bo
         using var hashing = new HashingStream(destination);
         var buffered = new BufferedStream(hashing, 128 * 1024);
         var compressed = gzip ? new GZipStream(buffered, CompressionLevel.Fastest, leaveOpen: true) : null;
-        await using (var writer = new TarWriter(compressed ?? (Stream)buffered, TarEntryFormat.Pax, leaveOpen: true))
-            await WriteEntriesAsync(writer, cancellationToken);
+        var writer = new TarWriter(compressed ?? (Stream)buffered, TarEntryFormat.Pax, leaveOpen: true);
+        // Disposed only on success: disposing writes the end-of-archive blocks (and gzip's tail), which after a
+        // failure or cancellation would be a write without a token into a connection that may never drain.
+        await WriteEntriesAsync(writer, cancellationToken);
+        await writer.DisposeAsync();
         if (compressed is not null)
             await compressed.DisposeAsync();
         await buffered.FlushAsync(cancellationToken);

@@ -24,6 +24,7 @@ internal static class RemoteScripts
 
     private const string Common = """
         set -u
+        LC_ALL=C; export LC_ALL
         say() { printf '%s\n' "$*"; }
         fail() { code=$1; shift; say "@fail $*"; exit "$code"; }
         owner_run() {

@@ -52,6 +52,12 @@ public sealed class LocalShell : IRemoteShell, IDisposable
     /// <summary>Stop the next stream after this many bytes, then behave as a dead connection.</summary>
     public long? CutAfterBytes { get; set; }
 
+    /// <summary>Hold the next stream after this many bytes until the call is cancelled (a hung upload).</summary>
+    public long? StallAfterBytes { get; set; }
+
+    /// <summary>Completed when a stream stalls at <see cref="StallAfterBytes"/>.</summary>
+    public TaskCompletionSource Stalled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public int Calls { get; private set; }
 
     /// <summary>Calls that have returned (a marker tests wait on before advancing a fake clock).</summary>
@@ -101,7 +107,11 @@ public sealed class LocalShell : IRemoteShell, IDisposable
             CuttingStream? cutting = null;
             if (writeInput is not null)
             {
-                Stream target = CutAfterBytes is { } limit ? cutting = new CuttingStream(stdin, limit) : stdin;
+                Stream target = stdin;
+                if (CutAfterBytes is { } limit)
+                    target = cutting = new CuttingStream(stdin, limit, null);
+                else if (StallAfterBytes is { } stall)
+                    target = new CuttingStream(stdin, stall, Stalled);
                 try
                 {
                     await writeInput(target, cancellationToken);
@@ -166,7 +176,7 @@ public sealed class LocalShell : IRemoteShell, IDisposable
     }
 
     /// <summary>Passes bytes through until the limit, then throws as a broken connection would.</summary>
-    private sealed class CuttingStream(Stream inner, long limit) : Stream
+    private sealed class CuttingStream(Stream inner, long limit, TaskCompletionSource? stall) : Stream
     {
         private long written;
 
@@ -188,6 +198,14 @@ public sealed class LocalShell : IRemoteShell, IDisposable
             {
                 await inner.WriteAsync(buffer[..room], cancellationToken);
                 written += room;
+            }
+            if (room < buffer.Length && stall is not null)
+            {
+                // A write that cannot be cancelled must not hang the test: it fails like a dead connection.
+                if (!cancellationToken.CanBeCanceled)
+                    throw new IOException("write after the stall without a cancellation token");
+                stall.TrySetResult();
+                await Task.Delay(Timeout.Infinite, cancellationToken);
             }
             if (room < buffer.Length)
             {

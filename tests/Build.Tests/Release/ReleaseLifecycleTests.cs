@@ -146,6 +146,65 @@ public sealed class ReleaseLifecycleTests
     [Theory]
     [InlineData(ShellFlavor.Gnu)]
     [InlineData(ShellFlavor.BusyBox)]
+    public async Task Cancelling_mid_upload_leaves_current_alone_and_cleans_up(ShellFlavor flavor)
+    {
+        using var kit = new ReleaseTestKit(flavor);
+        kit.Options = kit.Options with { Compress = false };
+        kit.Generate(30, 20_000);
+        var first = await kit.DeployAsync();
+        kit.Generate(30, 20_000, seed: 3);
+        var candidate = await kit.CandidateAsync();
+
+        kit.Shell.StallAfterBytes = 300_000;
+        using var cancel = new CancellationTokenSource();
+        var deploy = kit.Session().DeployAsync(candidate, cancel.Token);
+        await kit.Shell.Stalled.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(Directory.Exists(Path.Join(kit.ReleaseDir($".{candidate.ReleaseId}.partial"))), "the upload had started");
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => deploy);
+
+        Assert.Equal(first.ReleaseId, kit.CurrentId());
+        Assert.Equal([first.ReleaseId], kit.ReleaseNames());
+        Assert.False(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
+        Assert.Contains("outcome=failed", File.ReadAllLines(Path.Join(kit.Root, ".deploy", "log"))[^1]);
+    }
+
+    [Theory]
+    [InlineData(ShellFlavor.Gnu)]
+    [InlineData(ShellFlavor.BusyBox)]
+    public async Task Staged_releases_wait_for_the_switch_and_an_abort_removes_them(ShellFlavor flavor)
+    {
+        // --switch=together: every server uploads first; here one server's upload completes and then the run gives up.
+        using var kit = new ReleaseTestKit(flavor);
+        kit.Write("index.html", "one");
+        var first = await kit.DeployAsync();
+        kit.Write("index.html", "two");
+        var candidate = await kit.CandidateAsync();
+        var session = kit.Session();
+        var state = await session.PrepareAsync(true, CancellationToken.None);
+        var upload = await session.UploadAsync(candidate, ReleaseSession.Plan(candidate, state), gzip: state.CanGzip, CancellationToken.None);
+        Assert.Equal(1, upload.FilesSent);
+        Assert.Equal([first.ReleaseId, candidate.ReleaseId], kit.ReleaseNames());
+        Assert.Equal(first.ReleaseId, kit.CurrentId());
+
+        // The result of that upload was lost (cut after the rename): the retry of the same run re-stages it.
+        var retry = kit.Session();
+        var again = await retry.PrepareAsync(true, CancellationToken.None);
+        Assert.Equal(LockAcquisition.Retaken, again.Lock);
+        await retry.UploadAsync(candidate, ReleaseSession.Plan(candidate, again), gzip: false, CancellationToken.None);
+        Assert.Equal([first.ReleaseId, candidate.ReleaseId], kit.ReleaseNames());
+
+        await retry.AbortAsync(candidate.ReleaseId, "another server failed", CancellationToken.None);
+        Assert.Equal([first.ReleaseId], kit.ReleaseNames());
+        Assert.Equal(first.ReleaseId, kit.CurrentId());
+        Assert.False(File.Exists(Path.Join(kit.Root, ".deploy", "manifests", candidate.ReleaseId + ".json")));
+        Assert.False(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
+        Assert.Contains("error=another server failed", File.ReadAllLines(Path.Join(kit.Root, ".deploy", "log"))[^1]);
+    }
+
+    [Theory]
+    [InlineData(ShellFlavor.Gnu)]
+    [InlineData(ShellFlavor.BusyBox)]
     public async Task A_stale_partial_from_a_crash_is_removed_by_the_next_deploy(ShellFlavor flavor)
     {
         using var kit = new ReleaseTestKit(flavor);
