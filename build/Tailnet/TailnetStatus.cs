@@ -74,12 +74,15 @@ public sealed record CurrentTailnet
     public bool? MagicDNSEnabled { get; init; }
 }
 
-/// <summary>What the pipeline records at join for the fallback cleanup (artifacts/tailnet.json).</summary>
+/// <summary>
+/// What the pipeline records at join (artifacts/tailnet.json) for the fallback cleanup, which reads it
+/// in a fresh container after the job's own daemon is gone; so reading is tolerant of missing fields.
+/// </summary>
 public sealed record TailnetRecord(
-    [property: JsonPropertyName("hostname")] string Hostname,
+    [property: JsonPropertyName("hostname")] string? Hostname,
     [property: JsonPropertyName("node_id")] string? NodeId,
     [property: JsonPropertyName("tailnet")] string? Tailnet,
-    [property: JsonPropertyName("joined_at")] DateTimeOffset JoinedAt)
+    [property: JsonPropertyName("joined_at")] DateTimeOffset? JoinedAt)
 {
     public async Task WriteAsync(string path, CancellationToken cancellationToken)
     {
@@ -89,8 +92,22 @@ public sealed record TailnetRecord(
         File.Move(temp, path, overwrite: true);
     }
 
+    public const string FileName = "tailnet.json";
+
+    /// <summary>The record, or null when the file does not exist; throws <see cref="JsonException"/> for a file that is not one.</summary>
     public static TailnetRecord? Read(string path) =>
-        File.Exists(path) ? JsonSerializer.Deserialize(File.ReadAllText(path), TailnetJson.Default.TailnetRecord) : null;
+        File.Exists(path)
+            ? JsonSerializer.Deserialize(File.ReadAllText(path), TailnetJson.Default.TailnetRecord) ?? throw new JsonException($"{path} holds null.")
+            : null;
+
+    /// <summary>How the node is named in messages.</summary>
+    public override string ToString() => (Hostname, NodeId) switch
+    {
+        ({ } h, { } n) => $"{h} ({n})",
+        ({ } h, null) => h,
+        (null, { } n) => n,
+        _ => "(unnamed node)",
+    };
 }
 
 [JsonSourceGenerationOptions(

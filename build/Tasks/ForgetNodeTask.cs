@@ -1,5 +1,6 @@
 using Build.Output;
 using Build.Settings;
+using Build.Tailnet;
 using Build.Tailnet.Api;
 using Cake.Common.Diagnostics;
 using Cake.Frosting;
@@ -49,7 +50,7 @@ public sealed class ForgetNodeTask : AsyncFrostingTask<BuildContext>
             var forgetter = new NodeForgetter(http, TimeProvider.System, options,
                 line => context.Information("{0}", line),
                 line => context.Warning("{0}", line));
-            await forgetter.ForgetAsync(Path.Join(context.Artifacts, JoinRecord.FileName), secret, clientId, apiUrl, context.CancellationToken);
+            await forgetter.ForgetAsync(Path.Join(context.Artifacts, TailnetRecord.FileName), secret, clientId, apiUrl, context.CancellationToken);
         }
         catch (Exception e)
         {

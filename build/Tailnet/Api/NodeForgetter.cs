@@ -59,10 +59,10 @@ public sealed class NodeForgetter(HttpClient http, TimeProvider clock, ForgetNod
 
     private async Task<ForgetResult> ForgetCoreAsync(string recordPath, string? secret, string? clientId, string? explicitApiUrl, List<string> known, CancellationToken cancellationToken)
     {
-        JoinRecord? record;
+        TailnetRecord? record;
         try
         {
-            record = JoinRecord.Read(recordPath);
+            record = TailnetRecord.Read(recordPath);
         }
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
         {
@@ -123,7 +123,7 @@ public sealed class NodeForgetter(HttpClient http, TimeProvider clock, ForgetNod
     /// when it was recorded; otherwise the host name, which other nodes may share: several
     /// matches are narrowed to those created since the join, and if still several, none is chosen.
     /// </summary>
-    public static (ApiDevice? Device, string? Ambiguity) Match(IReadOnlyList<ApiDevice> devices, JoinRecord record)
+    public static (ApiDevice? Device, string? Ambiguity) Match(IReadOnlyList<ApiDevice> devices, TailnetRecord record)
     {
         if (!string.IsNullOrWhiteSpace(record.NodeId))
         {
