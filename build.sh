@@ -56,8 +56,14 @@ if ! up_to_date "$current"; then
   current="$(sources_stamp)"
   if ! up_to_date "$current"; then
     echo "build.sh: building the pipeline (sources changed)..." >&2
+    # ReadyToRun on Linux: precompiled code halves the start-up and the SSH handshake's JIT time.
+    case "$(uname -s)-$(uname -m)" in
+      Linux-x86_64) compile=(publish --runtime linux-x64 --self-contained false -p:PublishReadyToRun=true -p:UseAppHost=false) ;;
+      Linux-aarch64) compile=(publish --runtime linux-arm64 --self-contained false -p:PublishReadyToRun=true -p:UseAppHost=false) ;;
+      *) compile=(build) ;;
+    esac
     # MSBuild's own output only matters when the build fails.
-    if ! log="$(dotnet build build/Build.csproj --configuration Release --output "$out" --nologo --verbosity quiet 2>&1)"; then
+    if ! log="$(dotnet "${compile[@]}" build/Build.csproj --configuration Release --output "$out" --nologo --verbosity quiet 2>&1)"; then
       printf '%s\n' "$log" >&2
       echo "build.sh: the pipeline program failed to build (see the errors above)." >&2
       exit 1

@@ -22,11 +22,11 @@ public abstract class BootstrapperTests : IDisposable
         _dir.File("build/Tasks/A.cs", "// a");
         _dir.File("build/bin/Ignored.cs", "// build output is not a source");
         _dir.File("site/readme.md", "not a source of the pipeline");
-        // The fake SDK: `dotnet build ... --output DIR` records a build (and can be held with a
+        // The fake SDK: `dotnet build|publish ... --output DIR` records a build (and can be held with a
         // gate file so concurrent runs overlap); `dotnet DIR/Build.dll ARGS` prints its args.
         var fake = _dir.File("fakebin/dotnet", """
             #!/bin/sh
-            if [ "$1" = build ]; then
+            if [ "$1" = build ] || [ "$1" = publish ]; then
               echo build >> "$FAKE_LOG"
               if [ -n "$FAKE_GATE" ]; then echo building > "$FAKE_GATE.started"; n=0; while [ ! -e "$FAKE_GATE" ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; fi
               while [ $# -gt 0 ]; do if [ "$1" = --output ]; then out="$2"; fi; shift; done
@@ -39,7 +39,7 @@ public abstract class BootstrapperTests : IDisposable
         File.SetUnixFileMode(fake, (UnixFileMode)0b111_101_101);
         // A PATH with the usual tools but no dotnet, so "no SDK" can be tested on a machine with one.
         var tools = Directory.CreateDirectory(Path.Join(Root, "toolbin")).FullName;
-        foreach (var tool in new[] { "sh", "bash", "find", "stat", "sort", "cat", "mkdir", "rmdir", "ls", "cksum", "dirname", "sleep", "printf", "rm" })
+        foreach (var tool in new[] { "sh", "bash", "find", "stat", "sort", "cat", "mkdir", "rmdir", "ls", "cksum", "dirname", "sleep", "printf", "rm", "uname" })
         {
             var target = new[] { "/usr/bin/", "/bin/" }.Select(d => d + tool).FirstOrDefault(File.Exists);
             if (target is not null) File.CreateSymbolicLink(Path.Join(tools, tool), target);
