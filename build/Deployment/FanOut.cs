@@ -217,6 +217,7 @@ public sealed class FanOut(
                 return;
             }
             progress.Phase(w.Target.Name, "upload", $"{plan.Send.Count} files ({PlainProgress.Bytes(plan.BytesToSend)}), {plan.Link.Count} linked, {plan.Removed} removed");
+            w.Uploading = c.ReleaseId;
             var upload = await session.UploadAsync(c, plan, release.Compress && state.CanGzip, token);
             w.Report.BytesSent = upload.BytesSent;
             w.Report.ReleaseId = c.ReleaseId;
@@ -336,7 +337,8 @@ public sealed class FanOut(
         try
         {
             var session = await ConnectAsync(w, bound.Token);
-            await session.AbortAsync(w.Staged ? w.Report.ReleaseId : null, reason, bound.Token);
+            // An upload that was started (even if cut or cancelled half way) leaves a staging directory to remove.
+            await session.AbortAsync(w.Uploading ?? (w.Staged ? w.Report.ReleaseId : null), reason, bound.Token);
             w.Finished();
         }
         catch (Exception)
@@ -358,6 +360,9 @@ public sealed class FanOut(
         public RemoteState? State { get; set; }
         public bool Staged { get; set; }
 
+        /// <summary>The release an upload was started for: what a clean-up removes unless it became current.</summary>
+        public string? Uploading { get; set; }
+
         /// <summary>Set when a connection was replaced, so the next step re-takes the lock first.</summary>
         public bool Reconnected { get; set; }
 
@@ -376,6 +381,7 @@ public sealed class FanOut(
         {
             MayHoldLock = false;
             Staged = false;
+            Uploading = null;
         }
 
         public void Drop()

@@ -269,14 +269,15 @@ public sealed class ReleaseSession
         }
     }
 
+    // Empty input is no input (stdin at EOF): over SSH an input stream nothing is written to never sends EOF.
     private Task<RemoteResult> RunAsync(string script, IReadOnlyList<string> arguments, string input, CancellationToken cancellationToken) =>
-        RunAsync(script, arguments, async (stream, ct) =>
+        RunAsync(script, arguments, input.Length == 0 ? null : async (stream, ct) =>
         {
             var bytes = Encoding.UTF8.GetBytes(input);
             await stream.WriteAsync(bytes, ct);
         }, cancellationToken);
 
-    private Task<RemoteResult> RunAsync(string script, IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task> input, CancellationToken cancellationToken) =>
+    private Task<RemoteResult> RunAsync(string script, IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task>? input, CancellationToken cancellationToken) =>
         shell.RunAsync(script, arguments, input, cancellationToken);
 
     private void Check(RemoteResult result, string what)

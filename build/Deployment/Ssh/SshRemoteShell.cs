@@ -17,27 +17,28 @@ public sealed class SshRemoteShell(SshClient client) : IRemoteShell
         CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        using var command = client.CreateCommand(CommandLine(script, arguments), Encoding.UTF8);
+        // SSH.NET sends no EOF for an input stream nothing was written to, so a script reading stdin would
+        // wait forever: without input, stdin is /dev/null on the server instead.
+        var line = CommandLine(script, arguments) + (writeInput is null ? " </dev/null" : "");
+        using var command = client.CreateCommand(line, Encoding.UTF8);
         // No per-command timeout: the caller's token (and the per-attempt timeout around it) bounds it.
         command.CommandTimeout = Timeout.InfiniteTimeSpan;
 
         // SSH.NET's order: start, then open stdin (it throws before execution has started), dispose = EOF.
         var run = command.ExecuteAsync(cancellationToken);
         Exception? inputFailure = null;
-        try
+        if (writeInput is not null)
         {
-            using var input = command.CreateInputStream();
-            if (writeInput is not null)
+            try
+            {
+                using var input = command.CreateInputStream();
                 await writeInput(input, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (writeInput is not null)
-        {
-            // Stdin is closed by now (EOF), so a remote reader ends; its status usually says more.
-            inputFailure = e;
-        }
-        catch (Exception) when (writeInput is null)
-        {
-            // Only the EOF of an unused stdin failed (the command may have ended already): the run's outcome decides.
+            }
+            catch (Exception e)
+            {
+                // Stdin is closed by now (EOF), so a remote reader ends; its status usually says more.
+                inputFailure = e;
+            }
         }
 
         try
