@@ -24,7 +24,8 @@ public static class ChildProcess
 
     public static async Task<ChildResult> RunAsync(
         string fileName, IReadOnlyList<string> arguments, string? workingDirectory = null,
-        Action<string>? onLine = null, CancellationToken cancellationToken = default)
+        Action<string>? onLine = null, CancellationToken cancellationToken = default,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -35,6 +36,7 @@ public static class ChildProcess
             WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
         };
         foreach (var a in arguments) info.ArgumentList.Add(a);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         var output = new StringBuilder();
         void Line(string? line)
         {

@@ -112,7 +112,8 @@ public sealed partial class DeployContender(ServerFarm farm, string repositoryRo
 
     public async Task<ContenderRun> RunAsync(string site, string remoteBase, int servers, CancellationToken cancellationToken)
     {
-        var result = (await ChildProcess.RunAsync("dotnet", Arguments(site, remoteBase, servers), repositoryRoot, onLine, cancellationToken)).EnsureSuccess("deploy");
+        var result = (await ChildProcess.RunAsync("dotnet", Arguments(site, remoteBase, servers), repositoryRoot, onLine, cancellationToken,
+            new Dictionary<string, string> { ["NO_COLOR"] = "1" })).EnsureSuccess("deploy");
         var seconds = ParseDeployedSeconds(result.Output)
             ?? throw new InvalidOperationException($"deploy did not print 'Deployed release <id> to <n> servers in <seconds> s'. Its output:\n{result.Tail()}");
         return new ContenderRun(seconds, result.PeakRssKb);
@@ -121,10 +122,14 @@ public sealed partial class DeployContender(ServerFarm farm, string repositoryRo
     /// <summary>The seconds of the Deploy task's closing line, or null when there is none.</summary>
     public static double? ParseDeployedSeconds(string output)
     {
-        var matches = DeployedLine().Matches(output);
+        // Cake colours a log line's arguments with ANSI escapes even when redirected: drop them first.
+        var matches = DeployedLine().Matches(AnsiEscape().Replace(output, ""));
         return matches.Count == 0 ? null : double.Parse(matches[^1].Groups["s"].Value, CultureInfo.InvariantCulture);
     }
 
     [GeneratedRegex(@"Deployed release \S+ to \d+ servers? in (?<s>\d+(?:\.\d+)?) s\b")]
     private static partial Regex DeployedLine();
+
+    [GeneratedRegex(@"\x1b\[[0-9;?]*[A-Za-z]")]
+    private static partial Regex AnsiEscape();
 }

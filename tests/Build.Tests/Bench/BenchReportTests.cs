@@ -97,6 +97,7 @@ public sealed class BenchReportTests
     {
         Assert.Equal(1.234, DeployContender.ParseDeployedSeconds("connecting\nDeployed release 20261126-001500-ab12 to 4 servers in 1.234 s (connect to last switch)\n"));
         Assert.Equal(2.0, DeployContender.ParseDeployedSeconds("Deployed release r1 to 1 server in 2 s (connect to last switch)"));
+        Assert.Equal(0.87, DeployContender.ParseDeployedSeconds("\u001b[37;1mDeployed release \u001b[36mr2\u001b[37;1m to \u001b[36m4\u001b[37;1m servers in \u001b[36m0.87\u001b[37;1m s (connect to last switch)\u001b[0m"));
         Assert.Null(DeployContender.ParseDeployedSeconds("Task Deploy failed"));
     }
 }
