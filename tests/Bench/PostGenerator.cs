@@ -97,7 +97,7 @@ public sealed class PostGenerator(int seed = 42)
     private static string Paragraph(Random random)
     {
         var sb = new StringBuilder();
-        var sentences = random.Next(4, 8);
+        var sentences = random.Next(3, 6);
         for (var i = 0; i < sentences; i++) sb.Append(i == 0 ? "" : " ").Append(Sentence(random, 8, 18));
         return sb.ToString();
     }

@@ -64,3 +64,13 @@ public sealed class BenchOptionsTests
         Assert.Contains(named, e.Message, StringComparison.Ordinal);
     }
 }
+
+public sealed class BenchProgramTests
+{
+    [Fact]
+    public void The_repository_root_is_found_above_the_current_folder()
+    {
+        var root = Support.Repo.Root;
+        Assert.Equal(root, BenchProgram.RepositoryRoot(Path.Join(root, "tests", "Bench")));
+    }
+}
