@@ -119,6 +119,17 @@ public sealed partial class DeployContender(ServerFarm farm, string repositoryRo
         return new ContenderRun(seconds, result.PeakRssKb);
     }
 
+    /// <summary>Whether the built program lists a Deploy task (its --description table, one task name per row at the left).</summary>
+    public static async Task<bool> HasDeployTargetAsync(string repositoryRoot, CancellationToken cancellationToken)
+    {
+        var result = await ChildProcess.RunAsync("dotnet", [BuildDll(repositoryRoot), "--description"], repositoryRoot,
+            cancellationToken: cancellationToken, environment: new Dictionary<string, string> { ["NO_COLOR"] = "1" });
+        return ListsDeployTask(result.Output);
+    }
+
+    internal static bool ListsDeployTask(string descriptionTable) =>
+        AnsiEscape().Replace(descriptionTable, "").Split('\n').Any(line => Regex.IsMatch(line, @"^\s{0,4}Deploy(\s|$)"));
+
     /// <summary>The seconds of the Deploy task's closing line, or null when there is none.</summary>
     public static double? ParseDeployedSeconds(string output)
     {

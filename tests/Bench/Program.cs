@@ -35,6 +35,8 @@ namespace Bench
             var output = Path.GetFullPath(options.Output ?? Path.Join(root, "artifacts", "bench.json"), root);
             if (options.Contenders.Contains("deploy") && !File.Exists(DeployContender.BuildDll(root)))
                 throw new BenchOptionsException($"The deploy contender runs {DeployContender.BuildDll(root)}, which does not exist. Build it with ./build.sh (any target), or leave deploy out: --bench-contenders=rsync-sequential,rsync-parallel,tar-ssh.");
+            if (options.Contenders.Contains("deploy") && !await DeployContender.HasDeployTargetAsync(root, cancellationToken))
+                throw new BenchOptionsException($"{DeployContender.BuildDll(root)} has no Deploy target (dotnet {DeployContender.BuildDll(root)} --description does not list it). Rebuild it with ./build.sh once Deploy is in the tree, or leave deploy out: --bench-contenders=rsync-sequential,rsync-parallel,tar-ssh.");
             foreach (var tool in new[] { "rsync", "ssh", "tar", "node", "bash" })
                 if (!OnPath(tool)) throw new BenchOptionsException($"'{tool}' is not on PATH; the benchmark needs it.");
 

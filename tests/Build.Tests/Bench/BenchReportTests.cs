@@ -100,4 +100,13 @@ public sealed class BenchReportTests
         Assert.Equal(0.87, DeployContender.ParseDeployedSeconds("\u001b[37;1mDeployed release \u001b[36mr2\u001b[37;1m to \u001b[36m4\u001b[37;1m servers in \u001b[36m0.87\u001b[37;1m s (connect to last switch)\u001b[0m"));
         Assert.Null(DeployContender.ParseDeployedSeconds("Task Deploy failed"));
     }
+
+    [Fact]
+    public void The_deploy_target_is_found_by_its_row_not_by_a_description_mentioning_it()
+    {
+        const string without = "  Task     Description\n  Bench    Deploy benchmark against rsync\n           Deploy is timed\n  Test     Runs the tests\n";
+        const string with = "  Task     Description\n  Bench    Deploy benchmark\n  Deploy   Deploys the site\n";
+        Assert.False(DeployContender.ListsDeployTask(without));
+        Assert.True(DeployContender.ListsDeployTask(with));
+    }
 }
