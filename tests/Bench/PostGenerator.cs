@@ -41,8 +41,8 @@ public sealed class PostGenerator(int seed = 42)
         for (var i = 1; i <= count; i++)
         {
             var path = Path.Join(postsDirectory, FileName(i));
-            // Spread over about three years so archives have many month pages.
-            var date = start.AddHours(i * 26.0 + random.Next(0, 12));
+            // Spread over about two years (a post most days), so archives have month pages as a real blog.
+            var date = start.AddHours(i * 17.0 + random.Next(0, 12));
             File.WriteAllText(path, Post(random, i, date));
             paths.Add(path);
         }
@@ -102,10 +102,20 @@ public sealed class PostGenerator(int seed = 42)
         return sb.ToString();
     }
 
+    private static readonly string[] Syllables =
+        "ka lo mi ter an ri ve so da pen ul ex tra cor bi nu sta gle pho ment ion al ic ous ver pre con dis".Split(' ');
+
+    // Prose is not a loop over a hundred words: about a third are drawn from a large space of
+    // made-up words, so the site compresses like real text rather than far better.
+    private static string Word(Random random) =>
+        random.Next(3) > 0
+            ? Words[random.Next(Words.Length)]
+            : string.Concat(Enumerable.Range(0, random.Next(2, 4)).Select(_ => Syllables[random.Next(Syllables.Length)]));
+
     private static string Sentence(Random random, int min, int max)
     {
         var count = random.Next(min, max + 1);
-        var words = Enumerable.Range(0, count).Select(_ => Words[random.Next(Words.Length)]).ToArray();
+        var words = Enumerable.Range(0, count).Select(_ => Word(random)).ToArray();
         words[0] = char.ToUpperInvariant(words[0][0]) + words[0][1..];
         return string.Join(' ', words) + ".";
     }

@@ -35,6 +35,11 @@ public sealed class SiteBuilder(string siteSource, string workDirectory, Action<
         Directory.Move(Path.Join(site, "public"), rebuild);
 
         var files = new DirectoryInfo(first).EnumerateFiles("*", SearchOption.AllDirectories).ToArray();
+        // Where the bytes are (post pages, index pages, tag pages...): tells a realistic site from a skewed one.
+        log("Site: " + string.Join(", ", files
+            .GroupBy(f => Path.GetRelativePath(first, f.FullName).Split(Path.DirectorySeparatorChar) is [var top, _, ..] ? top + "/" : "(top)")
+            .OrderByDescending(g => g.Sum(f => f.Length)).Take(6)
+            .Select(g => $"{g.Key} {g.Count()} files {g.Sum(f => f.Length) / 1e6:0.0} MB")));
         return new BenchSites(first, rebuild, files.Length, files.Sum(f => f.Length));
     }
 
