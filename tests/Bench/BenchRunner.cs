@@ -60,6 +60,8 @@ public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSite
         {
             if (scenario == "rebuild") await contender.RunAsync(sites.First, remote, servers, cancellationToken);
             var site = scenario == "rebuild" ? sites.Rebuild : sites.First;
+            // Untimed: flush what earlier runs wrote and deleted, so no run pays for another's writeback.
+            (await ChildProcess.RunAsync("sync", [], cancellationToken: cancellationToken)).EnsureSuccess("sync");
             var (up0, down0) = farm.Bytes(servers);
             var result = await contender.RunAsync(site, remote, servers, cancellationToken);
             var (up1, down1) = farm.Bytes(servers);
