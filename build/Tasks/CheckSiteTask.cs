@@ -20,7 +20,18 @@ public sealed class CheckSiteTask : AsyncFrostingTask<BuildContext>
                 : new SettingsException($"--site-dir (or DEPLOY_SITE_DIR) names {site}, which does not exist. Give the directory of an already-built site, or leave the setting out to build site/.");
         }
 
-        var config = SiteConfig.Load(Path.Join(context.SiteSource, "_config.yml"));
+        var configFile = Path.Join(context.SiteSource, "_config.yml");
+        SiteConfig config;
+        if (!context.BuildsSite && !File.Exists(configFile))
+        {
+            // A site built elsewhere, deployed from outside the blog's repository: its links are still checked.
+            context.Information("No {0}: checking the links of {1} with Hexo's defaults (root /, no feed required).", configFile, site);
+            config = SiteConfig.Default with { Feeds = [] };
+        }
+        else
+        {
+            config = SiteConfig.Load(configFile);
+        }
         var result = await new LinkChecker(site, config).CheckAsync(context.CancellationToken);
         context.Information("Checked {0}: {1}", site, result);
         if (result.Succeeded) return;

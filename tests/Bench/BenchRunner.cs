@@ -1,0 +1,76 @@
+using System.Globalization;
+
+namespace Bench;
+
+/// <summary>
+/// Runs every (scenario, server count, contender) the options select, --bench-runs times, runs
+/// interleaved across contenders so load on the machine hits them alike. Each run gets fresh
+/// remote directories; for rebuild the previous build is put there first, untimed.
+/// </summary>
+public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSites sites, IReadOnlyList<IContender> contenders, Action<string> log)
+{
+    public IReadOnlyList<int> ServerCounts => new[] { 1, options.Servers }.Distinct().ToArray();
+
+    public async Task<IReadOnlyList<BenchResult>> RunAsync(CancellationToken cancellationToken)
+    {
+        var groups = new List<(string, int, string, IReadOnlyList<RunMeasure>)>();
+        foreach (var scenario in options.Scenarios)
+            foreach (var servers in ServerCounts)
+            {
+                var runs = contenders.ToDictionary(c => c.Name, _ => new List<RunMeasure>());
+                for (var run = 1; run <= options.Runs; run++)
+                    foreach (var contender in contenders)
+                    {
+                        var m = await MeasureAsync(scenario, servers, contender, run, cancellationToken);
+                        runs[contender.Name].Add(m);
+                        log(string.Create(CultureInfo.InvariantCulture,
+                            $"  {scenario,-7} {servers} server(s) {contender.Name,-17} run {run}: {m.Seconds:0.000} s, up {m.BytesUp:N0} B, down {m.BytesDown:N0} B, peak {m.PeakRssKb / 1024.0:0.0} MB"));
+                    }
+                groups.AddRange(contenders.Select(c => (scenario, servers, c.Name, (IReadOnlyList<RunMeasure>)runs[c.Name])));
+            }
+        return BenchReport.Summarise(groups, options.Rtt);
+    }
+
+    /// <summary>Median seconds of a contender, cold, 1 server, at the RTT doubled and not: the round-trip count behind its time.</summary>
+    public async Task<(double AtRtt, double AtDoubleRtt)> RttDoublingAsync(IContender contender, CancellationToken cancellationToken)
+    {
+        var at = new List<double>();
+        var doubled = new List<double>();
+        try
+        {
+            for (var run = 1; run <= options.Runs; run++)
+            {
+                farm.SetRtt(options.Rtt);
+                at.Add((await MeasureAsync("cold", 1, contender, run, cancellationToken, "rtt1")).Seconds);
+                farm.SetRtt(options.Rtt * 2);
+                doubled.Add((await MeasureAsync("cold", 1, contender, run, cancellationToken, "rtt2")).Seconds);
+            }
+        }
+        finally
+        {
+            farm.SetRtt(options.Rtt);
+        }
+        return (Stats.Median(at), Stats.Median(doubled));
+    }
+
+    private async Task<RunMeasure> MeasureAsync(string scenario, int servers, IContender contender, int run, CancellationToken cancellationToken, string tag = "")
+    {
+        var remote = await farm.CreateRemoteBaseAsync($"{scenario}{tag}-{servers}-{contender.Name}-{run}", servers, cancellationToken);
+        try
+        {
+            if (scenario == "rebuild") await contender.RunAsync(sites.First, remote, servers, cancellationToken);
+            var site = scenario == "rebuild" ? sites.Rebuild : sites.First;
+            // Untimed: flush what earlier runs wrote and deleted, so no run pays for another's writeback.
+            (await ChildProcess.RunAsync("sync", [], cancellationToken: cancellationToken)).EnsureSuccess("sync");
+            var (up0, down0) = farm.Bytes(servers);
+            var result = await contender.RunAsync(site, remote, servers, cancellationToken);
+            var (up1, down1) = farm.Bytes(servers);
+            return new RunMeasure(result.Seconds, up1 - up0, down1 - down0, result.PeakRssKb);
+        }
+        finally
+        {
+            // Untimed; keeps the disk from filling with copies of the site.
+            Directory.Delete(remote, recursive: true);
+        }
+    }
+}

@@ -1,0 +1,146 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Bench;
+
+/// <summary>One contender's measured run: the timed seconds and the peak memory of its local processes.</summary>
+public sealed record ContenderRun(double Seconds, long PeakRssKb);
+
+/// <summary>A way to put a site onto servers, run through the farm's proxies.</summary>
+public interface IContender
+{
+    string Name { get; }
+
+    /// <summary>Deploys <paramref name="site"/> to the first <paramref name="servers"/> servers under <paramref name="remoteBase"/>/sN.</summary>
+    Task<ContenderRun> RunAsync(string site, string remoteBase, int servers, CancellationToken cancellationToken);
+}
+
+/// <summary>The OpenSSH client options every contender uses: the proxy's port, the key, host keys checked.</summary>
+public sealed class SshClient(ServerFarm farm)
+{
+    public IReadOnlyList<string> Options(BenchServer server) =>
+        ["-p", server.Proxy.Port.ToString(CultureInfo.InvariantCulture), "-i", farm.KeyPath,
+         "-o", $"UserKnownHostsFile={farm.KnownHostsPath}", "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"];
+
+    /// <summary>rsync's -e value (rsync splits it on spaces; the temp paths have none).</summary>
+    public string RsyncShell(BenchServer server) => "ssh " + string.Join(' ', Options(server));
+
+    public string Destination(BenchServer server) => $"{farm.UserName}@{server.Proxy.Address}";
+
+    public static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+}
+
+/// <summary><c>rsync -az --delete</c> to each server in turn (what a plain script does), or to all at once.</summary>
+public sealed class RsyncContender(ServerFarm farm, bool parallel) : IContender
+{
+    private readonly SshClient _ssh = new(farm);
+
+    public string Name => parallel ? "rsync-parallel" : "rsync-sequential";
+
+    public async Task<ContenderRun> RunAsync(string site, string remoteBase, int servers, CancellationToken cancellationToken)
+    {
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        var targets = farm.Servers.Take(servers).ToArray();
+        ChildResult[] results;
+        if (parallel)
+        {
+            results = await Task.WhenAll(targets.Select(s => RsyncAsync(site, remoteBase, s, cancellationToken)));
+        }
+        else
+        {
+            results = new ChildResult[targets.Length];
+            for (var i = 0; i < targets.Length; i++) results[i] = await RsyncAsync(site, remoteBase, targets[i], cancellationToken);
+        }
+        stopwatch.Stop();
+        foreach (var r in results) r.EnsureSuccess(Name);
+        return new ContenderRun(stopwatch.Elapsed.TotalSeconds, results.Max(r => r.PeakRssKb));
+    }
+
+    private Task<ChildResult> RsyncAsync(string site, string remoteBase, BenchServer server, CancellationToken cancellationToken) =>
+        ChildProcess.RunAsync("rsync",
+            ["-az", "--delete", "-e", _ssh.RsyncShell(server), site.TrimEnd('/') + "/", $"{_ssh.Destination(server)}:{remoteBase}/{server.Name}/"],
+            cancellationToken: cancellationToken);
+}
+
+/// <summary><c>tar -cz -C site . | ssh host 'mkdir -p D &amp;&amp; tar -xz -C D'</c> into a fresh directory, server after server.</summary>
+public sealed class TarSshContender(ServerFarm farm) : IContender
+{
+    private readonly SshClient _ssh = new(farm);
+    private int _count;
+
+    public string Name => "tar-ssh";
+
+    public async Task<ContenderRun> RunAsync(string site, string remoteBase, int servers, CancellationToken cancellationToken)
+    {
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        long peak = 0;
+        var fresh = $"tar-{Interlocked.Increment(ref _count)}";
+        foreach (var server in farm.Servers.Take(servers))
+        {
+            var dir = SshClient.Quote($"{remoteBase}/{server.Name}/{fresh}");
+            string[] argv =
+            [
+                "-c", "set -o pipefail; tar -cz -C \"$1\" . | ssh \"${@:2}\"", "bash", site,
+                .. _ssh.Options(server), _ssh.Destination(server), $"mkdir -p {dir} && tar -xz -C {dir}",
+            ];
+            var result = (await ChildProcess.RunAsync("bash", argv, cancellationToken: cancellationToken)).EnsureSuccess(Name);
+            peak = Math.Max(peak, result.PeakRssKb);
+        }
+        stopwatch.Stop();
+        return new ContenderRun(stopwatch.Elapsed.TotalSeconds, peak);
+    }
+}
+
+/// <summary>
+/// Our Deploy target, run as the real program (<c>dotnet .build/bin/Build.dll --target=Deploy</c>)
+/// with production defaults (host keys checked, lock, verification). The timed figure is the one
+/// the task prints, from connect to the last switch; start-up and the site build are not timed.
+/// </summary>
+public sealed partial class DeployContender(ServerFarm farm, string repositoryRoot, Action<string>? onLine = null) : IContender
+{
+    public string Name => "deploy";
+
+    public static string BuildDll(string repositoryRoot) => Path.Join(repositoryRoot, ".build", "bin", "Build.dll");
+
+    public IReadOnlyList<string> Arguments(string site, string remoteBase, int servers) =>
+    [
+        BuildDll(repositoryRoot), "--target=Deploy", $"--site-dir={site}", "--tailnet=off",
+        "--hosts=" + string.Join(',', farm.Servers.Take(servers).Select(s => $"{s.Name}={s.Proxy.Address}:{s.Proxy.Port}")),
+        $"--ssh-user={farm.UserName}", $"--ssh-key={farm.KeyPath}", $"--known-hosts={farm.KnownHostsPath}",
+        $"--remote-root={remoteBase}/{{server}}",
+    ];
+
+    public async Task<ContenderRun> RunAsync(string site, string remoteBase, int servers, CancellationToken cancellationToken)
+    {
+        var result = (await ChildProcess.RunAsync("dotnet", Arguments(site, remoteBase, servers), repositoryRoot, onLine, cancellationToken,
+            new Dictionary<string, string> { ["NO_COLOR"] = "1" })).EnsureSuccess("deploy");
+        var seconds = ParseDeployedSeconds(result.Output)
+            ?? throw new InvalidOperationException($"deploy did not print 'Deployed release <id> to <n> servers in <seconds> s'. Its output:\n{result.Tail()}");
+        return new ContenderRun(seconds, result.PeakRssKb);
+    }
+
+    /// <summary>Whether the built program lists a Deploy task (its --description table, one task name per row at the left).</summary>
+    public static async Task<bool> HasDeployTargetAsync(string repositoryRoot, CancellationToken cancellationToken)
+    {
+        var result = await ChildProcess.RunAsync("dotnet", [BuildDll(repositoryRoot), "--description"], repositoryRoot,
+            cancellationToken: cancellationToken, environment: new Dictionary<string, string> { ["NO_COLOR"] = "1" });
+        return ListsDeployTask(result.Output);
+    }
+
+    internal static bool ListsDeployTask(string descriptionTable) =>
+        AnsiEscape().Replace(descriptionTable, "").Split('\n').Any(line => Regex.IsMatch(line, @"^\s{0,4}Deploy(\s|$)"));
+
+    /// <summary>The seconds of the Deploy task's closing line, or null when there is none.</summary>
+    public static double? ParseDeployedSeconds(string output)
+    {
+        // Cake colours a log line's arguments with ANSI escapes even when redirected: drop them first.
+        var matches = DeployedLine().Matches(AnsiEscape().Replace(output, ""));
+        return matches.Count == 0 ? null : double.Parse(matches[^1].Groups["s"].Value, CultureInfo.InvariantCulture);
+    }
+
+    [GeneratedRegex(@"Deployed release \S+ to \d+ servers? in (?<s>\d+(?:\.\d+)?) s\b")]
+    private static partial Regex DeployedLine();
+
+    [GeneratedRegex(@"\x1b\[[0-9;?]*[A-Za-z]")]
+    private static partial Regex AnsiEscape();
+}

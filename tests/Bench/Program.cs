@@ -1,0 +1,103 @@
+using System.Globalization;
+using Bench;
+
+// The deploy benchmark (issue 5). Run by ./build.sh --target=Bench; see tests/Bench/README.md.
+using var interrupt = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    interrupt.Cancel();
+};
+try
+{
+    return await BenchProgram.RunAsync(args, interrupt.Token);
+}
+catch (BenchOptionsException e)
+{
+    Console.Error.WriteLine($"bench: {e.Message}");
+    return 2;
+}
+catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
+{
+    Console.Error.WriteLine("bench: interrupted");
+    return 130;
+}
+
+namespace Bench
+{
+    public static class BenchProgram
+    {
+        public static async Task<int> RunAsync(IReadOnlyList<string> args, CancellationToken cancellationToken)
+        {
+            var options = BenchOptions.Parse(args);
+            var root = RepositoryRoot(Environment.CurrentDirectory);
+            var siteSource = Path.GetFullPath(options.Site ?? Path.Join(root, "site"), root);
+            var output = Path.GetFullPath(options.Output ?? Path.Join(root, "artifacts", "bench.json"), root);
+            if (options.Contenders.Contains("deploy") && !File.Exists(DeployContender.BuildDll(root)))
+                throw new BenchOptionsException($"The deploy contender runs {DeployContender.BuildDll(root)}, which does not exist. Build it with ./build.sh (any target), or leave deploy out: --bench-contenders=rsync-sequential,rsync-parallel,tar-ssh.");
+            if (options.Contenders.Contains("deploy") && !await DeployContender.HasDeployTargetAsync(root, cancellationToken))
+                throw new BenchOptionsException($"{DeployContender.BuildDll(root)} has no Deploy target (dotnet {DeployContender.BuildDll(root)} --description does not list it). Rebuild it with ./build.sh once Deploy is in the tree, or leave deploy out: --bench-contenders=rsync-sequential,rsync-parallel,tar-ssh.");
+            foreach (var tool in new[] { "rsync", "ssh", "tar", "node", "bash" })
+                if (!OnPath(tool)) throw new BenchOptionsException($"'{tool}' is not on PATH; the benchmark needs it.");
+
+            void Log(string line) => Console.WriteLine(line);
+            Log(string.Create(CultureInfo.InvariantCulture,
+                $"Bench: {options.Posts} posts, {options.Servers} servers, rtt {options.Rtt.TotalMilliseconds} ms, bandwidth {(options.BandwidthBytesPerSecond is { } b ? $"{b * 8 / 1e6:0.###} Mbit/s" : "unlimited")}, {options.Runs} run(s); contenders {string.Join(",", options.Contenders)}; scenarios {string.Join(",", options.Scenarios)}"));
+
+            var work = Directory.CreateTempSubdirectory("bench-").FullName;
+            try
+            {
+                var sites = await new SiteBuilder(siteSource, work, Log).BuildAsync(options.Posts, cancellationToken);
+                Log($"Site: {sites.Files} files, {sites.Bytes / 1e6:0.0} MB");
+                await using var farm = await ServerFarm.StartAsync(options.Servers, options.Rtt, options.BandwidthBytesPerSecond, cancellationToken);
+                Log($"Servers: {string.Join(", ", farm.Servers.Select(s => $"{s.Name} {s.Sshd.Address}:{s.Sshd.Port} via {s.Proxy.Address}:{s.Proxy.Port}"))}");
+
+                var contenders = options.Contenders.Select(name => Contender(name, farm, root)).ToArray();
+                var runner = new BenchRunner(options, farm, sites, contenders, Log);
+                var rows = await runner.RunAsync(cancellationToken);
+
+                Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+                await File.WriteAllTextAsync(output, BenchReport.ToJson(rows) + "\n", cancellationToken);
+                Console.Write(BenchReport.Table(rows));
+                Log("");
+
+                foreach (var contender in contenders.Where(c => c.Name is "deploy" or "rsync-sequential"))
+                {
+                    if (options.Rtt <= TimeSpan.Zero || !options.Scenarios.Contains("cold")) break;
+                    var (t1, t2) = await runner.RttDoublingAsync(contender, cancellationToken);
+                    Log(string.Create(CultureInfo.InvariantCulture,
+                        $"Extra round trips when RTT doubles ({contender.Name}, cold, 1 server): {Stats.ExtraRoundTrips(t1, t2, options.Rtt):0.0} ({t1:0.000} s at {options.Rtt.TotalMilliseconds} ms, {t2:0.000} s at {options.Rtt.TotalMilliseconds * 2} ms)"));
+                }
+                Log($"Results: {output}");
+                return 0;
+            }
+            finally
+            {
+                try { Directory.Delete(work, recursive: true); }
+                catch (IOException e) { Console.Error.WriteLine($"bench: could not remove {work}: {e.Message}"); }
+            }
+        }
+
+        private static IContender Contender(string name, ServerFarm farm, string root) => name switch
+        {
+            "deploy" => new DeployContender(farm, root),
+            "rsync-sequential" => new RsyncContender(farm, parallel: false),
+            "rsync-parallel" => new RsyncContender(farm, parallel: true),
+            "tar-ssh" => new TarSshContender(farm),
+            _ => throw new BenchOptionsException($"Unknown contender '{name}'."),
+        };
+
+        /// <summary>The nearest folder up from <paramref name="start"/> holding build.sh and build/; else <paramref name="start"/>.</summary>
+        internal static string RepositoryRoot(string start)
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Join(dir.FullName, "build.sh")) && Directory.Exists(Path.Join(dir.FullName, "build")))
+                    return dir.FullName;
+            return start;
+        }
+
+        private static bool OnPath(string tool) =>
+            (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+                .Any(d => File.Exists(Path.Join(d, tool)));
+    }
+}

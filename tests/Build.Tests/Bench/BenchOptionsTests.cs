@@ -1,0 +1,76 @@
+using Bench;
+
+namespace Build.Tests.Bench;
+
+public sealed class BenchOptionsTests
+{
+    [Fact]
+    public void Defaults_match_the_issue()
+    {
+        var o = BenchOptions.Parse([]);
+        Assert.Equal(1000, o.Posts);
+        Assert.Equal(4, o.Servers);
+        Assert.Equal(TimeSpan.FromMilliseconds(40), o.Rtt);
+        Assert.Null(o.BandwidthBytesPerSecond);
+        Assert.Equal(3, o.Runs);
+        Assert.Equal(["deploy", "rsync-sequential", "rsync-parallel", "tar-ssh"], o.Contenders);
+        Assert.Equal(["cold", "rebuild"], o.Scenarios);
+    }
+
+    [Fact]
+    public void Parses_both_argument_forms_and_keeps_the_canonical_order_of_lists()
+    {
+        var o = BenchOptions.Parse(["--bench-posts=50", "--bench-servers", "2", "--bench-rtt=0.1s", "--bench-bandwidth=100mbit",
+            "--bench-runs=1", "--bench-contenders=tar-ssh, rsync-sequential", "--bench-scenarios=rebuild", "--bench-site=/tmp/site"]);
+        Assert.Equal(50, o.Posts);
+        Assert.Equal(2, o.Servers);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), o.Rtt);
+        Assert.Equal(12_500_000, o.BandwidthBytesPerSecond);
+        Assert.Equal(1, o.Runs);
+        Assert.Equal(["rsync-sequential", "tar-ssh"], o.Contenders);
+        Assert.Equal(["rebuild"], o.Scenarios);
+        Assert.Equal("/tmp/site", o.Site);
+    }
+
+    [Theory]
+    [InlineData("40ms", 40)]
+    [InlineData("40", 40)]
+    [InlineData("0", 0)]
+    [InlineData("1.5s", 1500)]
+    public void Rtt_takes_milliseconds_or_seconds(string text, double ms) =>
+        Assert.Equal(TimeSpan.FromMilliseconds(ms), BenchOptions.ParseRtt(text));
+
+    [Theory]
+    [InlineData("unlimited", null)]
+    [InlineData("8kbit", 1000L)]
+    [InlineData("1gbit", 125_000_000L)]
+    [InlineData("10MB", 10_000_000L)]
+    public void Bandwidth_is_bits_or_bytes_per_second(string text, long? bytesPerSecond) =>
+        Assert.Equal(bytesPerSecond, BenchOptions.ParseBandwidth(text));
+
+    [Theory]
+    [InlineData("--bench-posts=0", "--bench-posts")]
+    [InlineData("--bench-runs=three", "--bench-runs")]
+    [InlineData("--bench-rtt=fast", "--bench-rtt")]
+    [InlineData("--bench-bandwidth=lots", "--bench-bandwidth")]
+    [InlineData("--bench-contenders=scp", "scp")]
+    [InlineData("--bench-scenarios=", "--bench-scenarios")]
+    [InlineData("--bench-colour=red", "--bench-colour")]
+    [InlineData("--posts=5", "--posts")]
+    [InlineData("--bench-servers", "needs a value")]
+    public void Bad_options_are_named_in_the_error(string arg, string named)
+    {
+        var e = Assert.Throws<BenchOptionsException>(() => BenchOptions.Parse([arg]));
+        Assert.Contains(named, e.Message, StringComparison.Ordinal);
+    }
+}
+
+public sealed class BenchProgramTests
+{
+    [Fact]
+    public void The_repository_root_is_found_above_the_current_folder()
+    {
+        var root = Support.Repo.Root;
+        Assert.Equal(root, BenchProgram.RepositoryRoot(Path.Join(root, "tests", "Bench")));
+    }
+}
