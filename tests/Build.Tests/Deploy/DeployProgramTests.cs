@@ -100,7 +100,9 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
 
         var run = await RunAsync(bed, ["--target=Deploy"], during: async (process, lines) =>
         {
-            await lines.WaitForAsync("server1: upload ", TimeSpan.FromSeconds(90));
+            var upload = lines.WaitForAsync("server1: upload ", TimeSpan.FromSeconds(90));
+            await Task.WhenAny(upload, process.WaitForExitAsync());
+            Assert.True(upload.IsCompletedSuccessfully, "the upload started before the program ended");
             Assert.Equal(0, kill(process.Id, 15));
         });
 
@@ -156,6 +158,9 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
     {
         var work = Path.Join(bed.Workspace, "work-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(work);
+        // Build's CheckSite link-checks --site-dir against the Hexo config of the working directory's site/.
+        Directory.CreateDirectory(Path.Join(work, "site"));
+        File.WriteAllText(Path.Join(work, "site", "_config.yml"), "url: https://blog.example.com\nroot: /\nfeed:\n  type: atom\n  path: atom.xml\n");
         var hosts = bed.Targets().Select(t => $"{t.Name}={t.Address}:{t.Port}").Concat(extraHosts ?? []);
         var info = new ProcessStartInfo("env")
         {
