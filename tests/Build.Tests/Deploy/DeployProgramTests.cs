@@ -80,6 +80,7 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
         Assert.Equal(3, run.ExitCode);
         Assert.Contains("./build.sh --target=Deploy --server=server2,down1", run.Text);
         Assert.Contains("MISMATCH", run.Text, StringComparison.OrdinalIgnoreCase);
+        Assert.Matches(@"Deployed release \S+ to 1 servers in", run.Stdout); // only server1 switched
         Assert.Equal(before, DeployBed.Snapshot(bed.RootOf("server2")));
         bed.AssertCurrentIsSite("server1");
         var junit = XDocument.Load(Path.Join(run.Artifacts, "deploy-report.xml"));
