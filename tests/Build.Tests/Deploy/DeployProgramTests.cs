@@ -116,6 +116,35 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
         Assert.True(File.Exists(Path.Join(run.Artifacts, "deploy-report.xml")));
     }
 
+    [Fact]
+    public async Task Plan_changes_nothing_and_Unlock_removes_a_left_lock_after_naming_its_owner()
+    {
+        await using var bed = new DeployBed(servers, count: 1);
+        bed.Generate(files: 6, version: "v1");
+        await bed.DeployAsync();
+        bed.Write("index.html", "<html>planned <a href=\"/atom.xml\">feed</a></html>\n");
+        using (var connection = await bed.Connector().ConnectAsync(bed.Targets()[0], CancellationToken.None))
+        {
+            var crashed = new Build.Deployment.Release.ReleaseSession(connection.Shell, bed.RootOf("server1"), DeployBed.Run("run-crashed"), bed.Release, TimeProvider.System);
+            await crashed.PrepareAsync(withManifest: false, CancellationToken.None);
+        }
+        var before = DeployBed.Snapshot(bed.RootOf("server1"));
+
+        var plan = await RunAsync(bed, "--target=Deploy", "--plan");
+        Assert.Equal(0, plan.ExitCode);
+        Assert.Contains("run-crashed", plan.Stdout);
+        Assert.Equal(before, DeployBed.Snapshot(bed.RootOf("server1")));
+        var json = JsonNode.Parse(File.ReadAllText(Path.Join(plan.Artifacts, "deploy-report.json")))!;
+        Assert.Equal("plan", (string?)json["operation"]);
+        Assert.Equal(("planned", 1), ((string?)json["servers"]![0]!["outcome"], (int)json["servers"]![0]!["files_sent"]!));
+
+        var unlock = await RunAsync(bed, "--target=Unlock", "--server=server1");
+        Assert.Equal(0, unlock.ExitCode);
+        Assert.Contains("removed the lock", unlock.Stdout);
+        Assert.Contains("run-crashed", unlock.Stdout);
+        Assert.False(bed.Locked("server1"));
+    }
+
     private sealed record Run(int ExitCode, string Stdout, string Stderr, string Artifacts)
     {
         public string Text => Stdout + "\n" + Stderr;
