@@ -97,7 +97,8 @@ public sealed class DeployBed : IAsyncDisposable
     public string User => Fixture[0].UserName;
 
     /// <summary>Release ids come from this clock (a minute apart per candidate) so they sort in deploy order.</summary>
-    public FakeTimeProvider IdClock { get; } = new(new DateTimeOffset(2026, 3, 4, 5, 6, 0, TimeSpan.Zero));
+    /// <summary>Starts now, so ids made here sort after one the program made just before.</summary>
+    public FakeTimeProvider IdClock { get; } = new(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
 
     public ReleaseOptions Release { get; set; } = new() { KeepReleases = 5, LockWait = TimeSpan.FromSeconds(3), LockPoll = TimeSpan.FromMilliseconds(100) };
 
@@ -232,7 +233,8 @@ public sealed class DeployBed : IAsyncDisposable
             Directory.CreateDirectory(Path.GetDirectoryName(full)!);
             File.WriteAllBytes(full, bytes);
         }
-        Write("index.html", $"<html><body>{version}</body></html>\n");
+        Write("index.html", $"<html><body>{version} <a href=\"/atom.xml\">feed</a></body></html>\n");
+        Write("atom.xml", "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>test</title></feed>\n");
     }
 
     public void AssertCurrentIsSite(string server) => ReleaseTestKit.AssertSameTree(Site, Current(server));

@@ -80,6 +80,7 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
         Assert.Equal(3, run.ExitCode);
         Assert.Contains("./build.sh --target=Deploy --server=server2,down1", run.Text);
         Assert.Contains("MISMATCH", run.Text, StringComparison.OrdinalIgnoreCase);
+        Assert.Matches(@"Deployed release \S+ to 1 servers in", run.Stdout); // only server1 switched
         Assert.Equal(before, DeployBed.Snapshot(bed.RootOf("server2")));
         bed.AssertCurrentIsSite("server1");
         var junit = XDocument.Load(Path.Join(run.Artifacts, "deploy-report.xml"));
@@ -100,7 +101,9 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
 
         var run = await RunAsync(bed, ["--target=Deploy"], during: async (process, lines) =>
         {
-            await lines.WaitForAsync("server1: upload ", TimeSpan.FromSeconds(90));
+            var upload = lines.WaitForAsync("server1: upload ", TimeSpan.FromSeconds(90));
+            await Task.WhenAny(upload, process.WaitForExitAsync());
+            Assert.True(upload.IsCompletedSuccessfully, "the upload started before the program ended");
             Assert.Equal(0, kill(process.Id, 15));
         });
 
@@ -111,6 +114,35 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
         var json = JsonNode.Parse(File.ReadAllText(Path.Join(run.Artifacts, "deploy-report.json")))!;
         Assert.Equal("failed", (string?)json["servers"]![0]!["outcome"]);
         Assert.True(File.Exists(Path.Join(run.Artifacts, "deploy-report.xml")));
+    }
+
+    [Fact]
+    public async Task Plan_changes_nothing_and_Unlock_removes_a_left_lock_after_naming_its_owner()
+    {
+        await using var bed = new DeployBed(servers, count: 1);
+        bed.Generate(files: 6, version: "v1");
+        await bed.DeployAsync();
+        bed.Write("index.html", "<html>planned <a href=\"/atom.xml\">feed</a></html>\n");
+        using (var connection = await bed.Connector().ConnectAsync(bed.Targets()[0], CancellationToken.None))
+        {
+            var crashed = new Build.Deployment.Release.ReleaseSession(connection.Shell, bed.RootOf("server1"), DeployBed.Run("run-crashed"), bed.Release, TimeProvider.System);
+            await crashed.PrepareAsync(withManifest: false, CancellationToken.None);
+        }
+        var before = DeployBed.Snapshot(bed.RootOf("server1"));
+
+        var plan = await RunAsync(bed, "--target=Deploy", "--plan");
+        Assert.Equal(0, plan.ExitCode);
+        Assert.Contains("run-crashed", plan.Stdout);
+        Assert.Equal(before, DeployBed.Snapshot(bed.RootOf("server1")));
+        var json = JsonNode.Parse(File.ReadAllText(Path.Join(plan.Artifacts, "deploy-report.json")))!;
+        Assert.Equal("plan", (string?)json["operation"]);
+        Assert.Equal(("planned", 1), ((string?)json["servers"]![0]!["outcome"], (int)json["servers"]![0]!["files_sent"]!));
+
+        var unlock = await RunAsync(bed, "--target=Unlock", "--server=server1");
+        Assert.Equal(0, unlock.ExitCode);
+        Assert.Contains("removed the lock", unlock.Stdout);
+        Assert.Contains("run-crashed", unlock.Stdout);
+        Assert.False(bed.Locked("server1"));
     }
 
     private sealed record Run(int ExitCode, string Stdout, string Stderr, string Artifacts)
@@ -156,6 +188,9 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
     {
         var work = Path.Join(bed.Workspace, "work-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(work);
+        // Build's CheckSite link-checks --site-dir against the Hexo config of the working directory's site/.
+        Directory.CreateDirectory(Path.Join(work, "site"));
+        File.WriteAllText(Path.Join(work, "site", "_config.yml"), "url: https://blog.example.com\nroot: /\nfeed:\n  type: atom\n  path: atom.xml\n");
         var hosts = bed.Targets().Select(t => $"{t.Name}={t.Address}:{t.Port}").Concat(extraHosts ?? []);
         var info = new ProcessStartInfo("env")
         {
