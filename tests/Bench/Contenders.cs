@@ -114,6 +114,9 @@ public sealed partial class DeployContender(ServerFarm farm, string repositoryRo
     {
         var result = (await ChildProcess.RunAsync("dotnet", Arguments(site, remoteBase, servers), repositoryRoot, onLine, cancellationToken,
             new Dictionary<string, string> { ["NO_COLOR"] = "1" })).EnsureSuccess("deploy");
+        // BENCH_DEPLOY_LOG=FILE keeps deploy's own output (its phase lines carry timings) for profiling.
+        if (Environment.GetEnvironmentVariable("BENCH_DEPLOY_LOG") is { Length: > 0 } log)
+            await File.AppendAllTextAsync(log, result.Output, cancellationToken);
         var seconds = ParseDeployedSeconds(result.Output)
             ?? throw new InvalidOperationException($"deploy did not print 'Deployed release <id> to <n> servers in <seconds> s'. Its output:\n{result.Tail()}");
         return new ContenderRun(seconds, result.PeakRssKb);

@@ -60,14 +60,18 @@ public static class ProgressDisplay
     }
 }
 
-/// <summary>Plain lines, readable in a CI log.</summary>
+/// <summary>Plain lines, readable in a CI log; each phase line says when it began, so the log shows where the time went.</summary>
 public sealed class PlainProgress(Action<string> log, TimeProvider time) : IDeployProgress
 {
     private static readonly TimeSpan UploadInterval = TimeSpan.FromSeconds(3);
     private readonly ConcurrentDictionary<string, long> _lastUploadLine = new();
+    private readonly long _start = time.GetTimestamp();
 
-    public void Phase(string server, string phase, string? detail = null) =>
-        log(detail is null ? $"{server}: {phase}" : $"{server}: {phase} {detail}");
+    public void Phase(string server, string phase, string? detail = null)
+    {
+        var at = time.GetElapsedTime(_start).TotalSeconds.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
+        log(detail is null ? $"{server}: {phase} (+{at}s)" : $"{server}: {phase} {detail} (+{at}s)");
+    }
 
     public void Upload(string server, long sent, long total)
     {

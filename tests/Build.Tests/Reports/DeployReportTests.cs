@@ -81,6 +81,9 @@ public sealed class DeployReportTests
         progress.Upload("server1", 500, 1000);
         progress.Upload("server1", 1000, 1000);
 
-        Assert.Equal(["server1: connect", "server1: upload 100 B of 1000 B", "server1: upload 500 B of 1000 B", "server1: upload 1000 B of 1000 B"], lines);
+        progress.Phase("server1", "switch", "current -> x");
+        Assert.Equal(
+            ["server1: connect (+0.00s)", "server1: upload 100 B of 1000 B", "server1: upload 500 B of 1000 B", "server1: upload 1000 B of 1000 B", "server1: switch current -> x (+4.00s)"],
+            lines);
     }
 }
