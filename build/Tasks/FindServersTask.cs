@@ -4,7 +4,7 @@ using Cake.Frosting;
 namespace Build.Tasks;
 
 [TaskName("FindServers")]
-[TaskDescription("List the deploy targets: tailnet peers with the deploy tags (or --hosts), narrowed by --server")]
+[TaskDescription("Lists the deploy targets: tailnet peers with the deploy tags (or --hosts), narrowed by --server")]
 [IsDependentOn(typeof(JoinTailnetTask))]
 public sealed class FindServersTask : AsyncFrostingTask<BuildContext>
 {

@@ -4,7 +4,7 @@ using Cake.Frosting;
 namespace Build.Tasks;
 
 [TaskName("JoinTailnet")]
-[TaskDescription("Join the tailnet as an ephemeral node (or use this machine's tailscaled); left in the teardown")]
+[TaskDescription("Joins the tailnet as an ephemeral node (or use this machine's tailscaled); left in the teardown")]
 public sealed class JoinTailnetTask : AsyncFrostingTask<BuildContext>
 {
     public override async Task RunAsync(BuildContext context)

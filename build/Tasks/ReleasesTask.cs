@@ -4,7 +4,7 @@ using Cake.Frosting;
 namespace Build.Tasks;
 
 [TaskName("Releases")]
-[TaskDescription("Lists each server's releases: current, rollback target, bad ones, their commits and times, and any lock.")]
+[TaskDescription("Lists each server's releases: current, rollback target, bad ones, their commits and times, and any lock")]
 [IsDependentOn(typeof(FindServersTask))]
 public sealed class ReleasesTask : AsyncFrostingTask<BuildContext>
 {

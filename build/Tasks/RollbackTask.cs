@@ -4,7 +4,7 @@ using Cake.Frosting;
 namespace Build.Tasks;
 
 [TaskName("Rollback")]
-[TaskDescription("Switches each selected server back to its previous good release (or --release) and marks the one it left as bad.")]
+[TaskDescription("Switches each selected server back to its previous good release (or --release) and marks the one it left as bad")]
 [IsDependentOn(typeof(FindServersTask))]
 public sealed class RollbackTask : AsyncFrostingTask<BuildContext>
 {
