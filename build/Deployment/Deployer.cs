@@ -105,10 +105,18 @@ public sealed class Deployer(BuildContext context)
         {
             // Settle the background hashing so its failure is observed, not thrown on the finalizer thread.
             if (background is not null) await background.ContinueWith(_ => { }, TaskScheduler.Default);
-            if (writeReport) report.Write(context.Artifacts);
             // The summary stays outside the task's collapsed log section.
             context.Sections.End();
-            context.Information(DeploySummary.Table(report));
+            if (writeReport)
+            {
+                report.Write(context.Artifacts);
+                context.Information(DeploySummary.Table(report));
+            }
+            else
+            {
+                // Listings and unlocks printed their own lines; only failures are left to say.
+                foreach (var failed in report.Failed) context.Error($"{failed.Server}: {failed.Error}");
+            }
         }
 
         if (report.Failed.Any())
