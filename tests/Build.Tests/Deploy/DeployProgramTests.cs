@@ -8,6 +8,8 @@ using Build.Deployment.Reports;
 using Build.Tests.Release;
 using Xunit.Abstractions;
 
+using Build.Tests.Support;
+
 namespace Build.Tests.Deploy;
 
 /// <summary>
@@ -192,49 +194,26 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
         Directory.CreateDirectory(Path.Join(work, "site"));
         File.WriteAllText(Path.Join(work, "site", "_config.yml"), "url: https://blog.example.com\nroot: /\nfeed:\n  type: atom\n  path: atom.xml\n");
         var hosts = bed.Targets().Select(t => $"{t.Name}={t.Address}:{t.Port}").Concat(extraHosts ?? []);
-        var info = new ProcessStartInfo("env")
-        {
-            WorkingDirectory = work,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
         string[] defaults =
         [
-            "--default-signal=INT", "dotnet", Build.Tests.Tailnet.Pipeline.BuildDll, $"--working={work}", "--tailnet=off",
+            $"--working={work}", "--tailnet=off",
             $"--hosts={string.Join(',', hosts)}", $"--site-dir={bed.Site}", $"--ssh-key={bed.Fixture[0].UserKey.PrivateKeyPath}",
             $"--known-hosts={bed.KnownHostsFile(knownHosts)}", $"--remote-root={bed.RemoteRoot}", $"--ssh-user={bed.User}",
             "--retries=2", "--retry-delay=50ms", "--connect-timeout=10s",
         ];
-        foreach (var a in defaults.Concat(arguments)) info.ArgumentList.Add(a);
-        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("TS_", StringComparison.Ordinal) || k.StartsWith("DEPLOY_", StringComparison.Ordinal)
-                     || k.StartsWith("SSH_", StringComparison.Ordinal) || k.StartsWith("CI", StringComparison.Ordinal) || k.StartsWith("GITLAB", StringComparison.Ordinal)).ToArray())
-            info.Environment.Remove(name);
-
-        var stdout = new Lines();
-        var stderr = new StringBuilder();
-        using var process = new Process { StartInfo = info };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) stdout.Add(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (stderr) stderr.AppendLine(e.Data); };
-        process.Start();
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var lines = new Lines();
+        PipelineRun result;
         try
         {
-            if (during is not null) await during(process, stdout);
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(180));
+            result = await PipelineProcess.RunAsync(defaults.Concat(arguments), work, new Dictionary<string, string>(), TimeSpan.FromSeconds(180),
+                lines.Add, during is null ? null : process => during(process, lines));
         }
         catch
         {
-            process.Kill(entireProcessTree: true);
-            output.WriteLine(stdout + "\n" + stderr);
+            output.WriteLine(lines.ToString());
             throw;
         }
-        process.WaitForExit();
-        string err;
-        lock (stderr) err = stderr.ToString();
-        var run = new Run(process.ExitCode, stdout.ToString(), err, Path.Join(work, "artifacts"));
+        var run = new Run(result.ExitCode, result.Stdout, result.Stderr, Path.Join(work, "artifacts"));
         output.WriteLine($"$ {string.Join(' ', arguments)} -> {run.ExitCode}\n{run.Text}");
         return run;
     }

@@ -3,6 +3,8 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Xunit.Abstractions;
 
+using Build.Tests.Support;
+
 namespace Build.Tests.Tailnet;
 
 /// <summary>
@@ -97,58 +99,19 @@ public static class Pipeline
         public string Text => Stdout + "\n" + Stderr;
     }
 
-    public static string BuildDll
-    {
-        get
-        {
-            var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));
-            return Path.Join(SimTailnet.RepositoryRoot, "build", "bin", here.Parent!.Name, here.Name, "Build.dll");
-        }
-    }
-
     public static Task<Run> RunAsync(SimTailnet sim, params string[] arguments) => RunAsync(sim, arguments, null);
 
     public static async Task<Run> RunAsync(SimTailnet sim, string[] arguments, Func<Process, Task>? during)
     {
         var work = Path.Join(sim.Root, "work");
         Directory.CreateDirectory(work);
-        var info = new ProcessStartInfo("env")
-        {
-            WorkingDirectory = SimTailnet.RepositoryRoot,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-        };
-        foreach (var a in new[] { "--default-signal=INT", "dotnet", BuildDll }) info.ArgumentList.Add(a);
         string[] defaults = [$"--working={work}", $"--ts-socket={Path.Join(sim.Root, "ts.sock")}", "--retry-delay=50ms", "--ts-hostname=ci-pipeline-test", "--ts-ready-timeout=60s"];
-        foreach (var a in defaults.Concat(arguments)) info.ArgumentList.Add(a);
-        foreach (var name in info.Environment.Keys.Where(k => k.StartsWith("TS_", StringComparison.Ordinal) || k.StartsWith("DEPLOY_", StringComparison.Ordinal)).ToArray())
-            info.Environment.Remove(name);
-        info.Environment["PATH"] = sim.Bin + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH");
-        info.Environment["TS_OAUTH_SECRET"] = SimTailnet.Secret;
-
-        var stdout = new StringBuilder();
-        var stderr = new StringBuilder();
-        var watch = Stopwatch.StartNew();
-        using var process = new Process { StartInfo = info };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (stdout) stdout.AppendLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (stderr) stderr.AppendLine(e.Data); };
-        process.Start();
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
+        var environment = new Dictionary<string, string>
         {
-            if (during is not null) await during(process);
-            await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(120));
-        }
-        catch
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        process.WaitForExit();
-        lock (stdout) lock (stderr)
-            return new Run(process.ExitCode, stdout.ToString(), stderr.ToString(), Path.Join(work, "artifacts"), watch.Elapsed);
+            ["PATH"] = sim.Bin + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH"),
+            ["TS_OAUTH_SECRET"] = SimTailnet.Secret,
+        };
+        var run = await PipelineProcess.RunAsync(defaults.Concat(arguments), SimTailnet.RepositoryRoot, environment, TimeSpan.FromSeconds(120), during: during);
+        return new Run(run.ExitCode, run.Stdout, run.Stderr, Path.Join(work, "artifacts"), run.Elapsed);
     }
 }
