@@ -37,9 +37,14 @@ public sealed class Deployer(BuildContext context)
             }
             var elapsed = await fanOut.DeployAsync(candidate, report, token);
             Fill(report, await candidate);
-            // Written plainly (Cake's log colours the numbers): the benchmark parses this line.
-            Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"Deployed release {report.ReleaseId} to {report.Servers.Count(s => s.Outcome is Outcomes.Deployed or Outcomes.Unchanged)} servers in {elapsed.TotalSeconds:0.000} s (connect to last switch)"));
+            var deployed = report.Servers.Count(s => s.Outcome == Outcomes.Deployed);
+            var unchanged = report.Servers.Where(s => s.Outcome == Outcomes.Unchanged).ToList();
+            var seconds = elapsed.TotalSeconds.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture);
+            // Written plainly (Cake's log colours the numbers): the benchmark parses the first line.
+            if (deployed > 0)
+                Console.WriteLine($"Deployed release {report.ReleaseId} to {deployed + unchanged.Count} servers in {seconds} s (connect to last switch)");
+            else if (unchanged.Count > 0)
+                Console.WriteLine($"Nothing to deploy: {unchanged.Count} servers already serve this content ({string.Join(", ", unchanged.Select(s => s.ReleaseId).Distinct())}); checked in {seconds} s");
         }, candidate);
     }
 
