@@ -3,6 +3,8 @@ using Build.Processes;
 using Build.Site;
 using Xunit.Abstractions;
 
+using Build.Tests.Support;
+
 namespace Build.Tests.Site;
 
 /// <summary>
@@ -19,7 +21,7 @@ public sealed class HexoSiteFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Copy(Path.Join(Repository.Root, "site"), Directory);
+        Copy(Path.Join(Repo.Root, "site"), Directory);
         var started = TimeProvider.System.GetTimestamp();
         await Builder(Output).InstallAsync(CancellationToken.None);
         InstallTime = TimeProvider.System.GetElapsedTime(started);

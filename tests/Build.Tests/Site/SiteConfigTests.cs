@@ -1,6 +1,8 @@
 using Build.Settings;
 using Build.Site;
 
+using Build.Tests.Support;
+
 namespace Build.Tests.Site;
 
 public sealed class SiteConfigTests
@@ -51,7 +53,7 @@ public sealed class SiteConfigTests
     [Fact]
     public void The_blogs_own_config_is_read()
     {
-        var config = SiteConfig.Load(Path.Join(Repository.Root, "site", "_config.yml"));
+        var config = SiteConfig.Load(Path.Join(Repo.Root, "site", "_config.yml"));
 
         Assert.Equal("https", config.Url.Scheme);
         Assert.Equal("/", config.Root);

@@ -111,7 +111,7 @@ public static class Pipeline
             ["PATH"] = sim.Bin + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH"),
             ["TS_OAUTH_SECRET"] = SimTailnet.Secret,
         };
-        var run = await PipelineProcess.RunAsync(defaults.Concat(arguments), SimTailnet.RepositoryRoot, environment, TimeSpan.FromSeconds(120), during: during);
+        var run = await PipelineProcess.RunAsync(defaults.Concat(arguments), Repo.Root, environment, TimeSpan.FromSeconds(120), during: during);
         return new Run(run.ExitCode, run.Stdout, run.Stderr, Path.Join(work, "artifacts"), run.Elapsed);
     }
 }

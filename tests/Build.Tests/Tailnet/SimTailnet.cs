@@ -61,8 +61,6 @@ public sealed class SimTailnet : IDisposable
         }
     }
 
-    public static string RepositoryRoot => Path.GetFullPath(Path.Join(Path.GetDirectoryName(SimulatorDll)!, "../../../../.."));
-
     /// <summary>The environment the pipeline sees: the simulator first on PATH, the secret if given.</summary>
     public Func<string, string?> Environment(string? secret = Secret, IReadOnlyDictionary<string, string>? extra = null)
     {
