@@ -1,7 +1,7 @@
 using Build.Deployment.Release;
 using Build.Deployment.Ssh;
+using Build.Resilience;
 using Polly;
-using Polly.Retry;
 using Polly.Timeout;
 
 namespace Build.Deployment;
@@ -12,28 +12,17 @@ namespace Build.Deployment;
 /// </summary>
 public static class Retries
 {
-    public static ResiliencePipeline Create(int attempts, TimeSpan firstDelay, TimeSpan attemptTimeout, TimeProvider time, Action<string>? onRetry = null)
-    {
-        var builder = new ResiliencePipelineBuilder { TimeProvider = time };
-        if (attempts > 1)
+    public static ResiliencePipeline Create(int attempts, TimeSpan firstDelay, TimeSpan attemptTimeout, TimeProvider time, Action<string>? onRetry = null) =>
+        RetryPipeline.Create(new RetryPolicy
         {
-            builder.AddRetry(new RetryStrategyOptions
-            {
-                MaxRetryAttempts = attempts - 1,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = firstDelay,
-                MaxDelay = TimeSpan.FromMinutes(1),
-                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } e && IsTransient(e)),
-                OnRetry = args =>
-                {
-                    onRetry?.Invoke($"attempt {args.AttemptNumber + 1} failed ({Describe(args.Outcome.Exception!)}); retrying in {args.RetryDelay.TotalSeconds:0.#}s");
-                    return ValueTask.CompletedTask;
-                },
-            });
-        }
-        return builder.AddTimeout(attemptTimeout).Build();
-    }
+            Attempts = attempts,
+            Delay = firstDelay,
+            MaxDelay = TimeSpan.FromMinutes(1),
+            AttemptTimeout = attemptTimeout,
+            ShouldRetry = IsTransient,
+            OnRetry = (attempt, delay, error) =>
+                onRetry?.Invoke($"attempt {attempt} failed ({Describe(error!)}); retrying in {delay.TotalSeconds:0.#}s"),
+        }, time);
 
     public static bool IsTransient(Exception e) => e switch
     {

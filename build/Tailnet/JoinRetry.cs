@@ -1,5 +1,5 @@
+using Build.Resilience;
 using Polly;
-using Polly.Retry;
 
 namespace Build.Tailnet;
 
@@ -18,26 +18,15 @@ public static class JoinRetry
         TimeSpan delay,
         TimeProvider timeProvider,
         Action<int, TimeSpan, Exception?>? onRetry = null,
-        Func<double>? randomizer = null)
-    {
-        var builder = new ResiliencePipelineBuilder { TimeProvider = timeProvider };
-        if (attempts <= 1) return builder.Build();
-        var options = new RetryStrategyOptions
+        Func<double>? randomizer = null) =>
+        RetryPipeline.Create(new RetryPolicy
         {
-            ShouldHandle = new PredicateBuilder().Handle<TransientTailnetException>(),
-            MaxRetryAttempts = attempts - 1,
-            BackoffType = DelayBackoffType.Exponential,
-            UseJitter = true,
+            Attempts = attempts,
             Delay = delay,
-            OnRetry = args =>
-            {
-                onRetry?.Invoke(args.AttemptNumber + 1, args.RetryDelay, args.Outcome.Exception);
-                return ValueTask.CompletedTask;
-            },
-        };
-        // Keeps a long run of failures from waiting minutes between attempts.
-        if (delay > TimeSpan.Zero) options.MaxDelay = delay * 8;
-        if (randomizer is not null) options.Randomizer = randomizer;
-        return builder.AddRetry(options).Build();
-    }
+            // Keeps a long run of failures from waiting minutes between attempts.
+            MaxDelay = delay > TimeSpan.Zero ? delay * 8 : null,
+            ShouldRetry = e => e is TransientTailnetException,
+            OnRetry = onRetry,
+            Randomizer = randomizer,
+        }, timeProvider);
 }

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Build.Output;
+using Build.Resilience;
 using Polly;
-using Polly.Retry;
 using Polly.Timeout;
 
 namespace Build.Tailnet.Api;
@@ -150,32 +150,19 @@ public sealed class NodeForgetter(HttpClient http, TimeProvider clock, ForgetNod
 
     private static string? FirstLabel(string? name) => name is null ? null : name.Split('.')[0];
 
-    private ResiliencePipeline Pipeline(string what, List<string> known)
-    {
-        var builder = new ResiliencePipelineBuilder { TimeProvider = clock };
-        if (options.Attempts > 1)
+    private ResiliencePipeline Pipeline(string what, List<string> known) =>
+        RetryPipeline.Create(new RetryPolicy
         {
-            builder.AddRetry(new RetryStrategyOptions
+            Attempts = options.Attempts,
+            Delay = options.RetryDelay,
+            AttemptTimeout = options.AttemptTimeout,
+            ShouldRetry = e => e is HttpRequestException or TimeoutRejectedException or TailscaleApiException { Transient: true },
+            OnRetry = (attempt, delay, error) =>
             {
-                MaxRetryAttempts = options.Attempts - 1,
-                Delay = options.RetryDelay,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                ShouldHandle = new PredicateBuilder()
-                    .Handle<HttpRequestException>()
-                    .Handle<TimeoutRejectedException>()
-                    .Handle<TailscaleApiException>(e => e.Transient),
-                OnRetry = args =>
-                {
-                    var why = args.Outcome.Exception is { } e ? Describe(e) : "failed";
-                    warn(new Redactor(known).Redact($"ForgetNode: {what}, attempt {args.AttemptNumber + 1} of {options.Attempts}: {why.TrimEnd('.')}; retrying in {Duration(args.RetryDelay)}."));
-                    return default;
-                },
-            });
-        }
-        builder.AddTimeout(options.AttemptTimeout);
-        return builder.Build();
-    }
+                var why = error is { } e ? Describe(e) : "failed";
+                warn(new Redactor(known).Redact($"ForgetNode: {what}, attempt {attempt} of {options.Attempts}: {why.TrimEnd('.')}; retrying in {Duration(delay)}."));
+            },
+        }, clock);
 
     private string Describe(Exception e) => e switch
     {
