@@ -114,7 +114,7 @@ public sealed class Deployer(BuildContext context)
             context.Sections.End();
             if (writeReport)
             {
-                report.Write(context.Artifacts);
+                await report.WriteAsync(context.Artifacts);
                 context.Information(DeploySummary.Table(report));
             }
             else

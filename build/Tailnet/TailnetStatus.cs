@@ -84,13 +84,8 @@ public sealed record TailnetRecord(
     [property: JsonPropertyName("tailnet")] string? Tailnet,
     [property: JsonPropertyName("joined_at")] DateTimeOffset? JoinedAt)
 {
-    public async Task WriteAsync(string path, CancellationToken cancellationToken)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        var temp = path + ".tmp";
-        await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(this, TailnetJson.Default.TailnetRecord), cancellationToken);
-        File.Move(temp, path, overwrite: true);
-    }
+    public Task WriteAsync(string path, CancellationToken cancellationToken) =>
+        Output.ArtifactFile.WriteAllTextAsync(path, JsonSerializer.Serialize(this, TailnetJson.Default.TailnetRecord), cancellationToken);
 
     public const string FileName = "tailnet.json";
 

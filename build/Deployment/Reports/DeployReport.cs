@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Xml.Linq;
+using Build.Output;
 
 namespace Build.Deployment.Reports;
 
@@ -48,12 +49,11 @@ public sealed record DeployReport
 
     [JsonIgnore] public IEnumerable<ServerReport> Failed => Servers.Where(s => s.IsFailure);
 
-    /// <summary>Writes both files; called from a finally, so a failed or cancelled run still leaves them.</summary>
-    public void Write(string artifacts)
+    /// <summary>Writes both files; called from a finally (so without a token), so a failed or cancelled run still leaves them.</summary>
+    public async Task WriteAsync(string artifacts)
     {
-        Directory.CreateDirectory(artifacts);
-        WriteAtomically(Path.Join(artifacts, "deploy-report.json"), JsonSerializer.Serialize(this, Json));
-        WriteAtomically(Path.Join(artifacts, "deploy-report.xml"), ToJUnit().ToString());
+        await ArtifactFile.WriteAllTextAsync(Path.Join(artifacts, "deploy-report.json"), JsonSerializer.Serialize(this, Json));
+        await ArtifactFile.WriteAllTextAsync(Path.Join(artifacts, "deploy-report.xml"), ToJUnit().ToString());
     }
 
     public XDocument ToJUnit()
@@ -82,11 +82,4 @@ public sealed record DeployReport
     }
 
     private static string FirstLine(string text) => text.Split('\n')[0];
-
-    private static void WriteAtomically(string path, string content)
-    {
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, content);
-        File.Move(temp, path, overwrite: true);
-    }
 }

@@ -23,10 +23,10 @@ public sealed class DeployReportTests
     };
 
     [Fact]
-    public void Json_has_exactly_the_documented_fields()
+    public async Task Json_has_exactly_the_documented_fields()
     {
         using var dir = new TempDir();
-        Sample().Write(dir.Path);
+        await Sample().WriteAsync(dir.Path);
         var json = JsonNode.Parse(File.ReadAllText(Path.Join(dir.Path, "deploy-report.json")))!.AsObject();
 
         Assert.Equal(["operation", "release_id", "commit", "started_at", "servers"], json.Select(p => p.Key));
