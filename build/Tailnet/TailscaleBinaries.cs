@@ -1,3 +1,4 @@
+using Build.Processes;
 using Build.Settings;
 
 namespace Build.Tailnet;
@@ -17,23 +18,6 @@ public sealed record TailscaleBinaries(string Cli, string Daemon)
         Find(name, environment) ?? throw new SettingsException(
             $"{name} was not found on PATH, in /usr/sbin or in /usr/bin. Install Tailscale (Alpine: `apk add tailscale`; Debian/Ubuntu: see https://tailscale.com/download/linux) or put {name} on PATH.");
 
-    public static string? Find(string name, Func<string, string?> environment)
-    {
-        var path = environment("PATH") ?? "";
-        var directories = path.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries).Concat(FallbackDirectories);
-        foreach (var directory in directories)
-        {
-            var candidate = Path.Join(directory, name);
-            if (IsExecutable(candidate)) return candidate;
-        }
-        return null;
-    }
-
-    private static bool IsExecutable(string path)
-    {
-        if (!File.Exists(path)) return false;
-        if (OperatingSystem.IsWindows()) return true;
-        const UnixFileMode anyExecute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
-        return (File.GetUnixFileMode(path) & anyExecute) != 0;
-    }
+    public static string? Find(string name, Func<string, string?> environment) =>
+        ToolLocator.Find(name, environment("PATH"), FallbackDirectories);
 }
