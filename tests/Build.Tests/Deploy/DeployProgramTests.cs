@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -106,7 +105,7 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
             var upload = lines.WaitForAsync("server1: upload ", TimeSpan.FromSeconds(90));
             await Task.WhenAny(upload, process.WaitForExitAsync());
             Assert.True(upload.IsCompletedSuccessfully, "the upload started before the program ended");
-            Assert.Equal(0, kill(process.Id, 15));
+            Assert.Equal(0, PipelineProcess.Signal(process, 15));
         });
 
         Assert.Equal(143, run.ExitCode);
@@ -217,7 +216,4 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
         output.WriteLine($"$ {string.Join(' ', arguments)} -> {run.ExitCode}\n{run.Text}");
         return run;
     }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int kill(int pid, int sig);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Build.Tests.Support;
@@ -77,4 +78,10 @@ public static class PipelineProcess
         process.WaitForExit();
         lock (stdout) lock (stderr) return new PipelineRun(process.ExitCode, stdout.ToString(), stderr.ToString(), watch.Elapsed);
     }
+
+    /// <summary>Sends a real signal (Process.Kill would send SIGKILL); 0 when it was delivered.</summary>
+    public static int Signal(Process process, int signal) => kill(process.Id, signal);
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
 }

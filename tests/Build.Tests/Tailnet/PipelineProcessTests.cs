@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
 using Xunit.Abstractions;
 
@@ -69,7 +68,7 @@ public sealed class PipelineProcessTests(ITestOutputHelper output)
         var run = await Pipeline.RunAsync(sim, ["--target=FindServers", "--ts-timeout=5m"], async process =>
         {
             await SimTailnet.WaitUntilAsync(() => sim.Events("up").Count > 0, TimeSpan.FromSeconds(60), "up to hang");
-            Assert.Equal(0, kill(process.Id, signal));
+            Assert.Equal(0, PipelineProcess.Signal(process, signal));
         });
         output.WriteLine($"{name}: {run.Text}");
         Assert.Equal(expected, run.ExitCode);
@@ -86,9 +85,6 @@ public sealed class PipelineProcessTests(ITestOutputHelper output)
         Assert.True(events.IndexOf("sigterm") > logout, "SIGTERM after logout: " + string.Join(",", events));
         Assert.Contains("daemon-exit", events);
     }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int kill(int pid, int sig);
 }
 
 /// <summary>Runs the built pipeline the way build.sh does (<c>dotnet Build.dll</c>), SIGINT at its default disposition.</summary>
