@@ -65,8 +65,6 @@ public sealed class BuildContext : FrostingContext
 
     public string Artifacts => Path.Join(Root, "artifacts");
 
-    public bool InGitLab => Environment.GetEnvironmentVariable("GITLAB_CI") == "true";
-
     /// <summary>GitLab's collapsible log sections (one per task; see build/GitLab/GitLabSections.cs).</summary>
     public GitLab.LogSections Sections { get; } = GitLab.LogSections.ForEnvironment(System.Environment.GetEnvironmentVariable);
 

@@ -13,14 +13,8 @@ public sealed class Interruption : IObserver<PosixSignal>, IDisposable
 
     public CancellationToken Token => _cts.Token;
 
-    /// <summary>The first signal received, if any.</summary>
-    public PosixSignal? Signal { get; private set; }
-
-    public void OnNext(PosixSignal value)
-    {
-        Signal ??= value;
-        _cts.Cancel();
-    }
+    /// <summary>The host maps the signal to the exit code (130/143); here it only cancels.</summary>
+    public void OnNext(PosixSignal value) => _cts.Cancel();
 
     public void OnCompleted() { }
 

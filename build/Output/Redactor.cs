@@ -43,8 +43,6 @@ public sealed class Redactor
         return new Redactor(secrets);
     }
 
-    public bool IsEmpty => _values.Length == 0;
-
     public string Redact(string text)
     {
         if (_values.Length == 0 || string.IsNullOrEmpty(text)) return text;
