@@ -375,7 +375,7 @@ public sealed class TailnetSession
     }
 
     /// <summary>True when something accepts connections on the unix socket.</summary>
-    private static bool Answers(string socket)
+    internal static bool Answers(string socket)
     {
         if (!File.Exists(socket)) return false;
         try

@@ -121,23 +121,8 @@ public sealed class SimTailnet : IDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         // Listening, not just bound: the socket file appears at bind(), a moment before listen().
-        await WaitUntilAsync(() => Accepts(socket), TimeSpan.FromSeconds(20), "the test's own daemon socket");
+        await WaitUntilAsync(() => Build.Tailnet.TailnetSession.Answers(socket), TimeSpan.FromSeconds(20), "the test's own daemon socket");
         return process;
-    }
-
-    private static bool Accepts(string socket)
-    {
-        if (!File.Exists(socket)) return false;
-        try
-        {
-            using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
-            probe.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(socket));
-            return true;
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            return false;
-        }
     }
 
     public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan bound, string what)
