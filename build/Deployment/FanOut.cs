@@ -223,7 +223,7 @@ public sealed class FanOut(
             w.Report.ReleaseId = c.ReleaseId;
             w.Staged = true;
             progress.Upload(w.Target.Name, upload.BytesSent, upload.BytesSent);
-            progress.Phase(w.Target.Name, "verified", $"{upload.FilesSent + upload.FilesLinked} files, {PlainProgress.Bytes(upload.BytesSent)} sent{(upload.StreamHashVerified ? ", stream hash matches" : "")}");
+            progress.Phase(w.Target.Name, "verified", $"{upload.FilesSent + upload.FilesLinked} files, {PlainProgress.Bytes(upload.BytesSent)} sent in {upload.Streams} stream(s){(upload.StreamHashVerified ? ", stream hashes match" : "")}");
         }, cancellationToken);
 
     private Task SwitchAsync(ServerWork w, ReleaseCandidate candidate, CancellationToken cancellationToken) =>

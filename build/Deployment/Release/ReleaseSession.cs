@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.ExceptionServices;
+using System.Security.Cryptography;
 using System.Text;
 using Build.Settings;
 
@@ -12,8 +14,8 @@ public sealed record UploadResult(
     int FilesRemoved,
     long BytesSent,
     long ContentBytesSent,
-    int StaleDirectoriesRemoved,
     bool StreamHashVerified,
+    int Streams,
     TimeSpan Elapsed);
 
 public sealed record SwitchResult(string ReleaseId, string? PreviousReleaseId, IReadOnlyList<string> Pruned);
@@ -22,14 +24,16 @@ public sealed record RollbackResult(string? From, string To, bool Changed);
 
 public enum DeployOutcome { Deployed, Unchanged }
 
-public sealed record DeployResult(DeployOutcome Outcome, string ReleaseId, string? PreviousReleaseId, DeltaPlan Plan, UploadResult? Upload, SwitchResult? Switch);
+/// <param name="StaleStagingRemoved">Staging directories of crashed or cut runs that taking the lock removed.</param>
+public sealed record DeployResult(DeployOutcome Outcome, string ReleaseId, string? PreviousReleaseId, DeltaPlan Plan, UploadResult? Upload, SwitchResult? Switch, int StaleStagingRemoved);
 
 /// <summary>
 /// The release protocol on one server, in stages so that the fan-out can hold every server between upload
 /// and switch (<c>--switch=together</c>):
 /// <list type="number">
 /// <item><see cref="PrepareAsync"/>: lock + state + current manifest (1 round trip; more only while waiting for another run's lock).</item>
-/// <item><see cref="UploadAsync"/>: stage, extract, verify, rename to releases/&lt;id&gt; (1 round trip, whatever the number of files).</item>
+/// <item><see cref="UploadAsync"/>: stage, extract, verify, rename to releases/&lt;id&gt; (1 round trip, whatever the number of files;
+/// the parts of the upload run side by side on their own channels).</item>
 /// <item><see cref="SwitchAsync"/>: switch + prune + log + unlock (1 round trip); or <see cref="FinishAsync"/> for an unchanged server;
 /// or <see cref="AbortAsync"/> to remove this run's staging and unlock.</item>
 /// </list>
@@ -114,19 +118,60 @@ public sealed class ReleaseSession
         DeltaPlan.Compute(candidate.Manifest, state.CurrentManifest is null ? null : state.CurrentReleaseId, state.CurrentManifest);
 
     /// <summary>
-    /// One round trip: removes stale staging directories, streams the delta into releases/.&lt;id&gt;.partial, verifies
-    /// (tar's status, file count and bytes remotely; the stream's SHA-256 on both ends), renames it to releases/&lt;id&gt;.
-    /// The live release is never touched. Requires the lock (<see cref="PrepareAsync"/>).
+    /// One round trip: streams the delta into releases/.&lt;id&gt;.partial in parallel parts (one channel and one remote
+    /// tar each, so that compression, encryption and the server's file creation overlap), verifies (tar's status of
+    /// every part, the file count and bytes of the whole tree, each stream's SHA-256 on both ends) and renames it to
+    /// releases/&lt;id&gt;. The live release is never touched. Requires the lock (<see cref="PrepareAsync"/>).
     /// </summary>
     public async Task<UploadResult> UploadAsync(ReleaseCandidate candidate, DeltaPlan plan, bool gzip, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var stream = new ReleaseStream(candidate, plan, gzip);
+        var parts = UploadPart.Split(candidate.Manifest, plan, options.UploadStreams, options.MinFilesPerStream);
+        var upload = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        // One failed part fails the upload: the others are stopped rather than streamed to the end.
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var tasks = parts.Select(async part =>
+        {
+            try
+            {
+                return await UploadPartAsync(candidate, plan.BaseReleaseId, part, parts.Count, upload, gzip, failed.Token);
+            }
+            catch
+            {
+                await failed.CancelAsync();
+                throw;
+            }
+        }).ToList();
+        try
+        {
+            await Task.WhenAll(tasks);
+        }
+        catch
+        {
+            // The failure that stopped the upload, not the cancellations it caused in the other parts.
+            var causes = tasks.Where(t => t.IsFaulted || t.IsCanceled).Select(t => t.Exception?.InnerException ?? new OperationCanceledException(cancellationToken));
+            ExceptionDispatchInfo.Throw(cancellationToken.IsCancellationRequested
+                ? causes.FirstOrDefault(e => e is OperationCanceledException) ?? causes.First()
+                : causes.FirstOrDefault(e => e is not OperationCanceledException) ?? causes.First());
+        }
+        var sent = tasks.Select(t => t.Result).ToList();
+        if (sent.Count(p => p.Staged) != 1)
+            throw new ReleaseException($"The server did not confirm staging {candidate.ReleaseId}: {string.Join(" | ", sent.Select(p => p.Tail))}", ReleaseFailure.Remote);
+        return new UploadResult(candidate.ReleaseId, plan.Send.Count, plan.Link.Count, plan.Removed, sent.Sum(p => p.Stats.Bytes), plan.BytesToSend,
+            sent.All(p => p.HashVerified), parts.Count, clock.Elapsed);
+    }
+
+    private sealed record PartResult(StreamStats Stats, bool HashVerified, bool Staged, string Tail);
+
+    private async Task<PartResult> UploadPartAsync(ReleaseCandidate candidate, string? baseReleaseId, UploadPart part, int parts, string upload, bool gzip, CancellationToken cancellationToken)
+    {
+        var stream = new ReleaseStream(candidate, baseReleaseId, part, gzip);
         StreamStats? stats = null;
         Exception? writeError = null;
         var result = await RunAsync(
             RemoteScripts.Upload,
-            [Root, run.RunId, candidate.ReleaseId, Number(candidate.Manifest.Count), Number(candidate.Manifest.TotalBytes), gzip ? "z" : "-"],
+            [Root, run.RunId, candidate.ReleaseId, Number(candidate.Manifest.Count), Number(candidate.Manifest.TotalBytes), gzip ? "z" : "-",
+                Number(part.Index), Number(parts), upload],
             async (input, ct) =>
             {
                 try
@@ -135,7 +180,7 @@ public sealed class ReleaseSession
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    // Ending the stream early makes the server refuse the upload (it stays a .partial); the cause is rethrown below.
+                    // Ending the stream early makes the server refuse the part (the release stays a .partial); the cause is rethrown below.
                     writeError = e;
                 }
             },
@@ -148,11 +193,7 @@ public sealed class ReleaseSession
         var remoteSum = Lines(result.Output, "@stream").LastOrDefault() ?? "-";
         if (remoteSum != "-" && !string.Equals(remoteSum, stats.Sha256, StringComparison.OrdinalIgnoreCase))
             throw new ReleaseException($"The stream received by {Root} hashes to {remoteSum}, not {stats.Sha256} as sent.", ReleaseFailure.VerifyFailed);
-        if (!Lines(result.Output, "@staged").Contains(candidate.ReleaseId))
-            throw new ReleaseException($"The server did not confirm staging {candidate.ReleaseId}: {Tail(result)}", ReleaseFailure.Remote);
-        var cleaned = int.TryParse(Lines(result.Output, "@cleaned").FirstOrDefault(), CultureInfo.InvariantCulture, out var c) ? c : 0;
-        return new UploadResult(candidate.ReleaseId, plan.Send.Count, plan.Link.Count, plan.Removed, stats.Bytes, plan.BytesToSend,
-            cleaned, remoteSum != "-", clock.Elapsed);
+        return new PartResult(stats, remoteSum != "-", Lines(result.Output, "@staged").Contains(candidate.ReleaseId), Tail(result));
     }
 
     /// <summary>One round trip: atomic switch of current to the uploaded release, prune, log line, unlock.</summary>
@@ -241,12 +282,12 @@ public sealed class ReleaseSession
             if (plan.Unchanged)
             {
                 await FinishAsync(candidate, state, "unchanged", cancellationToken);
-                return new DeployResult(DeployOutcome.Unchanged, state.CurrentReleaseId!, state.CurrentReleaseId, plan, null, null);
+                return new DeployResult(DeployOutcome.Unchanged, state.CurrentReleaseId!, state.CurrentReleaseId, plan, null, null, state.StaleStagingRemoved);
             }
             uploaded = true;
             var upload = await UploadAsync(candidate, plan, options.Compress && state.CanGzip, cancellationToken);
             var switched = await SwitchAsync(candidate, state, cancellationToken);
-            return new DeployResult(DeployOutcome.Deployed, candidate.ReleaseId, state.CurrentReleaseId, plan, upload, switched);
+            return new DeployResult(DeployOutcome.Deployed, candidate.ReleaseId, state.CurrentReleaseId, plan, upload, switched, state.StaleStagingRemoved);
         }
         catch (Exception e)
         {

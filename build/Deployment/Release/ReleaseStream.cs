@@ -9,16 +9,14 @@ namespace Build.Deployment.Release;
 public sealed record StreamStats(long Bytes, string Sha256);
 
 /// <summary>
-/// Writes the upload of one server as a tar stream to be extracted with <c>tar -x -C &lt;root&gt;/releases</c>:
+/// Writes one part of the upload of one server as a tar stream to be extracted with <c>tar -x -C &lt;root&gt;/releases</c>:
 /// directories and changed files as regular entries under <c>.&lt;id&gt;.partial/</c>, unchanged files as hard-link
-/// entries whose target is <c>&lt;current-id&gt;/&lt;path&gt;</c>, then the manifest and meta under <c>.&lt;id&gt;.deploy/</c>
+/// entries whose target is <c>&lt;base-id&gt;/&lt;path&gt;</c>, then (part 0) the manifest and meta under <c>.&lt;id&gt;.deploy/</c>
 /// (last, so a cut stream lacks them). File contents are streamed from disk, one file at a time.
 /// </summary>
-public sealed class ReleaseStream(ReleaseCandidate candidate, DeltaPlan plan, bool gzip)
+public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleaseId, UploadPart part, bool gzip)
 {
     private const UnixFileMode DirectoryMode = (UnixFileMode)0b111_101_101;
-
-    public bool Gzip => gzip;
 
     public async Task<StreamStats> WriteAsync(Stream destination, CancellationToken cancellationToken)
     {
@@ -43,19 +41,19 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, DeltaPlan plan, bo
         var stage = $".{id}.partial/";
         var now = candidate.Info.CreatedAt;
         await writer.WriteEntryAsync(Entry(TarEntryType.Directory, stage, DirectoryMode, now), cancellationToken);
-        foreach (var dir in Directories(candidate.Manifest))
+        foreach (var dir in part.Directories())
             await writer.WriteEntryAsync(Entry(TarEntryType.Directory, stage + dir + "/", DirectoryMode, now), cancellationToken);
 
-        foreach (var entry in plan.Link)
+        foreach (var entry in part.Link)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            await writer.WriteEntryAsync(Entry(TarEntryType.HardLink, stage + entry.Path, (UnixFileMode)entry.Mode, now, $"{plan.BaseReleaseId}/{entry.Path}"), cancellationToken);
+            await writer.WriteEntryAsync(Entry(TarEntryType.HardLink, stage + entry.Path, (UnixFileMode)entry.Mode, now, $"{baseReleaseId}/{entry.Path}"), cancellationToken);
         }
 
-        foreach (var entry in plan.Send)
+        foreach (var entry in part.Send)
         {
             var full = Path.Join(candidate.SiteDirectory, entry.Path);
-            await using var content = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            await using var content = Open(full, entry.Path);
             if (content.Length != entry.Size)
                 throw new ReleaseException($"{entry.Path} changed size while deploying ({entry.Size} -> {content.Length} bytes); rebuild and deploy again.", ReleaseFailure.BadInput);
             var file = Entry(TarEntryType.RegularFile, stage + entry.Path, (UnixFileMode)entry.Mode, File.GetLastWriteTimeUtc(full));
@@ -63,9 +61,23 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, DeltaPlan plan, bo
             await writer.WriteEntryAsync(file, cancellationToken);
         }
 
+        if (!part.CarriesManifest)
+            return;
         var side = $".{id}.deploy/";
         await WriteTextAsync(writer, side + "manifest.json", candidate.ManifestJson, now, cancellationToken);
         await WriteTextAsync(writer, side + "meta", candidate.MetaJson, now, cancellationToken);
+    }
+
+    private static FileStream Open(string full, string path)
+    {
+        try
+        {
+            return new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ReleaseException($"{path} could not be read while deploying ({e.Message}); rebuild and deploy again.", ReleaseFailure.BadInput, e);
+        }
     }
 
     /// <summary>
@@ -96,10 +108,10 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, DeltaPlan plan, bo
     }
 
     /// <summary>Every directory holding a file, parents first, so each gets mode 0755 whatever the remote umask.</summary>
-    internal static IEnumerable<string> Directories(Manifest manifest)
+    internal static IEnumerable<string> Directories(IEnumerable<ManifestEntry> entries)
     {
         var seen = new SortedSet<string>(StringComparer.Ordinal);
-        foreach (var entry in manifest.Entries)
+        foreach (var entry in entries)
         {
             var path = entry.Path;
             for (var slash = path.IndexOf('/'); slash > 0; slash = path.IndexOf('/', slash + 1))

@@ -97,6 +97,14 @@ internal static class RemoteScripts
           fi
           printf '%s\n' "$owner" > .deploy/lock/owner.tmp && mv -f .deploy/lock/owner.tmp .deploy/lock/owner || fail 65 "cannot write the lock owner"
           say "@lock $took"
+          # Staging left by a crashed or cut run (ours or a dead one's): the lock is ours, so nothing writes there now.
+          n=0
+          for d in releases/.*.partial releases/.*.deploy; do
+            [ -e "$d" ] || continue
+            rm -rf "$d" || fail 65 "cannot remove $root/$d"
+            n=$((n+1))
+          done
+          say "@cleaned $n"
         else
           print_owner
         fi
@@ -117,26 +125,21 @@ internal static class RemoteScripts
         """;
 
     /// <summary>
-    /// Args: root run id files bytes compress(z|-). Stdin: the tar stream. Removes stale staging directories,
-    /// extracts into releases/.&lt;id&gt;.partial (links resolve into the current release), checks tar's status,
-    /// the file count and bytes, moves the manifest into .deploy/manifests, renames to releases/&lt;id&gt; and prints
-    /// the stream's SHA-256 for the client to compare. Never touches current.
+    /// Args: root run id files bytes compress(z|-) part parts upload. Stdin: one part's tar stream. Parts run at once,
+    /// each on its own channel: each extracts into releases/.&lt;id&gt;.partial (links resolve into the current release),
+    /// checks tar's status, prints its stream's SHA-256 for the client to compare and leaves a marker in
+    /// releases/.&lt;id&gt;.deploy/&lt;upload&gt;/ (upload: this attempt's nonce, so an earlier attempt's markers never count).
+    /// The part that finds every marker there seals (mkdir decides which, if two finish at once): checks the file count
+    /// and bytes of the whole tree, moves the manifest into .deploy/manifests and renames to releases/&lt;id&gt;.
+    /// Stale staging was removed by Prepare. Never touches current.
     /// </summary>
     public const string Upload = Common + """
 
-        root=$1 run=$2 id=$3 count=$4 bytes=$5 z=$6
+        root=$1 run=$2 id=$3 count=$4 bytes=$5 z=$6 part=$7 parts=$8 upload=$9
         cd "$root" || fail 65 "cannot enter $root"
         own_lock || fail 69 "lock lost"
         cur_id
         [ "$cid" != "$id" ] || fail 65 "release $id is already current"
-        n=0
-        for d in releases/.*.partial releases/.*.deploy; do
-          [ -e "$d" ] || continue
-          rm -rf "$d" || fail 65 "cannot remove $d"
-          n=$((n+1))
-        done
-        say "@cleaned $n"
-        if [ -e "releases/$id" ]; then remove_release "$id"; say "@restaged"; fi
         tmp=.deploy/tmp.$$
         rm -rf "$tmp"; mkdir "$tmp" || fail 65 "cannot create $root/$tmp"
         trap 'rm -rf "$tmp"' EXIT
@@ -157,6 +160,11 @@ internal static class RemoteScripts
           while IFS= read -r l; do say "@tar $l"; done < "$tmp/err"
           fail 67 "tar exited with status $st"
         fi
+        say "@stream $sum"
+        marks=releases/.$id.deploy/$upload
+        mkdir -p "$marks" && : > "$marks/part$part" || fail 65 "cannot write $root/$marks/part$part"
+        set -- "$marks"/part*
+        [ "$#" = "$parts" ] && mkdir "$marks/seal" 2>/dev/null || { say "@part $part"; exit 0; }
         [ -d "releases/.$id.partial" ] || fail 67 "the stream held no release"
         got=$(ls -lnRA "releases/.$id.partial" | {
           n=0 b=0
@@ -167,9 +175,9 @@ internal static class RemoteScripts
         })
         n=${got% *} b=${got#* }
         say "@received $n $b"
-        say "@stream $sum"
         [ "$n" = "$count" ] && [ "$b" = "$bytes" ] || fail 67 "staged $n files and $b bytes, the manifest has $count files and $bytes bytes"
         [ -f "releases/.$id.deploy/manifest.json" ] && [ -f "releases/.$id.deploy/meta" ] || fail 67 "the stream lacks the manifest"
+        if [ -e "releases/$id" ]; then remove_release "$id"; say "@restaged"; fi
         mv -f "releases/.$id.deploy/manifest.json" ".deploy/manifests/$id.json" &&
           mv -f "releases/.$id.deploy/meta" ".deploy/manifests/$id.meta" &&
           rm -rf "releases/.$id.deploy" &&

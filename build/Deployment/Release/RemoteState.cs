@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Build.Settings;
 
@@ -42,6 +43,9 @@ public sealed record RemoteState
 
     public bool CanGzip { get; init; }
 
+    /// <summary>Staging directories of crashed or cut runs removed when the lock was taken.</summary>
+    public int StaleStagingRemoved { get; init; }
+
     /// <summary>The newest release older than current that is not marked bad.</summary>
     public string? RollbackTarget => RollbackTargetFor(CurrentReleaseId);
 
@@ -70,6 +74,7 @@ public sealed record RemoteState
         string? link = null, current = null, manifestJson = null, broken = null;
         bool exists = true, locked = false, hash = false, gzip = false, ended = false;
         var acquisition = LockAcquisition.None;
+        var cleaned = 0;
         foreach (var line in output.Split('\n'))
         {
             var (key, value) = Split(line);
@@ -100,6 +105,7 @@ public sealed record RemoteState
                 case "@bad": if (ServerName.IsReleaseId(value)) bad.Add(value); break;
                 case "@manifest": manifestJson = value; break;
                 case "@cap": hash |= value == "hash"; gzip |= value == "gzip"; break;
+                case "@cleaned": _ = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out cleaned); break;
                 case "@end": ended = true; break;
             }
         }
@@ -136,6 +142,7 @@ public sealed record RemoteState
             CurrentManifest = manifest,
             CanHashStream = hash,
             CanGzip = gzip,
+            StaleStagingRemoved = cleaned,
         };
     }
 

@@ -58,7 +58,9 @@ public sealed class LocalShell : IRemoteShell, IDisposable
     /// <summary>Completed when a stream stalls at <see cref="StallAfterBytes"/>.</summary>
     public TaskCompletionSource Stalled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public int Calls { get; private set; }
+    public int Calls => calls;
+
+    private int calls;
 
     /// <summary>Calls that have returned (a marker tests wait on before advancing a fake clock).</summary>
     public int Completed => completed;
@@ -69,7 +71,7 @@ public sealed class LocalShell : IRemoteShell, IDisposable
     {
         if (dead)
             throw new IOException("connection lost (simulated)");
-        Calls++;
+        Interlocked.Increment(ref calls);
         var start = new ProcessStartInfo
         {
             RedirectStandardInput = true,
@@ -149,6 +151,8 @@ public sealed class LocalShell : IRemoteShell, IDisposable
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
+            // As a dropped connection ends the remote script before the client goes on.
+            await process.WaitForExitAsync(CancellationToken.None);
             throw;
         }
     }

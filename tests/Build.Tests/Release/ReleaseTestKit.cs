@@ -34,7 +34,11 @@ public sealed class ReleaseTestKit : IDisposable
     /// <summary>Each candidate one minute after the previous, so release ids sort in deploy order.</summary>
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero));
 
-    public ReleaseOptions Options { get; set; } = new() { KeepReleases = 5, LockWait = TimeSpan.FromSeconds(5), LockPoll = TimeSpan.FromMilliseconds(50) };
+    /// <summary>Small sites here: uploads of more than a handful of files go in three parallel parts, as large ones do in production.</summary>
+    public ReleaseOptions Options { get; set; } = new()
+    {
+        KeepReleases = 5, LockWait = TimeSpan.FromSeconds(5), LockPoll = TimeSpan.FromMilliseconds(50), UploadStreams = 3, MinFilesPerStream = 4,
+    };
 
     public string Current => Path.Join(Root, "current");
 

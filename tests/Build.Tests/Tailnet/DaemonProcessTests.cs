@@ -20,7 +20,7 @@ public sealed class DaemonProcessTests
                 n => n == "PATH" ? "/usr/bin:/bin" : null,
                 log,
                 new Redactor([secret]));
-            await SimTailnet.WaitUntilAsync(() => daemon.TailContains("ready"), TimeSpan.FromSeconds(30), "the marker line");
+            await Support.Poll.UntilAsync(() => daemon.TailContains("ready"), TimeSpan.FromSeconds(30), "the marker line");
             var text = File.ReadAllText(log);
             Assert.Contains("PATH=/usr/libexec/tailscale:/usr/bin:/bin mode=nftables", text);
             Assert.Contains("secret=[MASKED]?ephemeral=true", text);

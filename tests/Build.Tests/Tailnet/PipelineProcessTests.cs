@@ -67,7 +67,7 @@ public sealed class PipelineProcessTests(ITestOutputHelper output)
         using var sim = new SimTailnet(new Dictionary<string, string> { ["TSSIM_UP_HANG"] = "1" });
         var run = await Pipeline.RunAsync(sim, ["--target=FindServers", "--ts-timeout=5m"], async process =>
         {
-            await SimTailnet.WaitUntilAsync(() => sim.Events("up").Count > 0, TimeSpan.FromSeconds(60), "up to hang");
+            await Support.Poll.UntilAsync(() => sim.Events("up").Count > 0, TimeSpan.FromSeconds(60), "up to hang");
             Assert.Equal(0, PipelineProcess.Signal(process, signal));
         });
         output.WriteLine($"{name}: {run.Text}");

@@ -121,18 +121,8 @@ public sealed class SimTailnet : IDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         // Listening, not just bound: the socket file appears at bind(), a moment before listen().
-        await WaitUntilAsync(() => Build.Tailnet.TailnetSession.Answers(socket), TimeSpan.FromSeconds(20), "the test's own daemon socket");
+        await Support.Poll.UntilAsync(() => Build.Tailnet.TailnetSession.Answers(socket), TimeSpan.FromSeconds(20), "the test's own daemon socket");
         return process;
-    }
-
-    public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan bound, string what)
-    {
-        var watch = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (watch.Elapsed > bound) throw new TimeoutException($"waited {bound} for {what}");
-            await Task.Delay(20);
-        }
     }
 
     /// <summary>Every file the pipeline left in its artifacts folder, as text.</summary>
