@@ -200,7 +200,7 @@ public sealed class FanOut(
         {
             var session = await ConnectAsync(w, token);
             progress.Phase(w.Target.Name, "lock");
-            var state = await session.PrepareAsync(withManifest: true, token);
+            var state = await session.PrepareDeployAsync(token);
             if (state.BrokenStaleLock is { } stale) progress.Phase(w.Target.Name, "lock", $"broke a stale lock ({stale})");
             w.State = state;
             var c = await candidate.WaitAsync(token);

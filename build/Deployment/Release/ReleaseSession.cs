@@ -31,7 +31,8 @@ public sealed record DeployResult(DeployOutcome Outcome, string ReleaseId, strin
 /// The release protocol on one server, in stages so that the fan-out can hold every server between upload
 /// and switch (<c>--switch=together</c>):
 /// <list type="number">
-/// <item><see cref="PrepareAsync"/>: lock + state + current manifest (1 round trip; more only while waiting for another run's lock).</item>
+/// <item><see cref="PrepareDeployAsync"/>: lock + state + current manifest (1 round trip; more only while waiting for another run's lock),
+/// with the upload and switch commands started alongside.</item>
 /// <item><see cref="UploadAsync"/>: stage, extract, verify, rename to releases/&lt;id&gt; (1 round trip, whatever the number of files;
 /// the parts of the upload run side by side on their own channels).</item>
 /// <item><see cref="SwitchAsync"/>: switch + prune + log + unlock (1 round trip); or <see cref="FinishAsync"/> for an unchanged server;
@@ -45,6 +46,8 @@ public sealed class ReleaseSession
     private readonly ReleaseRun run;
     private readonly ReleaseOptions options;
     private readonly TimeProvider time;
+    private readonly Queue<PendingCommand> pendingParts = new();
+    private PendingCommand? pendingSwitch;
 
     public ReleaseSession(IRemoteShell shell, string remoteRoot, ReleaseRun run, ReleaseOptions options, TimeProvider time)
     {
@@ -114,6 +117,35 @@ public sealed class ReleaseSession
         }
     }
 
+    /// <summary>
+    /// <see cref="PrepareAsync"/> for a deploy: the upload parts and the switch are started alongside, each waiting
+    /// for its arguments line, so neither pays for opening its channel later (<see cref="PendingCommand"/>).
+    /// </summary>
+    public async Task<RemoteState> PrepareDeployAsync(CancellationToken cancellationToken)
+    {
+        CancelPending();
+        for (var i = 0; i < Math.Max(1, options.UploadStreams); i++)
+            pendingParts.Enqueue(new PendingCommand(shell, RemoteScripts.Upload, [Root, run.RunId]));
+        pendingSwitch = new PendingCommand(shell, RemoteScripts.Switch, [Root, run.RunId]);
+        try
+        {
+            return await PrepareAsync(true, cancellationToken);
+        }
+        catch
+        {
+            CancelPending();
+            throw;
+        }
+    }
+
+    /// <summary>Lets the commands started ahead and not used end without doing anything.</summary>
+    private void CancelPending()
+    {
+        while (pendingParts.TryDequeue(out var part)) part.Cancel();
+        pendingSwitch?.Cancel();
+        pendingSwitch = null;
+    }
+
     public static DeltaPlan Plan(ReleaseCandidate candidate, RemoteState state) =>
         DeltaPlan.Compute(candidate.Manifest, state.CurrentManifest is null ? null : state.CurrentReleaseId, state.CurrentManifest);
 
@@ -128,13 +160,16 @@ public sealed class ReleaseSession
         var clock = Stopwatch.StartNew();
         var parts = UploadPart.Split(candidate.Manifest, plan, options.UploadStreams, options.MinFilesPerStream);
         var upload = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        var commands = parts.Select(_ => pendingParts.TryDequeue(out var started) ? started
+            : new PendingCommand(shell, RemoteScripts.Upload, [Root, run.RunId])).ToList();
+        while (pendingParts.TryDequeue(out var unused)) unused.Cancel();
         // One failed part fails the upload: the others are stopped rather than streamed to the end.
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var tasks = parts.Select(async part =>
         {
             try
             {
-                return await UploadPartAsync(candidate, plan.BaseReleaseId, part, parts.Count, upload, gzip, failed.Token);
+                return await UploadPartAsync(commands[part.Index], candidate, plan.BaseReleaseId, part, parts.Count, upload, gzip, failed.Token);
             }
             catch
             {
@@ -163,28 +198,26 @@ public sealed class ReleaseSession
 
     private sealed record PartResult(StreamStats Stats, bool HashVerified, bool Staged, string Tail);
 
-    private async Task<PartResult> UploadPartAsync(ReleaseCandidate candidate, string? baseReleaseId, UploadPart part, int parts, string upload, bool gzip, CancellationToken cancellationToken)
+    private async Task<PartResult> UploadPartAsync(PendingCommand command, ReleaseCandidate candidate, string? baseReleaseId, UploadPart part, int parts,
+        string upload, bool gzip, CancellationToken cancellationToken)
     {
         var stream = new ReleaseStream(candidate, baseReleaseId, part, gzip);
         StreamStats? stats = null;
         Exception? writeError = null;
-        var result = await RunAsync(
-            RemoteScripts.Upload,
-            [Root, run.RunId, candidate.ReleaseId, Number(candidate.Manifest.Count), Number(candidate.Manifest.TotalBytes), gzip ? "z" : "-",
-                Number(part.Index), Number(parts), upload],
-            async (input, ct) =>
+        var header = string.Join(' ', candidate.ReleaseId, Number(candidate.Manifest.Count), Number(candidate.Manifest.TotalBytes), gzip ? "z" : "-",
+            Number(part.Index), Number(parts), upload);
+        var result = await command.RunAsync(header, async (input, ct) =>
+        {
+            try
             {
-                try
-                {
-                    stats = await stream.WriteAsync(input, ct);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    // Ending the stream early makes the server refuse the part (the release stays a .partial); the cause is rethrown below.
-                    writeError = e;
-                }
-            },
-            cancellationToken);
+                stats = await stream.WriteAsync(input, ct);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Ending the stream early makes the server refuse the part (the release stays a .partial); the cause is rethrown below.
+                writeError = e;
+            }
+        }, cancellationToken);
         if (writeError is ReleaseException)
             throw writeError;
         Check(result, "upload the release");
@@ -202,7 +235,9 @@ public sealed class ReleaseSession
         var id = candidate.ReleaseId;
         var prune = state.PruneList(id, options.KeepReleases, [id], state.CurrentReleaseId);
         var line = run.LogLine(time.GetUtcNow(), "deploy", id, state.CurrentReleaseId, candidate.Info.Commit, "deployed");
-        var result = await RunAsync(RemoteScripts.Switch, [Root, run.RunId, id, .. prune], line, cancellationToken);
+        var command = pendingSwitch ?? new PendingCommand(shell, RemoteScripts.Switch, [Root, run.RunId]);
+        pendingSwitch = null;
+        var result = await command.RunAsync(string.Join(' ', [id, .. prune]), (input, ct) => input.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), ct).AsTask(), cancellationToken);
         Check(result, $"switch current to {id}");
         return new SwitchResult(id, state.CurrentReleaseId, Lines(result.Output, "@pruned").ToList());
     }
@@ -210,6 +245,7 @@ public sealed class ReleaseSession
     /// <summary>One round trip without a switch (an unchanged server): prune, log line, unlock.</summary>
     public async Task<IReadOnlyList<string>> FinishAsync(ReleaseCandidate candidate, RemoteState state, string outcome, CancellationToken cancellationToken)
     {
+        CancelPending();
         var prune = state.PruneList(state.CurrentReleaseId, options.KeepReleases);
         var line = run.LogLine(time.GetUtcNow(), "deploy", state.CurrentReleaseId, state.CurrentReleaseId, candidate.Info.Commit, outcome);
         var result = await RunAsync(RemoteScripts.Finish, [Root, run.RunId, .. prune], line, cancellationToken);
@@ -225,6 +261,7 @@ public sealed class ReleaseSession
     {
         if (releaseId is not null && !ServerName.IsReleaseId(releaseId))
             throw new ArgumentException($"not a release id: {releaseId}", nameof(releaseId));
+        CancelPending();
         var line = run.LogLine(time.GetUtcNow(), "deploy", releaseId, null, null, "failed", reason);
         var result = await RunAsync(RemoteScripts.Abort, [Root, run.RunId, releaseId ?? "-"], line, cancellationToken);
         Check(result, "abort");
@@ -274,7 +311,7 @@ public sealed class ReleaseSession
     /// <summary>All stages for one server with an immediate switch (<c>--switch=independent</c>, tests); aborts on failure.</summary>
     public async Task<DeployResult> DeployAsync(ReleaseCandidate candidate, CancellationToken cancellationToken)
     {
-        var state = await PrepareAsync(true, cancellationToken);
+        var state = await PrepareDeployAsync(cancellationToken);
         var uploaded = false;
         try
         {

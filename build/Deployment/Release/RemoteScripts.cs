@@ -4,7 +4,7 @@ namespace Build.Deployment.Release;
 /// The POSIX <c>sh</c> scripts of the release protocol, run as <c>sh -c SCRIPT sh ARG...</c>.
 /// Only <c>sh</c>, <c>tar</c>, <c>mkdir</c>, <c>mv</c>, <c>ln</c>, <c>rm</c>, <c>cat</c>, <c>ls</c> are required
 /// (GNU or BusyBox; <c>mv -T</c> and <c>tar -o -p</c> exist in both). <c>sha256sum</c>, <c>tee</c> and <c>mkfifo</c>
-/// are used for the stream hash when present, <c>gzip</c> for compression when present.
+/// are used for the stream hash when present, <c>gzip</c> for compression and <c>awk</c> to count the staged files when present.
 /// Arguments are only the validated remote root, run id, release ids and numbers; file names travel in tar
 /// entries, and free text (lock owner, log line) on stdin, so nothing from the site is ever parsed as shell.
 /// The current release is read from <c>ls -ld current</c> (readlink is not in the assumed tool set).
@@ -27,6 +27,9 @@ internal static class RemoteScripts
         LC_ALL=C; export LC_ALL
         say() { printf '%s\n' "$*"; }
         fail() { code=$1; shift; say "@fail $*"; exit "$code"; }
+        # Read stdin to its end before exiting: a channel the server closes before the client's EOF arrives makes
+        # that EOF a message for a closed channel, and sshd drops the whole connection for it.
+        drain() { cat > /dev/null 2>&1 || :; }
         owner_run() {
           r=
           if [ -f .deploy/lock/owner ]; then
@@ -125,8 +128,9 @@ internal static class RemoteScripts
         """;
 
     /// <summary>
-    /// Args: root run id files bytes compress(z|-) part parts upload. Stdin: one part's tar stream. Parts run at once,
-    /// each on its own channel: each extracts into releases/.&lt;id&gt;.partial (links resolve into the current release),
+    /// Args: root run. Stdin: the line "id files bytes compress(z|-) part parts upload" (or "skip"), then one part's
+    /// tar stream. Started ahead (<see cref="PendingCommand"/>), it waits for that line. Parts run at once, each on
+    /// its own channel: each extracts into releases/.&lt;id&gt;.partial (links resolve into the current release),
     /// checks tar's status, prints its stream's SHA-256 for the client to compare and leaves a marker in
     /// releases/.&lt;id&gt;.deploy/&lt;upload&gt;/ (upload: this attempt's nonce, so an earlier attempt's markers never count).
     /// The part that finds every marker there seals (mkdir decides which, if two finish at once): checks the file count
@@ -135,7 +139,9 @@ internal static class RemoteScripts
     /// </summary>
     public const string Upload = Common + """
 
-        root=$1 run=$2 id=$3 count=$4 bytes=$5 z=$6 part=$7 parts=$8 upload=$9
+        root=$1 run=$2
+        read -r id count bytes z part parts upload rest || exit 0
+        [ "$id" != skip ] || { drain; exit 0; }
         cd "$root" || fail 65 "cannot enter $root"
         own_lock || fail 69 "lock lost"
         cur_id
@@ -160,19 +166,24 @@ internal static class RemoteScripts
           while IFS= read -r l; do say "@tar $l"; done < "$tmp/err"
           fail 67 "tar exited with status $st"
         fi
+        drain
         say "@stream $sum"
         marks=releases/.$id.deploy/$upload
         mkdir -p "$marks" && : > "$marks/part$part" || fail 65 "cannot write $root/$marks/part$part"
         set -- "$marks"/part*
         [ "$#" = "$parts" ] && mkdir "$marks/seal" 2>/dev/null || { say "@part $part"; exit 0; }
         [ -d "releases/.$id.partial" ] || fail 67 "the stream held no release"
-        got=$(ls -lnRA "releases/.$id.partial" | {
-          n=0 b=0
-          while read -r m l u g s rest; do
-            case $m in -[r-][w-]?[r-][w-]?[r-][w-]?*) n=$((n+1)); b=$((b+s)) ;; esac
-          done
-          printf '%s %s' "$n" "$b"
-        })
+        if command -v awk >/dev/null 2>&1; then
+          got=$(ls -lnRA "releases/.$id.partial" | awk '/^-/ { n++; b += $5 } END { printf "%d %.0f", n, b }')
+        else
+          got=$(ls -lnRA "releases/.$id.partial" | {
+            n=0 b=0
+            while read -r m l u g s rest; do
+              case $m in -[r-][w-]?[r-][w-]?[r-][w-]?*) n=$((n+1)); b=$((b+s)) ;; esac
+            done
+            printf '%s %s' "$n" "$b"
+          })
+        fi
         n=${got% *} b=${got#* }
         say "@received $n $b"
         [ "$n" = "$count" ] && [ "$b" = "$bytes" ] || fail 67 "staged $n files and $b bytes, the manifest has $count files and $bytes bytes"
@@ -185,11 +196,18 @@ internal static class RemoteScripts
         say "@staged $id"
         """;
 
-    /// <summary>Args: root run id prune-ids... Stdin: the log line. Switch, prune, log, unlock: one round trip.</summary>
+    /// <summary>
+    /// Args: root run. Stdin: the line "id prune-ids..." (or "skip"), then the log line. Started ahead
+    /// (<see cref="PendingCommand"/>), it waits for that line: switch, prune, log, unlock in one round trip.
+    /// </summary>
     public const string Switch = Common + """
 
-        root=$1 run=$2 id=$3; shift 3
-        line=$(cat)
+        root=$1 run=$2
+        read -r id prune || exit 0
+        [ "$id" != skip ] || { drain; exit 0; }
+        IFS= read -r line || :
+        drain
+        set -- $prune
         cd "$root" || fail 65 "cannot enter $root"
         own_lock || fail 69 "lock lost"
         switch_to "$id"

@@ -25,7 +25,11 @@ public sealed class SshRemoteShell(SshClient client) : IRemoteShell
         command.CommandTimeout = Timeout.InfiniteTimeSpan;
 
         // SSH.NET's order: start, then open stdin (it throws before execution has started), dispose = EOF.
-        var run = command.ExecuteAsync(cancellationToken);
+        // Starting blocks the caller for two round trips (channel open, exec request): on a thread of its own, so that
+        // commands started together (the parts of an upload, several servers) open their channels at once, not in turn,
+        // and no pool thread is held waiting on the network.
+        var run = await Task.Factory.StartNew(() => command.ExecuteAsync(cancellationToken), cancellationToken,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
         Exception? inputFailure = null;
         if (writeInput is not null)
         {

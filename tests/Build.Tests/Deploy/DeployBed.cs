@@ -100,7 +100,11 @@ public sealed class DeployBed : IAsyncDisposable
     /// <summary>Starts now, so ids made here sort after one the program made just before.</summary>
     public FakeTimeProvider IdClock { get; } = new(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
 
-    public ReleaseOptions Release { get; set; } = new() { KeepReleases = 5, LockWait = TimeSpan.FromSeconds(3), LockPoll = TimeSpan.FromMilliseconds(100) };
+    /// <summary>Uploads of more than a few files go in two parallel parts, as large sites do in production.</summary>
+    public ReleaseOptions Release { get; set; } = new()
+    {
+        KeepReleases = 5, LockWait = TimeSpan.FromSeconds(3), LockPoll = TimeSpan.FromMilliseconds(100), MinFilesPerStream = 8,
+    };
 
     public RecordingProgress Progress { get; } = new();
 

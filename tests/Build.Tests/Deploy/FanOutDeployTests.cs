@@ -73,6 +73,9 @@ public sealed class FanOutDeployTests(DeployServers servers, ITestOutputHelper o
             Assert.False(bed.Locked(s.Server));
             Assert.Contains("outcome=unchanged", bed.LogLines(s.Server)[^1]);
         });
+        // Healthy servers need no second attempt.
+        Assert.DoesNotContain(bed.Progress.Lines, l => l.Contains(": retry", StringComparison.Ordinal));
+        Assert.Contains(bed.Progress.Lines, l => l.Contains("sent in 2 stream(s)", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -8,7 +8,7 @@ namespace Build.Tests.Release;
 /// <summary>The tool set a test "server" offers.</summary>
 public enum ShellFlavor
 {
-    /// <summary>dash with GNU tar and coreutils (plus the optional sha256sum, tee, mkfifo, gzip).</summary>
+    /// <summary>dash with GNU tar and coreutils (plus the optional sha256sum, tee, mkfifo, gzip, awk).</summary>
     Gnu,
     /// <summary>BusyBox sh with BusyBox applets only.</summary>
     BusyBox,
@@ -26,7 +26,7 @@ public enum ShellFlavor
 public sealed class LocalShell : IRemoteShell, IDisposable
 {
     private static readonly string[] Required = ["sh", "tar", "mkdir", "mv", "ln", "rm", "cat", "ls"];
-    private static readonly string[] Optional = ["sha256sum", "tee", "mkfifo", "gzip"];
+    private static readonly string[] Optional = ["sha256sum", "tee", "mkfifo", "gzip", "awk"];
     private readonly string toolDirectory;
     private bool dead;
 

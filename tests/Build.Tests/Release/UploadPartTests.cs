@@ -133,9 +133,11 @@ public sealed class UploadPartTests
         var parts = UploadPart.Split(candidate.Manifest, plan, maxParts: 2, minEntries: 1);
         var id = candidate.ReleaseId;
 
-        Task<RemoteResult> Part(int index, string upload) => kit.Shell.RunAsync(RemoteScripts.Upload,
-            [kit.Root, kit.Run.RunId, id, $"{candidate.Manifest.Count}", $"{candidate.Manifest.TotalBytes}", "-", $"{index}", "2", upload],
-            async (stream, ct) => await new ReleaseStream(candidate, null, parts[index], gzip: false).WriteAsync(stream, ct), CancellationToken.None);
+        Task<RemoteResult> Part(int index, string upload) => kit.Shell.RunAsync(RemoteScripts.Upload, [kit.Root, kit.Run.RunId], async (stream, ct) =>
+        {
+            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"{id} {candidate.Manifest.Count} {candidate.Manifest.TotalBytes} - {index} 2 {upload}\n"), ct);
+            await new ReleaseStream(candidate, null, parts[index], gzip: false).WriteAsync(stream, ct);
+        }, CancellationToken.None);
 
         // Part 1 of an earlier, cut upload left its marker; part 0 of this upload must not take it for its partner's.
         var earlier = await Part(1, "0000000000000001");
