@@ -81,13 +81,19 @@ internal static class RemoteScripts
         fi
         if [ ! -d "$root" ]; then say "@absent"; say "@end"; exit 0; fi
         cd "$root" || fail 65 "cannot enter $root"
-        cur_id
-        if [ -e current ] || [ -L current ]; then
-          [ -L current ] || fail 64 "current is not a symlink"
-          say "@current-link $target"
-          [ -n "$cid" ] || [ "$mode" != lock ] || fail 64 "current points to $target, not to a release"
-          say "@current $cid"
-        fi
+        check_current() {
+          cur_id
+          if [ -e current ] || [ -L current ]; then
+            [ -L current ] || return 1
+            [ -n "$cid" ] || [ "$mode" != lock ] || return 2
+          fi
+        }
+        refuse() {
+          [ "$1" = 1 ] && fail 64 "current is not a symlink"
+          fail 64 "current points to $target, not to a release"
+        }
+        # Refused before anything is created; read again under the lock below.
+        check_current || refuse $?
         if [ "$mode" = lock ]; then
           [ -w . ] || fail 65 "$root is not writable"
           mkdir -p releases .deploy/manifests .deploy/bad 2>/dev/null || fail 65 "cannot create $root/releases and $root/.deploy"
@@ -108,8 +114,14 @@ internal static class RemoteScripts
             n=$((n+1))
           done
           say "@cleaned $n"
+          # Another deploy may have switched while this one waited for the lock: the state is what holds now.
+          check_current || { st=$?; [ "$took" = taken ] && rm -rf .deploy/lock; refuse "$st"; }
         else
           print_owner
+        fi
+        if [ -L current ]; then
+          say "@current-link $target"
+          say "@current $cid"
         fi
         for d in releases/* releases/.[!.]* releases/..?*; do
           [ -e "$d" ] || [ -L "$d" ] || continue
