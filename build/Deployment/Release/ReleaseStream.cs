@@ -64,6 +64,9 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleas
         if (!part.CarriesManifest)
             return;
         var side = $".{id}.deploy/";
+        // An entry of its own: the other parts create this directory for their markers meanwhile, and GNU tar gives
+        // up on a file whose missing parent appears between its open and its mkdir.
+        await writer.WriteEntryAsync(Entry(TarEntryType.Directory, side, DirectoryMode, now), cancellationToken);
         await WriteTextAsync(writer, side + "manifest.json", candidate.ManifestJson, now, cancellationToken);
         await WriteTextAsync(writer, side + "meta", candidate.MetaJson, now, cancellationToken);
     }

@@ -94,8 +94,34 @@ public sealed class UploadPartTests
             names.Add(list);
         }
         Assert.Equal([$".{id}.partial/", $".{id}.partial/a/", $".{id}.partial/a/x/", $".{id}.partial/a/y/",
-            $".{id}.partial/a/x/1.html", $".{id}.partial/a/y/2.html", $".{id}.deploy/manifest.json", $".{id}.deploy/meta"], names[0]);
+            $".{id}.partial/a/x/1.html", $".{id}.partial/a/y/2.html", $".{id}.deploy/", $".{id}.deploy/manifest.json", $".{id}.deploy/meta"], names[0]);
         Assert.Equal([$".{id}.partial/", $".{id}.partial/b/", $".{id}.partial/b/z/", $".{id}.partial/b/z/3.html", $".{id}.partial/b/z/4.html"], names[1]);
+    }
+
+    [Fact]
+    public async Task Every_entry_of_a_part_comes_after_a_directory_entry_for_each_of_its_parents()
+    {
+        // Parts extract side by side into shared directories: a file whose parent another part creates meanwhile
+        // can fail in GNU tar (open: ENOENT, then mkdir: EEXIST, and it gives up), so no part relies on implicit parents.
+        using var kit = new ReleaseTestKit(ShellFlavor.Gnu);
+        kit.Generate(80, 100);
+        var candidate = await kit.CandidateAsync();
+        var plan = DeltaPlan.Compute(candidate.Manifest, null, null);
+        foreach (var part in UploadPart.Split(candidate.Manifest, plan, maxParts: 3, minEntries: 1))
+        {
+            using var buffer = new MemoryStream();
+            await new ReleaseStream(candidate, null, part, gzip: false).WriteAsync(buffer, CancellationToken.None);
+            buffer.Position = 0;
+            using var reader = new TarReader(buffer);
+            var directories = new HashSet<string>(StringComparer.Ordinal) { "" };
+            while (reader.GetNextEntry() is { } entry)
+            {
+                var name = entry.Name.TrimEnd('/');
+                var parent = name.Contains('/') ? name[..name.LastIndexOf('/')] : "";
+                Assert.True(directories.Contains(parent), $"part {part.Index}: {entry.Name} before a directory entry for {parent}");
+                if (entry.EntryType == TarEntryType.Directory) directories.Add(name);
+            }
+        }
     }
 
     [Theory]
