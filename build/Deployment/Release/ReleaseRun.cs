@@ -53,7 +53,7 @@ public sealed record ReleaseOptions
 
     public TimeSpan LockPoll { get; init; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>gzip (level Fastest) when the server has gzip: tar headers of hard-link entries and HTML shrink ~10x for little CPU (README).</summary>
+    /// <summary>gzip (zlib level 2) when the server has gzip: tar headers of hard-link entries and HTML shrink ~10x for little CPU (README).</summary>
     public bool Compress { get; init; } = true;
 
     /// <summary>

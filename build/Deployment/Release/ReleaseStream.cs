@@ -18,11 +18,15 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleas
 {
     private const UnixFileMode DirectoryMode = (UnixFileMode)0b111_101_101;
 
+    // zlib level 2: as fast as level 1 (Fastest) and 23% smaller on the benchmark's site (4.9 MB instead of 6.3 MB
+    // for 42.6 MB of tar, ~0.1 s either way); levels 3 and up cost more time than the bytes they save on a fast link.
+    private static readonly ZLibCompressionOptions Compression = new() { CompressionLevel = 2 };
+
     public async Task<StreamStats> WriteAsync(Stream destination, CancellationToken cancellationToken)
     {
         using var hashing = new HashingStream(destination);
         var buffered = new BufferedStream(hashing, 128 * 1024);
-        var compressed = gzip ? new GZipStream(buffered, CompressionLevel.Fastest, leaveOpen: true) : null;
+        var compressed = gzip ? new GZipStream(buffered, Compression, leaveOpen: true) : null;
         var writer = new TarWriter(compressed ?? (Stream)buffered, TarEntryFormat.Pax, leaveOpen: true);
         // Disposed only on success: disposing writes the end-of-archive blocks (and gzip's tail), which after a
         // failure or cancellation would be a write without a token into a connection that may never drain.
