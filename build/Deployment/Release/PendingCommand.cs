@@ -10,7 +10,7 @@ namespace Build.Deployment.Release;
 /// </summary>
 internal sealed class PendingCommand
 {
-    public const string Skip = "skip";
+    private const string Skip = "skip";
 
     private readonly TaskCompletionSource<Func<Stream, CancellationToken, Task>?> input = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task<RemoteResult> result;
