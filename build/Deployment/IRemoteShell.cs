@@ -20,3 +20,9 @@ public interface IRemoteShell
         Func<Stream, CancellationToken, Task>? writeInput,
         CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// The server refused another channel on the connection (sshd's <c>MaxSessions</c>): the command never started.
+/// Commands started ahead give way when they meet it (<see cref="Release.PendingCommand"/>).
+/// </summary>
+public sealed class ChannelRefusedException(string message, Exception? inner = null) : IOException(message, inner);

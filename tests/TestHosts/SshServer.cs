@@ -14,6 +14,9 @@ public sealed record SshServerOptions
     public string RootLoginUser { get; init; } = "deploytest";
 
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>sshd's MaxSessions: channels one connection may have open at once (OpenSSH's default is 10).</summary>
+    public int MaxSessions { get; init; } = 100;
 }
 
 /// <summary>A public key line's parts: type and base64 blob.</summary>
@@ -240,7 +243,7 @@ public sealed class SshServer : IAsyncDisposable
         "UseDNS no",
         "LogLevel VERBOSE",
         "MaxStartups 200",
-        "MaxSessions 100",
+        $"MaxSessions {_options.MaxSessions}",
         "Subsystem sftp internal-sftp",
         "");
 

@@ -13,6 +13,7 @@ internal sealed class PendingCommand
     private const string Skip = "skip";
 
     private readonly TaskCompletionSource<Func<Stream, CancellationToken, Task>?> input = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task<RemoteResult> result;
 
     // Its own: the token of the step that started it (a retry attempt's, pooled) may be cancelled or reused after that step;
@@ -23,6 +24,7 @@ internal sealed class PendingCommand
     {
         result = shell.RunAsync(script, arguments, async (stream, ct) =>
         {
+            started.TrySetResult();
             var write = await input.Task.WaitAsync(ct);
             if (write is null)
                 await stream.WriteAsync(Encoding.UTF8.GetBytes(Skip + "\n"), ct); // SSH.NET sends EOF only after a write
@@ -49,4 +51,21 @@ internal sealed class PendingCommand
 
     /// <summary>Lets the script end without doing anything.</summary>
     public void Cancel() => input.TrySetResult(null);
+
+    /// <summary>Cancels it and waits until it has ended, so that its channel is free again.</summary>
+    public async Task EndAsync()
+    {
+        Cancel();
+        await result.ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Whether the server refused its channel (sshd's MaxSessions): then it never started and the step that
+    /// wanted it runs a command of its own once the others have ended. Waits until it started or failed.
+    /// </summary>
+    public async Task<bool> RefusedAsync()
+    {
+        await Task.WhenAny(started.Task, result);
+        return !started.Task.IsCompleted && result.Exception?.InnerException is ChannelRefusedException;
+    }
 }

@@ -49,6 +49,9 @@ public sealed class ReleaseSession
     private readonly Queue<PendingCommand> pendingParts = new();
     private PendingCommand? pendingSwitch;
 
+    // The server refused a channel (sshd MaxSessions): from then on one command at a time, the upload in one stream.
+    private bool fewSessions;
+
     public ReleaseSession(IRemoteShell shell, string remoteRoot, ReleaseRun run, ReleaseOptions options, TimeProvider time)
     {
         ValidateRoot(remoteRoot);
@@ -131,11 +134,27 @@ public sealed class ReleaseSession
         {
             return await PrepareAsync(true, cancellationToken);
         }
+        catch (ChannelRefusedException)
+        {
+            // The commands started ahead took the sessions the server allows: the lock goes first, alone.
+            await EndPendingAsync();
+            fewSessions = true;
+            return await PrepareAsync(true, cancellationToken);
+        }
         catch
         {
             CancelPending();
             throw;
         }
+    }
+
+    /// <summary>Ends every command started ahead and waits until their channels are closed.</summary>
+    private async Task EndPendingAsync()
+    {
+        var all = pendingParts.Concat(pendingSwitch is null ? [] : [pendingSwitch]).ToList();
+        pendingParts.Clear();
+        pendingSwitch = null;
+        await Task.WhenAll(all.Select(p => p.EndAsync()));
     }
 
     /// <summary>Lets the commands started ahead and not used end without doing anything.</summary>
@@ -158,7 +177,11 @@ public sealed class ReleaseSession
     public async Task<UploadResult> UploadAsync(ReleaseCandidate candidate, DeltaPlan plan, bool gzip, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var parts = UploadPart.Split(candidate.Manifest, plan, options.UploadStreams, options.MinFilesPerStream);
+        foreach (var started in pendingParts)
+            fewSessions |= await started.RefusedAsync();
+        if (fewSessions)
+            await EndPendingAsync();
+        var parts = UploadPart.Split(candidate.Manifest, plan, fewSessions ? 1 : options.UploadStreams, options.MinFilesPerStream);
         var upload = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var commands = parts.Select(_ => pendingParts.TryDequeue(out var started) ? started
             : new PendingCommand(shell, RemoteScripts.Upload, [Root, run.RunId])).ToList();
@@ -235,7 +258,8 @@ public sealed class ReleaseSession
         var id = candidate.ReleaseId;
         var prune = state.PruneList(id, options.KeepReleases, [id], state.CurrentReleaseId);
         var line = run.LogLine(time.GetUtcNow(), "deploy", id, state.CurrentReleaseId, candidate.Info.Commit, "deployed");
-        var command = pendingSwitch ?? new PendingCommand(shell, RemoteScripts.Switch, [Root, run.RunId]);
+        var command = pendingSwitch is { } started && !await started.RefusedAsync() ? started
+            : new PendingCommand(shell, RemoteScripts.Switch, [Root, run.RunId]);
         pendingSwitch = null;
         var result = await command.RunAsync(string.Join(' ', [id, .. prune]), (input, ct) => input.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), ct).AsTask(), cancellationToken);
         Check(result, $"switch current to {id}");

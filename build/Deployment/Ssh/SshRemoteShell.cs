@@ -28,8 +28,16 @@ public sealed class SshRemoteShell(SshClient client) : IRemoteShell
         // Starting blocks the caller for two round trips (channel open, exec request): on a thread of its own, so that
         // commands started together (the parts of an upload, several servers) open their channels at once, not in turn,
         // and no pool thread is held waiting on the network.
-        var run = await Task.Factory.StartNew(() => command.ExecuteAsync(cancellationToken), cancellationToken,
-            TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+        Task run;
+        try
+        {
+            run = await Task.Factory.StartNew(() => command.ExecuteAsync(cancellationToken), cancellationToken,
+                TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+        }
+        catch (Renci.SshNet.Common.SshException e) when (e.Message.StartsWith("Failed to open a channel", StringComparison.Ordinal))
+        {
+            throw new ChannelRefusedException($"The server refused another session on this connection ({e.Message}); its sshd MaxSessions is lower than the deploy's sessions at once.", e);
+        }
         Exception? inputFailure = null;
         if (writeInput is not null)
         {
