@@ -5,10 +5,23 @@ namespace Bench;
 /// <summary>
 /// Runs every (scenario, server count, contender) the options select, --bench-runs times, runs
 /// interleaved across contenders so load on the machine hits them alike. Each run gets fresh
-/// remote directories; for rebuild the previous build is put there first, untimed.
+/// remote directories; for rebuild the previous build is put there first, untimed. With
+/// <paramref name="keepRemoteCopies"/> they stay until the farm is disposed: deleting a copy of the
+/// site between runs made the file creation of the runs after it 2–7x slower here (ext4 on a VM
+/// disk), a drift that grew through the whole benchmark.
 /// </summary>
-public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSites sites, IReadOnlyList<IContender> contenders, Action<string> log)
+public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSites sites, IReadOnlyList<IContender> contenders, Action<string> log,
+    bool keepRemoteCopies = false)
 {
+    /// <summary>Remote copies of the site the runs write (rebuild counts twice: its first build, then the rebuild).</summary>
+    public static int RemoteCopies(BenchOptions options)
+    {
+        var servers = new[] { 1, options.Servers }.Distinct().Sum();
+        var perScenario = options.Runs * options.Contenders.Count * servers;
+        var doubling = options.Scenarios.Contains("cold") ? options.Runs * 2 * options.Contenders.Count(c => c is "deploy" or "rsync-sequential") : 0;
+        return options.Scenarios.Sum(s => s == "rebuild" ? 2 * perScenario : perScenario) + doubling;
+    }
+
     public IReadOnlyList<int> ServerCounts => new[] { 1, options.Servers }.Distinct().ToArray();
 
     public async Task<IReadOnlyList<BenchResult>> RunAsync(CancellationToken cancellationToken)
@@ -69,8 +82,8 @@ public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSite
         }
         finally
         {
-            // Untimed; keeps the disk from filling with copies of the site.
-            Directory.Delete(remote, recursive: true);
+            // Untimed; without room for every copy, each is deleted at once (and the drift above comes back).
+            if (!keepRemoteCopies) Directory.Delete(remote, recursive: true);
         }
     }
 }

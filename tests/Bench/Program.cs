@@ -53,7 +53,8 @@ namespace Bench
                 Log($"Servers: {string.Join(", ", farm.Servers.Select(s => $"{s.Name} {s.Sshd.Address}:{s.Sshd.Port} via {s.Proxy.Address}:{s.Proxy.Port}"))}");
 
                 var contenders = options.Contenders.Select(name => Contender(name, farm, root)).ToArray();
-                var runner = new BenchRunner(options, farm, sites, contenders, Log);
+                var keep = KeepRemoteCopies(options, sites, farm.Directory, Log);
+                var runner = new BenchRunner(options, farm, sites, contenders, Log, keep);
                 var rows = await runner.RunAsync(cancellationToken);
 
                 Directory.CreateDirectory(Path.GetDirectoryName(output)!);
@@ -76,6 +77,20 @@ namespace Bench
                 try { Directory.Delete(work, recursive: true); }
                 catch (IOException e) { Console.Error.WriteLine($"bench: could not remove {work}: {e.Message}"); }
             }
+        }
+
+        /// <summary>Keep every run's remote copy until the end when the disk has room for all of them (and 2 GB more).</summary>
+        private static bool KeepRemoteCopies(BenchOptions options, BenchSites sites, string farmDirectory, Action<string> log)
+        {
+            var needed = (long)(BenchRunner.RemoteCopies(options) * sites.Bytes * 1.5) + (2L << 30);
+            long free;
+            try { free = new DriveInfo(farmDirectory).AvailableFreeSpace; }
+            catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException) { free = 0; }
+            var keep = free >= needed;
+            log(keep
+                ? $"Remote copies: kept until the end ({needed / 1e9:0.0} GB at most of {free / 1e9:0.0} GB free), so no run pays for deleting an earlier one"
+                : $"Remote copies: deleted after each run ({needed / 1e9:0.0} GB needed to keep them, {free / 1e9:0.0} GB free); expect later runs to be slower");
+            return keep;
         }
 
         private static IContender Contender(string name, ServerFarm farm, string root) => name switch

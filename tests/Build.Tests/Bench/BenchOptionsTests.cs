@@ -18,6 +18,16 @@ public sealed class BenchOptionsTests
     }
 
     [Fact]
+    public void Counts_the_remote_copies_of_the_site_a_benchmark_writes()
+    {
+        // Defaults: 3 runs x 4 contenders x (1 + 4) servers = 60 for cold, twice that for rebuild, and
+        // 3 runs x 2 RTTs x 2 contenders for the RTT doubling.
+        Assert.Equal(60 + 120 + 12, BenchRunner.RemoteCopies(BenchOptions.Parse([])));
+        Assert.Equal(1 * 1 * 1, BenchRunner.RemoteCopies(BenchOptions.Parse(["--bench-runs=1", "--bench-servers=1", "--bench-contenders=tar-ssh", "--bench-scenarios=cold"])));
+        Assert.Equal(2 + 2 * 2 + 2 * 2, BenchRunner.RemoteCopies(BenchOptions.Parse(["--bench-runs=2", "--bench-servers=1", "--bench-contenders=deploy"])));
+    }
+
+    [Fact]
     public void Parses_both_argument_forms_and_keeps_the_canonical_order_of_lists()
     {
         var o = BenchOptions.Parse(["--bench-posts=50", "--bench-servers", "2", "--bench-rtt=0.1s", "--bench-bandwidth=100mbit",
