@@ -5,8 +5,11 @@ namespace Build.Deployment.Release;
 /// Only <c>sh</c>, <c>tar</c>, <c>mkdir</c>, <c>mv</c>, <c>ln</c>, <c>rm</c>, <c>cat</c>, <c>ls</c> are required
 /// (GNU or BusyBox; <c>mv -T</c> and <c>tar -o -p</c> exist in both). <c>sha256sum</c>, <c>tee</c> and <c>mkfifo</c>
 /// are used for the stream hash when present, <c>gzip</c> for compression and <c>awk</c> to count the staged files when present.
-/// Arguments are only the validated remote root, run id, release ids and numbers; file names travel in tar
-/// entries, and free text (lock owner, log line) on stdin, so nothing from the site is ever parsed as shell.
+/// Arguments are the validated remote root, run id, release ids and numbers, and the run's own free text (lock
+/// owner, log line), single-quoted and only ever expanded as "$n"; file names travel in tar entries, so nothing
+/// from the site is ever parsed as shell. Free text is an argument rather than stdin because a command with stdin
+/// costs a round trip more (the client may write only once the command has started); the commands started ahead
+/// (<see cref="PendingCommand"/>) are the exception: their stdin carries what was not known when they started.
 /// The current release is read from <c>ls -ld current</c> (readlink is not in the assumed tool set).
 /// Replies are lines starting with <c>@</c>; exit codes 64.. name refusals (see <see cref="ExitCodes"/>).
 /// </summary>
@@ -71,11 +74,10 @@ internal static class RemoteScripts
         }
         """;
 
-    /// <summary>Args: root run mode(lock|look) break(-|run id) manifest(yes|no). Stdin: the lock owner file.</summary>
+    /// <summary>Args: root run mode(lock|look) break(-|run id) manifest(yes|no) owner(the lock owner file; empty to look).</summary>
     public const string Prepare = Common + """
 
-        root=$1 run=$2 mode=$3 brk=$4 want=$5
-        owner=$(cat)
+        root=$1 run=$2 mode=$3 brk=$4 want=$5 owner=$6
         if [ "$mode" = lock ] && [ ! -d "$root" ]; then
           mkdir -p "$root" 2>/dev/null || fail 65 "cannot create $root"
         fi
@@ -235,11 +237,10 @@ internal static class RemoteScripts
         say "@unlocked"
         """;
 
-    /// <summary>Args: root run prune-ids... Stdin: the log line (may be empty). Prune, log, unlock without switching.</summary>
+    /// <summary>Args: root run line(the log line, may be empty) prune-ids... Prune, log, unlock without switching.</summary>
     public const string Finish = Common + """
 
-        root=$1 run=$2; shift 2
-        line=$(cat)
+        root=$1 run=$2 line=$3; shift 3
         cd "$root" || fail 65 "cannot enter $root"
         own_lock || fail 69 "lock lost"
         cur_id
@@ -254,11 +255,10 @@ internal static class RemoteScripts
         say "@unlocked"
         """;
 
-    /// <summary>Args: root run id(-). Stdin: the log line. Removes this run's staging and unswitched release; unlocks if ours.</summary>
+    /// <summary>Args: root run id(-) line(the log line, may be empty). Removes this run's staging and unswitched release; unlocks if ours.</summary>
     public const string Abort = Common + """
 
-        root=$1 run=$2 id=$3
-        line=$(cat)
+        root=$1 run=$2 id=$3 line=$4
         cd "$root" 2>/dev/null || { say "@absent"; exit 0; }
         own_lock || { say "@not-owner"; exit 0; }
         if [ "$id" != - ]; then
@@ -271,11 +271,10 @@ internal static class RemoteScripts
         say "@unlocked"
         """;
 
-    /// <summary>Args: root run from(-) to. Stdin: the log line. Switch back, mark the left release bad, log, unlock.</summary>
+    /// <summary>Args: root run from(-) to line(the log line). Switch back, mark the left release bad, log, unlock.</summary>
     public const string Rollback = Common + """
 
-        root=$1 run=$2 from=$3 to=$4
-        line=$(cat)
+        root=$1 run=$2 from=$3 to=$4 line=$5
         cd "$root" || fail 65 "cannot enter $root"
         own_lock || fail 69 "lock lost"
         switch_to "$to"
