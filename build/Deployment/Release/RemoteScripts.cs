@@ -249,7 +249,6 @@ internal static class RemoteScripts
           remove_release "$p"
           say "@pruned $p"
         done
-        for d in releases/.*.partial releases/.*.deploy; do [ -e "$d" ] && rm -rf "$d"; done
         [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
         rm -rf .deploy/lock
         say "@unlocked"
