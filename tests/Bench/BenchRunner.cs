@@ -11,7 +11,7 @@ namespace Bench;
 /// disk), a drift that grew through the whole benchmark.
 /// </summary>
 public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSites sites, IReadOnlyList<IContender> contenders, Action<string> log,
-    bool keepRemoteCopies = false)
+    bool keepRemoteCopies)
 {
     /// <summary>Remote copies of the site the runs write (rebuild counts twice: its first build, then the rebuild).</summary>
     public static int RemoteCopies(BenchOptions options)

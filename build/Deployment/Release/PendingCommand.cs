@@ -36,13 +36,12 @@ internal sealed class PendingCommand
     }
 
     /// <summary>Sends the arguments line (and what follows it) and waits for the result.</summary>
-    public async Task<RemoteResult> RunAsync(string header, Func<Stream, CancellationToken, Task>? rest, CancellationToken cancellationToken)
+    public async Task<RemoteResult> RunAsync(string header, Func<Stream, CancellationToken, Task> rest, CancellationToken cancellationToken)
     {
         if (!input.TrySetResult(async (stream, ct) =>
             {
                 await stream.WriteAsync(Encoding.UTF8.GetBytes(header + "\n"), ct);
-                if (rest is not null)
-                    await rest(stream, ct);
+                await rest(stream, ct);
             }))
             throw new InvalidOperationException("A pending command runs once.");
         await using var _ = cancellationToken.Register(cancel.Cancel);

@@ -128,8 +128,8 @@ public sealed class ReleaseSession
     {
         CancelPending();
         for (var i = 0; i < Math.Max(1, options.UploadStreams); i++)
-            pendingParts.Enqueue(new PendingCommand(shell, RemoteScripts.Upload, [Root, run.RunId]));
-        pendingSwitch = new PendingCommand(shell, RemoteScripts.Switch, [Root, run.RunId]);
+            pendingParts.Enqueue(Start(RemoteScripts.Upload));
+        pendingSwitch = Start(RemoteScripts.Switch);
         try
         {
             return await PrepareAsync(true, cancellationToken);
@@ -148,21 +148,24 @@ public sealed class ReleaseSession
         }
     }
 
+    /// <summary>An Upload or Switch command, started now and waiting for its arguments line.</summary>
+    private PendingCommand Start(string script) => new(shell, script, [Root, run.RunId]);
+
     /// <summary>Ends every command started ahead and waits until their channels are closed.</summary>
-    private async Task EndPendingAsync()
-    {
-        var all = pendingParts.Concat(pendingSwitch is null ? [] : [pendingSwitch]).ToList();
-        pendingParts.Clear();
-        pendingSwitch = null;
-        await Task.WhenAll(all.Select(p => p.EndAsync()));
-    }
+    private Task EndPendingAsync() => Task.WhenAll(TakePending().Select(p => p.EndAsync()));
 
     /// <summary>Lets the commands started ahead and not used end without doing anything.</summary>
     private void CancelPending()
     {
-        while (pendingParts.TryDequeue(out var part)) part.Cancel();
-        pendingSwitch?.Cancel();
+        foreach (var pending in TakePending()) pending.Cancel();
+    }
+
+    private List<PendingCommand> TakePending()
+    {
+        var all = pendingParts.Concat(pendingSwitch is null ? [] : [pendingSwitch]).ToList();
+        pendingParts.Clear();
         pendingSwitch = null;
+        return all;
     }
 
     public static DeltaPlan Plan(ReleaseCandidate candidate, RemoteState state) =>
@@ -183,8 +186,7 @@ public sealed class ReleaseSession
             await EndPendingAsync();
         var parts = UploadPart.Split(candidate.Manifest, plan, fewSessions ? 1 : options.UploadStreams, options.MinFilesPerStream);
         var upload = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-        var commands = parts.Select(_ => pendingParts.TryDequeue(out var started) ? started
-            : new PendingCommand(shell, RemoteScripts.Upload, [Root, run.RunId])).ToList();
+        var commands = parts.Select(_ => pendingParts.TryDequeue(out var started) ? started : Start(RemoteScripts.Upload)).ToList();
         while (pendingParts.TryDequeue(out var unused)) unused.Cancel();
         // One failed part fails the upload: the others are stopped rather than streamed to the end.
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -258,8 +260,7 @@ public sealed class ReleaseSession
         var id = candidate.ReleaseId;
         var prune = state.PruneList(id, options.KeepReleases, [id], state.CurrentReleaseId);
         var line = run.LogLine(time.GetUtcNow(), "deploy", id, state.CurrentReleaseId, candidate.Info.Commit, "deployed");
-        var command = pendingSwitch is { } started && !await started.RefusedAsync() ? started
-            : new PendingCommand(shell, RemoteScripts.Switch, [Root, run.RunId]);
+        var command = pendingSwitch is { } started && !await started.RefusedAsync() ? started : Start(RemoteScripts.Switch);
         pendingSwitch = null;
         var result = await command.RunAsync(string.Join(' ', [id, .. prune]), (input, ct) => input.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), ct).AsTask(), cancellationToken);
         Check(result, $"switch current to {id}");
