@@ -7,6 +7,10 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 
 $root = $PSScriptRoot
+# NuGet takes only an absolute package folder: a relative one is relative to where this was run.
+if ($env:NUGET_PACKAGES -and -not [IO.Path]::IsPathRooted($env:NUGET_PACKAGES)) {
+    $env:NUGET_PACKAGES = [IO.Path]::GetFullPath($env:NUGET_PACKAGES, (Get-Location).Path)
+}
 Set-Location $root
 
 $env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'

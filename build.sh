@@ -5,6 +5,10 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# NuGet takes only an absolute package folder: a relative one is relative to where this was run.
+if [[ -n "${NUGET_PACKAGES:-}" && "$NUGET_PACKAGES" != /* ]]; then
+  export NUGET_PACKAGES="$PWD/$NUGET_PACKAGES"
+fi
 cd "$root"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

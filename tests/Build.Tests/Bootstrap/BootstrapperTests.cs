@@ -28,6 +28,7 @@ public abstract class BootstrapperTests : IDisposable
             #!/bin/sh
             if [ "$1" = build ] || [ "$1" = publish ]; then
               echo build >> "$FAKE_LOG"
+              printf '%s' "${NUGET_PACKAGES:-}" > "$FAKE_LOG.nuget"
               if [ -n "$FAKE_GATE" ]; then echo building > "$FAKE_GATE.started"; n=0; while [ ! -e "$FAKE_GATE" ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; fi
               while [ $# -gt 0 ]; do if [ "$1" = --output ]; then out="$2"; fi; shift; done
               mkdir -p "$out" && echo dll > "$out/Build.dll"
@@ -135,6 +136,19 @@ public abstract class BootstrapperTests : IDisposable
         }
         await Run();
         Assert.Equal(2, Builds);
+    }
+
+    [Theory]
+    [InlineData("cache/packages", true)]
+    [InlineData("/opt/cache/packages", false)]
+    public async Task A_relative_NUGET_PACKAGES_is_made_absolute_from_where_the_script_was_run(string value, bool relative)
+    {
+        // NuGet refuses a relative package folder; the tests run the script from the temp directory.
+        var result = await Run(new Dictionary<string, string> { ["NUGET_PACKAGES"] = value });
+
+        Assert.Equal(0, result.Code);
+        var expected = relative ? Path.GetFullPath(value, Path.GetTempPath()) : value;
+        Assert.Equal(expected, File.ReadAllText(Log + ".nuget"));
     }
 
     [Fact]
