@@ -1,0 +1,197 @@
+using System.Reflection;
+using System.Runtime.Versioning;
+using System.Text.Json.Nodes;
+using System.Xml.Linq;
+using Build.Docker;
+using Build.Tests.Deploy;
+using Build.Tests.Docker;
+using Build.Tests.GitLab.Runner;
+using Build.Tests.Release;
+using Build.Tests.Support;
+
+namespace Build.Tests.GitLab;
+
+/// <summary>Marks the test that runs a job of .gitlab-ci.yml the way a runner runs it.</summary>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = true)]
+public sealed class JobTestAttribute(string job) : Attribute
+{
+    public string Job { get; } = job;
+}
+
+/// <summary>
+/// Every job of .gitlab-ci.yml run as a GitLab runner runs it (<see cref="LocalRunner"/>): a fresh clone,
+/// an empty HOME and cache, the job's variables, its scripts in bash, caches and artifacts carried
+/// between jobs. The deploy jobs deploy to real sshd servers with the tailnet off, as a project that
+/// sets DEPLOY_TAILNET and DEPLOY_HOSTS would; ci-image runs against a fake docker and apk.
+/// </summary>
+[Trait("Suite", "Jobs")]
+[UnsupportedOSPlatform("windows")]
+public sealed class PipelineJobTests(PipelineJobsFixture jobs) : IClassFixture<PipelineJobsFixture>
+{
+    private const string NoTailnetNode = "this job did not join the tailnet, nothing to do";
+
+    [Fact]
+    public void Every_job_of_the_pipeline_has_a_job_test()
+    {
+        var tested = typeof(PipelineJobTests).GetMethods()
+            .SelectMany(m => m.GetCustomAttributes<JobTestAttribute>())
+            .Select(a => a.Job)
+            .ToHashSet();
+
+        var untested = jobs.Runner.File.JobNames.Where(j => !tested.Contains(j)).ToList();
+
+        Assert.True(untested.Count == 0, $"Jobs without a job test: {string.Join(", ", untested)}. Add one to {nameof(PipelineJobTests)}.");
+        Assert.All(tested, j => Assert.Contains(j, jobs.Runner.File.JobNames));
+    }
+
+    [Fact]
+    [JobTest("build")]
+    public async Task Build_succeeds_on_an_empty_cache_and_again_on_the_cache_it_saved()
+    {
+        var cold = await jobs.FirstBuildAsync();
+        Assert.True(cold.Succeeded, cold.Tail());
+        Assert.True(File.Exists(Path.Join(cold.ProjectDir, "site", "public", "index.html")), cold.Tail());
+        // The cache's paths were filled, from nothing.
+        Assert.True(Directory.Exists(Path.Join(cold.ProjectDir, ".nuget", "packages", "cake.tool")), cold.Tail());
+        Assert.True(Directory.Exists(Path.Join(cold.ProjectDir, "site", "node_modules", "hexo")), cold.Tail());
+
+        var (_, warm) = await jobs.SecondAsync();
+        Assert.True(warm.Succeeded, warm.Tail());
+        Assert.Contains("node_modules matches package-lock.json: npm ci skipped.", warm.Log);
+        Assert.Contains(Directory.EnumerateFiles(Path.Join(warm.ProjectDir, "site", "public"), "index.html", SearchOption.AllDirectories),
+            page => File.ReadAllText(page).Contains("Edited in the second pipeline", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    [JobTest("deploy")]
+    public async Task Deploy_switches_every_server_to_the_build_jobs_site_writes_both_reports_and_runs_ForgetNode_after()
+    {
+        var build = await RequireFirstBuildAsync();
+        var remote = await jobs.RemoteBaseAsync();
+
+        var run = await jobs.First.RunAsync("deploy", jobs.DeployOptions(remote, build));
+
+        Assert.True(run.Succeeded, run.Tail());
+        var report = JsonNode.Parse(File.ReadAllText(Path.Join(run.ProjectDir, "artifacts", "deploy-report.json")))!;
+        Assert.Equal("deploy", (string?)report["operation"]);
+        Assert.Equal(jobs.First.Commit.Sha, (string?)report["commit"]);
+        var release = (string?)report["release_id"];
+        Assert.Equal(["deployed", "deployed"], report["servers"]!.AsArray().Select(s => (string?)s!["outcome"]));
+        foreach (var server in new[] { "server1", "server2" })
+        {
+            Assert.Equal(release, CurrentId(remote, server));
+            ReleaseTestKit.AssertSameTree(Path.Join(build.ProjectDir, "site", "public"), Path.Join(remote, server, "current"));
+        }
+        var junit = XDocument.Load(Path.Join(run.ProjectDir, "artifacts", "deploy-report.xml"));
+        Assert.Equal(["server1", "server2"], junit.Descendants("testcase").Select(t => (string?)t.Attribute("name")).Order());
+        // GitLab's collapsible sections, since GITLAB_CI=true.
+        Assert.Contains("section_start:", run.Log);
+        Assert.Equal(0, run.AfterScriptExitCode);
+        Assert.Contains(NoTailnetNode, run.AfterScriptLog);
+    }
+
+    [Fact]
+    [JobTest("redeploy")]
+    public async Task Redeploy_refuses_an_empty_DEPLOY_SERVERS_and_otherwise_changes_only_the_servers_it_names()
+    {
+        var build = await RequireFirstBuildAsync();
+        var remote = await jobs.RemoteBaseAsync();
+        var first = await jobs.First.RunAsync("deploy", jobs.DeployOptions(remote, build));
+        Assert.True(first.Succeeded, first.Tail());
+        var (second, secondBuild) = await RequireSecondAsync();
+        var before = Snapshots(remote);
+
+        var empty = await second.RunAsync("redeploy", jobs.DeployOptions(remote, build));
+
+        Assert.Equal(2, empty.ExitCode);
+        Assert.Contains("DEPLOY_SERVERS is empty: set it to the servers to redeploy", empty.Log);
+        Assert.Equal(before["server1"], Snapshots(remote)["server1"]);
+        Assert.Equal(before["server2"], Snapshots(remote)["server2"]);
+
+        var one = await second.RunAsync("redeploy", jobs.DeployOptions(remote, build, new Dictionary<string, string> { ["DEPLOY_SERVERS"] = "server2" }));
+
+        Assert.True(one.Succeeded, one.Tail());
+        Assert.Equal(before["server1"], Snapshots(remote)["server1"]);
+        Assert.NotEqual(CurrentId(remote, "server1"), CurrentId(remote, "server2"));
+        ReleaseTestKit.AssertSameTree(Path.Join(secondBuild.ProjectDir, "site", "public"), Path.Join(remote, "server2", "current"));
+        var report = JsonNode.Parse(File.ReadAllText(Path.Join(one.ProjectDir, "artifacts", "deploy-report.json")))!;
+        Assert.Equal(["server2"], report["servers"]!.AsArray().Select(s => (string?)s!["server"]));
+        Assert.Contains(NoTailnetNode, one.AfterScriptLog);
+    }
+
+    [Fact]
+    [JobTest("rollback")]
+    public async Task Rollback_puts_the_previous_release_back_without_any_site_artifact()
+    {
+        var build = await RequireFirstBuildAsync();
+        var remote = await jobs.RemoteBaseAsync();
+        var first = await jobs.First.RunAsync("deploy", jobs.DeployOptions(remote, build));
+        Assert.True(first.Succeeded, first.Tail());
+        var firstId = CurrentId(remote, "server1");
+        var (second, _) = await RequireSecondAsync();
+        var deployed = await second.RunAsync("deploy", jobs.DeployOptions(remote, build));
+        Assert.True(deployed.Succeeded, deployed.Tail());
+        Assert.NotEqual(firstId, CurrentId(remote, "server1"));
+
+        var run = await second.RunAsync("rollback", jobs.DeployOptions(remote, build, new Dictionary<string, string> { ["DEPLOY_SERVERS"] = "server1,server2" }));
+
+        Assert.True(run.Succeeded, run.Tail());
+        Assert.False(Directory.Exists(Path.Join(run.ProjectDir, "site", "public")), "needs: [] brings no artifact");
+        Assert.Equal(firstId, CurrentId(remote, "server1"));
+        Assert.Equal(firstId, CurrentId(remote, "server2"));
+        ReleaseTestKit.AssertSameTree(Path.Join(build.ProjectDir, "site", "public"), Path.Join(remote, "server1", "current"));
+        var report = JsonNode.Parse(File.ReadAllText(Path.Join(run.ProjectDir, "artifacts", "deploy-report.json")))!;
+        Assert.Equal("rollback", (string?)report["operation"]);
+        Assert.Contains(NoTailnetNode, run.AfterScriptLog);
+    }
+
+    [Fact]
+    [JobTest("ci-image")]
+    public async Task Ci_image_installs_its_tools_then_builds_and_pushes_the_image_with_the_password_on_stdin_only()
+    {
+        var build = await RequireFirstBuildAsync();
+        using var docker = new FakeDocker();
+        using var apk = new TempDir("fake-apk");
+        var fakeApk = apk.File("apk", "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$(dirname \"$0\")/calls\"\n");
+        File.SetUnixFileMode(fakeApk, (UnixFileMode)0b111_101_101);
+
+        var run = await jobs.First.RunAsync("ci-image", new JobOptions { PathPrefix = [docker.Directory, apk.Path], CompiledPipelineFrom = build });
+
+        Assert.True(run.Succeeded, run.Tail());
+        var installed = File.ReadAllText(Path.Join(apk.Path, "calls"));
+        Assert.StartsWith("add --no-cache ", installed);
+        foreach (var package in new[] { "bash", "dotnet10-sdk", "docker-cli", "git" }) Assert.Contains($" {package}", installed);
+
+        var image = "registry.example.com/team/blog/ci";
+        var tag = CiImagePublisher.TagOfFile(Path.Join(run.ProjectDir, "build", "ci.Dockerfile"));
+        var calls = docker.Calls;
+        Assert.Equal(["login", "manifest", "build", "tag", "push", "push", "logout"], calls.Select(c => c.Args[0]));
+        // The registry password is the job token (CI_REGISTRY_PASSWORD), which must reach docker's stdin only.
+        const string password = "glcbt-64-job-token-";
+        Assert.Equal(["login", "--username", "gitlab-ci-token", "--password-stdin", "registry.example.com"], calls[0].Args);
+        Assert.StartsWith(password, calls[0].Stdin);
+        Assert.All(calls, c => Assert.DoesNotContain(c.Args, a => a.Contains(password, StringComparison.Ordinal)));
+        Assert.Contains($"{image}:{tag}", calls[4].Args.Concat(calls[5].Args));
+        Assert.DoesNotContain(password, run.Log);
+    }
+
+    private async Task<JobRun> RequireFirstBuildAsync()
+    {
+        var build = await jobs.FirstBuildAsync();
+        Assert.True(build.Succeeded, "the build job failed, so this job has no site: " + build.Tail());
+        return build;
+    }
+
+    private async Task<(LocalPipeline, JobRun)> RequireSecondAsync()
+    {
+        var (pipeline, build) = await jobs.SecondAsync();
+        Assert.True(build.Succeeded, "the second pipeline's build job failed: " + build.Tail());
+        return (pipeline, build);
+    }
+
+    private static string? CurrentId(string remote, string server) =>
+        new FileInfo(Path.Join(remote, server, "current")).LinkTarget is { } target ? Path.GetFileName(target) : null;
+
+    private static Dictionary<string, SortedDictionary<string, string>> Snapshots(string remote) =>
+        new[] { "server1", "server2" }.ToDictionary(s => s, s => DeployBed.Snapshot(Path.Join(remote, s)));
+}

@@ -1,0 +1,312 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Build.Tests.GitLab.Runner;
+
+/// <summary>What one job did: its exit code and log, the after_script's, and where it ran.</summary>
+public sealed record JobRun(string Job, int ExitCode, string Log, int? AfterScriptExitCode, string AfterScriptLog, string ProjectDir, TimeSpan Elapsed)
+{
+    public bool Succeeded => ExitCode == 0;
+
+    /// <summary>The last lines of both logs, for assertion messages.</summary>
+    public string Tail(int lines = 80)
+    {
+        var all = (Log + AfterScriptLog).Split('\n');
+        return $"job {Job} exited {ExitCode} after {Elapsed.TotalSeconds:0.0} s; last lines:\n" + string.Join('\n', all.TakeLast(lines));
+    }
+}
+
+/// <summary>How a job is started: the CI/CD variables of the project, the manual job's form, and test-only shortcuts.</summary>
+public sealed record JobOptions
+{
+    /// <summary>Settings &gt; CI/CD &gt; Variables of type Variable (they override the YAML's).</summary>
+    public IReadOnlyDictionary<string, string> ProjectVariables { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Variables of type File: the job sees the path of a file holding the value.</summary>
+    public IReadOnlyDictionary<string, string> FileVariables { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The variables form of a manual job (the highest precedence).</summary>
+    public IReadOnlyDictionary<string, string> ManualVariables { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Directories put first on PATH (fake tools standing in for what the CI image would run).</summary>
+    public IReadOnlyList<string> PathPrefix { get; init; } = [];
+
+    /// <summary>
+    /// A job that already compiled the pipeline program: its <c>.build/bin</c> and stamp are copied in,
+    /// so this job's <c>build.sh</c> finds it up to date (a test's shortcut: a runner compiles in every job).
+    /// </summary>
+    public JobRun? CompiledPipelineFrom { get; init; }
+
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(8);
+}
+
+/// <summary>
+/// A GitLab runner on this machine, as its shell executor runs jobs: a fresh clone per job, an empty
+/// HOME, the variables a runner exports (predefined, the YAML's global and job variables with
+/// <c>$VAR</c> expansion, the project's, the manual form's, File variables as paths),
+/// <c>before_script</c> and <c>script</c> in one <c>bash</c> with <c>set -eo pipefail</c>,
+/// <c>after_script</c> in a new shell whatever happened, and caches and artifacts carried between
+/// jobs as GitLab carries them. One runner keeps one cache store for the project.
+/// </summary>
+public sealed class LocalRunner(string root, CiFile file)
+{
+    private int _jobs;
+    private int _pipelines;
+
+    public CiFile File { get; } = file;
+
+    public string Root { get; } = root;
+
+    internal string CacheStore => Path.Join(Root, "cache");
+
+    internal int NextJobId() => Interlocked.Increment(ref _jobs) + 1000;
+
+    public LocalPipeline Pipeline(ProjectCommit commit) => new(this, commit, Interlocked.Increment(ref _pipelines) + 100);
+}
+
+/// <summary>One pipeline of one commit on the default branch (pushed): the jobs it ran and their artifacts.</summary>
+public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit commit, int id)
+{
+    private const string Project = "blog";
+    private const string Namespace = "team";
+    private readonly List<JobRun> _ran = [];
+
+    public ProjectCommit Commit { get; } = commit;
+
+    public int Id { get; } = id;
+
+    private string ArtifactStore(string job) => Path.Join(runner.Root, "artifacts", Id.ToString(System.Globalization.CultureInfo.InvariantCulture), job);
+
+    public async Task<JobRun> RunAsync(string jobName, JobOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new JobOptions();
+        var job = runner.File.Job(jobName);
+        var jobId = runner.NextJobId();
+        var builds = Path.Join(runner.Root, "builds", jobId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var projectDir = Path.Join(builds, Namespace, Project);
+        await Commit.CloneToAsync(projectDir, cancellationToken);
+        var home = Directory.CreateDirectory(Path.Join(builds, "home")).FullName;
+
+        var variables = Variables(job, jobId, projectDir, builds, options);
+        await RestoreCachesAsync(job, projectDir, variables, cancellationToken);
+        await RestoreArtifactsAsync(job, projectDir, cancellationToken);
+        if (options.CompiledPipelineFrom is { } compiled)
+        {
+            Directory.CreateDirectory(Path.Join(projectDir, ".build"));
+            await ProjectCommit.Run("cp", ["-a", Path.Join(compiled.ProjectDir, ".build", "bin"), Path.Join(projectDir, ".build", "bin")], cancellationToken);
+            File.Copy(Path.Join(compiled.ProjectDir, ".build", "stamp"), Path.Join(projectDir, ".build", "stamp"));
+        }
+
+        var environment = Environment(variables, home, options.PathPrefix);
+        var watch = Stopwatch.StartNew();
+        var (exitCode, log) = await ShellAsync(job.BeforeScript.Concat(job.Script), projectDir, environment, options.Timeout, cancellationToken);
+        int? afterCode = null;
+        var afterLog = "";
+        if (job.AfterScript.Count > 0)
+        {
+            // A new shell; its status never changes the job's (GitLab's default bound on it is 5 minutes).
+            (afterCode, afterLog) = await ShellAsync(job.AfterScript, projectDir, environment, TimeSpan.FromMinutes(5), cancellationToken);
+        }
+        var run = new JobRun(jobName, exitCode, log, afterCode, afterLog, projectDir, watch.Elapsed);
+
+        if (run.Succeeded) await SaveCachesAsync(job, projectDir, variables, cancellationToken);
+        await SaveArtifactsAsync(job, run, cancellationToken);
+        lock (_ran) _ran.Add(run);
+        return run;
+    }
+
+    private Dictionary<string, string> Variables(CiJob job, int jobId, string projectDir, string builds, JobOptions options)
+    {
+        var shortSha = Commit.Sha[..8];
+        var registry = "registry.example.com";
+        var token = $"glcbt-64-job-token-{jobId}-{Id}";
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["CI"] = "true",
+            ["GITLAB_CI"] = "true",
+            ["CI_SERVER"] = "yes",
+            ["CI_SERVER_URL"] = "https://gitlab.example.com",
+            ["CI_BUILDS_DIR"] = builds,
+            ["CI_PROJECT_DIR"] = projectDir,
+            ["CI_PROJECT_NAME"] = Project,
+            ["CI_PROJECT_NAMESPACE"] = Namespace,
+            ["CI_PROJECT_PATH"] = $"{Namespace}/{Project}",
+            ["CI_PROJECT_URL"] = $"https://gitlab.example.com/{Namespace}/{Project}",
+            ["CI_COMMIT_SHA"] = Commit.Sha,
+            ["CI_COMMIT_SHORT_SHA"] = shortSha,
+            ["CI_COMMIT_BRANCH"] = "main",
+            ["CI_COMMIT_REF_NAME"] = "main",
+            ["CI_COMMIT_REF_SLUG"] = "main",
+            ["CI_DEFAULT_BRANCH"] = "main",
+            ["CI_PIPELINE_ID"] = Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["CI_PIPELINE_SOURCE"] = "push",
+            ["CI_JOB_ID"] = jobId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["CI_JOB_NAME"] = job.Name,
+            ["CI_JOB_TOKEN"] = token,
+            ["CI_REGISTRY"] = registry,
+            ["CI_REGISTRY_IMAGE"] = $"{registry}/{Namespace}/{Project}",
+            ["CI_REGISTRY_USER"] = "gitlab-ci-token",
+            ["CI_REGISTRY_PASSWORD"] = token,
+        };
+        // Lowest to highest precedence; the YAML's values expand references to what is already set.
+        foreach (var variable in runner.File.Variables.Concat(job.Variables))
+            variables[variable.Name] = variable.Expand ? Expand(variable.Value, variables) : variable.Value;
+        foreach (var (name, value) in options.ProjectVariables) variables[name] = value;
+        var files = Directory.CreateDirectory(projectDir + ".tmp").FullName;
+        foreach (var (name, value) in options.FileVariables)
+        {
+            var path = Path.Join(files, name);
+            File.WriteAllText(path, value);
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            variables[name] = path;
+        }
+        foreach (var (name, value) in options.ManualVariables) variables[name] = value;
+        return variables;
+    }
+
+    /// <summary>GitLab's expansion of <c>$NAME</c> and <c>${NAME}</c> (unset: empty; <c>$$</c>: a dollar).</summary>
+    public static string Expand(string value, IReadOnlyDictionary<string, string> variables) =>
+        Reference().Replace(value, m => m.Value == "$$" ? "$" : variables.GetValueOrDefault(m.Groups["braced"].Success ? m.Groups["braced"].Value : m.Groups["plain"].Value, ""));
+
+    [GeneratedRegex(@"\$\$|\$\{(?<braced>[A-Za-z_][A-Za-z0-9_]*)\}|\$(?<plain>[A-Za-z_][A-Za-z0-9_]*)")]
+    private static partial Regex Reference();
+
+    /// <summary>
+    /// The runner machine's own environment (PATH, locale, the SDK's machine-wide settings), never the
+    /// test process's (its MSBuild, test host and pipeline variables), then the job's variables.
+    /// </summary>
+    private static Dictionary<string, string> Environment(Dictionary<string, string> variables, string home, IReadOnlyList<string> pathPrefix)
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in new[] { "PATH", "LANG", "LC_ALL", "TZ", "USER", "LOGNAME", "NUGET_CERT_REVOCATION_MODE", "DOTNET_CLI_TELEMETRY_OPTOUT", "DOTNET_NOLOGO", "DOTNET_CLI_WORKLOAD_UPDATE_NOTIFY_DISABLE", "DOTNET_GENERATE_ASPNET_CERTIFICATE" })
+        {
+            if (System.Environment.GetEnvironmentVariable(name) is { } value) environment[name] = value;
+        }
+        environment["PATH"] = string.Join(':', pathPrefix.Append(environment.GetValueOrDefault("PATH", "/usr/local/bin:/usr/bin:/bin")));
+        environment["HOME"] = home;
+        foreach (var (name, value) in variables) environment[name] = value;
+        return environment;
+    }
+
+    private static async Task<(int ExitCode, string Log)> ShellAsync(IEnumerable<string> lines, string projectDir, Dictionary<string, string> environment, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var script = new StringBuilder("set -eo pipefail\n");
+        foreach (var line in lines)
+        {
+            // As the runner's trace does: each command echoed before it runs.
+            script.Append("printf '%s\\n' ").Append(Quote("$ " + line)).Append('\n').Append(line).Append('\n');
+        }
+        var info = new ProcessStartInfo("bash")
+        {
+            ArgumentList = { "--noprofile", "--norc", "-c", script.ToString() },
+            WorkingDirectory = projectDir,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        info.Environment.Clear();
+        foreach (var (name, value) in environment) info.Environment[name] = value;
+
+        var log = new StringBuilder();
+        using var process = new Process { StartInfo = info };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.Append(e.Data).Append('\n'); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.Append(e.Data).Append('\n'); };
+        process.Start();
+        process.StandardInput.Close();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(timeout);
+        try
+        {
+            await process.WaitForExitAsync(bound.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+            lock (log) log.Append($"ERROR: Job failed: execution took longer than {timeout}\n");
+            return (-1, log.ToString());
+        }
+        process.WaitForExit();   // drains the output events
+        lock (log) return (process.ExitCode, log.ToString());
+    }
+
+    private static string Quote(string text) => "'" + text.Replace("'", "'\\''") + "'";
+
+    /// <summary>The key GitLab derives: the prefix and a hash of the key files' content (or the fixed key).</summary>
+    private static string CacheKey(CiCache cache, string projectDir, IReadOnlyDictionary<string, string> variables)
+    {
+        if (cache.Key is { } key) return Expand(key, variables);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var file in cache.KeyFiles)
+        {
+            var path = Path.Join(projectDir, file);
+            if (System.IO.File.Exists(path)) hash.AppendData(System.IO.File.ReadAllBytes(path));
+        }
+        return $"{cache.KeyPrefix}-{Convert.ToHexStringLower(hash.GetHashAndReset())[..16]}";
+    }
+
+    private async Task RestoreCachesAsync(CiJob job, string projectDir, IReadOnlyDictionary<string, string> variables, CancellationToken cancellationToken)
+    {
+        foreach (var cache in job.Caches.Where(c => c.Policy != CachePolicy.Push))
+        {
+            var stored = Path.Join(runner.CacheStore, CacheKey(cache, projectDir, variables));
+            foreach (var path in cache.Paths)
+                await CopyTreeAsync(Path.Join(stored, path), Path.Join(projectDir, path), cancellationToken);
+        }
+    }
+
+    private async Task SaveCachesAsync(CiJob job, string projectDir, IReadOnlyDictionary<string, string> variables, CancellationToken cancellationToken)
+    {
+        foreach (var cache in job.Caches.Where(c => c.Policy != CachePolicy.Pull))
+        {
+            var stored = Path.Join(runner.CacheStore, CacheKey(cache, projectDir, variables));
+            foreach (var path in cache.Paths)
+            {
+                var target = Path.Join(stored, path);
+                if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
+                await CopyTreeAsync(Path.Join(projectDir, path), target, cancellationToken);
+            }
+        }
+    }
+
+    private async Task SaveArtifactsAsync(CiJob job, JobRun run, CancellationToken cancellationToken)
+    {
+        if (job.Artifacts is not { } artifacts) return;
+        var keep = artifacts.When switch
+        {
+            "always" => true,
+            "on_failure" => !run.Succeeded,
+            _ => run.Succeeded,
+        };
+        if (!keep) return;
+        foreach (var path in artifacts.Paths)
+            await CopyTreeAsync(Path.Join(run.ProjectDir, path), Path.Join(ArtifactStore(job.Name), path), cancellationToken);
+    }
+
+    /// <summary><c>needs: [{job, artifacts: true}]</c> brings those jobs' artifacts; <c>needs: []</c> none; no needs, every earlier job's.</summary>
+    private async Task RestoreArtifactsAsync(CiJob job, string projectDir, CancellationToken cancellationToken)
+    {
+        IEnumerable<string> from;
+        lock (_ran) from = job.Needs is null ? _ran.Select(r => r.Job).Distinct().ToList() : job.Needs.Where(n => n.Artifacts).Select(n => n.Job).ToList();
+        foreach (var source in from)
+        {
+            var store = ArtifactStore(source);
+            if (Directory.Exists(store)) await CopyTreeAsync(store, projectDir, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Copies a directory's content (times kept). Hard links where the store is read only by later jobs:
+    /// package folders are written once and npm ci replaces node_modules whole, so no job edits a file in place.
+    /// </summary>
+    private static async Task CopyTreeAsync(string source, string target, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(source)) return;
+        Directory.CreateDirectory(target);
+        await ProjectCommit.Run("cp", ["-a", "-l", source.TrimEnd('/') + "/.", target], cancellationToken);
+    }
+}
