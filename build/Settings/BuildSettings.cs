@@ -47,6 +47,8 @@ public sealed record BuildSettings
     public required SettingValue? TailscaleSecret { get; init; }
     public required string? OAuthClientId { get; init; }
     public required IReadOnlyList<string> TsTags { get; init; }
+    /// <summary>Where TsTags came from when given on purpose (argument or variable), else null (deploy.json or default).</summary>
+    public string? TsTagsGivenIn { get; init; }
     public required string TsHostname { get; init; }
     public required string? TsSocket { get; init; }
     public required int? TsPort { get; init; }
@@ -64,6 +66,8 @@ public sealed record BuildSettings
         int Integer(string arg, string? variable, int fallback, int min, int max) =>
             source.Get(arg, variable) is { } v ? Parse.Integer(v, min, max) : fallback;
 
+        var tsTagValues = source.GetAll("ts-tags", "TS_TAGS");
+        var tsTags = TailscaleTag.List(tsTagValues);
         return new BuildSettings
         {
             Servers = ServerFilter(source),
@@ -92,7 +96,11 @@ public sealed record BuildSettings
 
             TailscaleSecret = source.Secret("TS_OAUTH_SECRET") ?? source.Secret("TS_AUTHKEY"),
             OAuthClientId = source.Secret("TS_OAUTH_CLIENT_ID")?.Value,
-            TsTags = Parse.List(source.GetAll("ts-tags", "TS_TAGS")) is { Count: > 0 } tags ? tags.Select(NormalizeTag).ToArray() : ["tag:ci"],
+            TsTags = tsTags.Count > 0 ? tsTags : ["tag:ci"],
+            // deploy.json's ts-tags configure OAuth joins; only an argument or a variable is someone asking for tags now.
+            TsTagsGivenIn = tsTags.Count > 0 && tsTagValues is [var first, ..] && (first.Origin.StartsWith("--", StringComparison.Ordinal) || first.Origin.StartsWith("environment variable", StringComparison.Ordinal))
+                ? first.Origin
+                : null,
             TsHostname = source.Get("ts-hostname", "TS_HOSTNAME")?.Value ?? DefaultHostname(env),
             TsSocket = source.Get("ts-socket", "TS_SOCKET")?.Value is { Length: > 0 } sock ? sock : null,
             TsPort = source.Get("ts-port", "TS_PORT") is { } port ? Parse.Integer(port, 0, 65535) : null,
@@ -102,8 +110,6 @@ public sealed record BuildSettings
             TsApiUrl = ApiUrl(source.Get("ts-api-url", "TS_API_URL") ?? new SettingValue("https://api.tailscale.com", "default")),
         };
     }
-
-    public static string NormalizeTag(string tag) => tag.StartsWith("tag:", StringComparison.OrdinalIgnoreCase) ? tag : "tag:" + tag;
 
     private static IReadOnlyList<string> ServerFilter(SettingsSource source)
     {
@@ -118,10 +124,11 @@ public sealed record BuildSettings
     private static IReadOnlyList<string> TagList(SettingsSource source)
     {
         var values = source.GetAll("tags", "DEPLOY_TAGS");
-        var list = Parse.List(values);
+        // A tag tailscale would refuse can mark no peer: say so now rather than "no server carries it".
+        var list = TailscaleTag.List(values);
         if (values.Count > 0 && list.Count == 0)
             throw Parse.Error(values[0], "empty", "Give the tags that mark deploy targets, e.g. tag:server1,tag:server2.");
-        return list.Count > 0 ? list.Select(NormalizeTag).ToArray() : ["tag:server1", "tag:server2"];
+        return list.Count > 0 ? list : ["tag:server1", "tag:server2"];
     }
 
     private static IReadOnlyList<HostEntry> HostList(SettingsSource source)

@@ -11,7 +11,7 @@ public static class ServerSelection
 {
     public static IReadOnlyList<DeployTarget> FromStatus(TailnetStatus status, IReadOnlyList<string> tags, IReadOnlyList<string> servers)
     {
-        var wanted = tags.Select(BuildSettings.NormalizeTag).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var wanted = tags.Select(TailscaleTag.Normalize).ToHashSet(StringComparer.OrdinalIgnoreCase);
         var peers = status.Peers.ToArray();
         var targets = peers
             .Where(p => p.Tags is { } t && t.Any(wanted.Contains))

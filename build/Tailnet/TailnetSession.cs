@@ -25,6 +25,8 @@ public sealed class TailnetSession
     public const string DaemonLogName = "tailscaled.log";
     public const string RecordName = "tailnet.json";
     private const int DefaultPort = 41641;
+    private const string KernelTun = "tailscale0";
+    private const string UserspaceTun = "userspace-networking";
 
     private readonly BuildSettings _settings;
     private readonly IProcessRunner _runner;
@@ -69,6 +71,9 @@ public sealed class TailnetSession
     public DnsEndPoint? Socks5Proxy { get; private set; }
 
     public string? Hostname { get; private set; }
+
+    /// <summary>The tags given to <c>up</c>: the settings' with an OAuth client secret, none with an auth key.</summary>
+    public IReadOnlyList<string> AdvertisedTags { get; private set; } = [];
 
     public TailnetStatus? Status { get; private set; }
 
@@ -153,6 +158,10 @@ public sealed class TailnetSession
         var key = AuthKey.Parse(_settings.TailscaleSecret!);
         if (key.Kind == AuthKeyKind.OAuthClientSecret && _settings.TsTags.Count == 0)
             throw new SettingsException("An OAuth client secret needs tags for the node: give --ts-tags (or TS_TAGS), e.g. tag:ci.");
+        // Only an OAuth client secret takes tags (it requires them); an auth key was made with its own tags.
+        AdvertisedTags = key.Kind == AuthKeyKind.OAuthClientSecret ? _settings.TsTags : [];
+        if (key.Kind == AuthKeyKind.AuthKey && _settings.TsTagsGivenIn is { } tagsOrigin)
+            _log.Info($"{tagsOrigin} ignored: the secret is an auth key, which carries its own tags (chosen when the key was made); tags are advertised only with an OAuth client secret (TS_OAUTH_SECRET).");
         var binaries = TailscaleBinaries.LocateBoth(_environment);
         Hostname = DnsLabel.From(_settings.TsHostname);
         if (Hostname != _settings.TsHostname)
@@ -182,52 +191,57 @@ public sealed class TailnetSession
         Status = status;
         await new TailnetRecord(Hostname, status.Self?.ID, status.CurrentTailnet?.Name, joinedAt).WriteAsync(RecordPath, cancellationToken);
         var address = status.TailscaleIPs?.FirstOrDefault() ?? status.Self?.IPv4 ?? "?";
-        _log.Info($"Joined tailnet {status.CurrentTailnet?.Name ?? "?"} as {Hostname} ({address}), ephemeral, tags {string.Join(",", _settings.TsTags)}, Running {TimeToRunning.Value.TotalSeconds:0.00}s after starting tailscaled{(Socks5Proxy is null ? "" : $", userspace networking via SOCKS5 {Socks5Proxy.Host}:{Socks5Proxy.Port}")}.");
+        _log.Info($"Joined tailnet {status.CurrentTailnet?.Name ?? "?"} as {Hostname} ({address}), ephemeral, {(AdvertisedTags.Count > 0 ? "tags " + string.Join(",", AdvertisedTags) : "the auth key's tags")}, Running {TimeToRunning.Value.TotalSeconds:0.00}s after starting tailscaled{(Socks5Proxy is null ? "" : $", userspace networking via SOCKS5 {Socks5Proxy.Host}:{Socks5Proxy.Port}")}.");
     }
 
+    /// <summary>
+    /// Starts tailscaled once. <c>auto</c> hands it the fallback list <c>--tun=tailscale0,userspace-networking</c>
+    /// (its createEngine tries each in turn, so a missing /dev/net/tun and a missing CAP_NET_ADMIN both
+    /// end in userspace) and reads the mode that won from the status's <c>TUN</c> field.
+    /// </summary>
     private async Task StartDaemonAsync(string binary, string socket, CancellationToken cancellationToken)
     {
         var port = _settings.TsPort ?? (UdpPortFree(DefaultPort) ? DefaultPort : 0);
-        var userspace = _settings.TsTun == TunMode.Userspace;
-        while (true)
+        var arguments = new List<string> { $"--socket={socket}", "--state=mem:", $"--port={port}", "--no-logs-no-support" };
+        DnsEndPoint? socks = null;
+        if (_settings.TsTun != TunMode.Kernel)
         {
-            var arguments = new List<string> { $"--socket={socket}", "--state=mem:", $"--port={port}", "--no-logs-no-support" };
-            DnsEndPoint? socks = null;
-            if (userspace)
-            {
-                socks = new DnsEndPoint("127.0.0.1", FreeTcpPort());
-                arguments.Add("--tun=userspace-networking");
-                arguments.Add($"--socks5-server=127.0.0.1:{socks.Port}");
-            }
-            var daemon = TailscaleDaemon.Start(binary, arguments, _environment, DaemonLog, _redactor);
-            lock (_gate) _daemon = daemon;
-            _log.Detail($"Started tailscaled (pid {daemon.ProcessId}): {string.Join(' ', arguments)}");
-            var ready = await WaitForDaemonAsync(daemon, cancellationToken);
-            if (ready)
-            {
-                Socks5Proxy = socks;
-                return;
-            }
-
-            var tunError = daemon.TailContains("CreateTUN");
-            daemon.Dispose();
-            if (tunError && !userspace && _settings.TsTun == TunMode.Auto)
-            {
-                _log.Warn("tailscaled could not create its TUN device (no usable /dev/net/tun): starting it again in userspace networking mode; connections to the servers go through its SOCKS5 proxy.");
-                userspace = true;
-                continue;
-            }
-            var hint = tunError ? " There is no usable /dev/net/tun: use --ts-tun=userspace (or auto), or give the container the TUN device." : "";
+            arguments.Add(_settings.TsTun == TunMode.Userspace ? $"--tun={UserspaceTun}" : $"--tun={KernelTun},{UserspaceTun}");
+            // tailscaled serves SOCKS5 in either mode, so the port is asked for before it is known which mode wins.
+            socks = new DnsEndPoint("127.0.0.1", FreeTcpPort());
+            arguments.Add($"--socks5-server=127.0.0.1:{socks.Port}");
+        }
+        var daemon = TailscaleDaemon.Start(binary, arguments, _environment, DaemonLog, _redactor);
+        lock (_gate) _daemon = daemon;
+        _log.Detail($"Started tailscaled (pid {daemon.ProcessId}): {string.Join(' ', arguments)}");
+        var status = await WaitForDaemonAsync(daemon, cancellationToken);
+        if (status is null)
+        {
+            var tunError = daemon.TailContains("/dev/net/tun");
+            var hint = !tunError ? ""
+                : _settings.TsTun == TunMode.Kernel
+                    ? " tailscaled could not open /dev/net/tun (missing, or no CAP_NET_ADMIN): use --ts-tun=auto or --ts-tun=userspace, or give the container the TUN device and NET_ADMIN."
+                    : " No TUN device and no userspace networking either: see the log below.";
             throw new PipelineException(
                 $"tailscaled exited (code {daemon.ExitCode}) before it was ready.{hint} Last lines of {DaemonLog}:\n{daemon.Tail()}");
+        }
+
+        // TUN false is userspace networking: the OS has no route to the tailnet, only the SOCKS5 proxy does.
+        // A status without the field (an old tailscaled) keeps the proxy, which reaches the tailnet in either mode.
+        var userspace = socks is not null && status.TUN != true;
+        Socks5Proxy = userspace ? socks : null;
+        if (userspace && _settings.TsTun == TunMode.Auto)
+        {
+            var why = daemon.LastLineContaining($"(tun \"{KernelTun}\") error") is { } line ? $" ({line.Trim()})" : "";
+            _log.Warn($"tailscaled could not use a TUN device{why}: it runs in userspace networking mode; connections to the servers go through its SOCKS5 proxy.");
         }
     }
 
     /// <summary>
     /// Polls <c>status --json</c> until the daemon answers (the socket appearing first saves CLI
-    /// runs); false when the daemon exited first, an error when <c>--ts-ready-timeout</c> passes.
+    /// runs); null when the daemon exited first, an error when <c>--ts-ready-timeout</c> passes.
     /// </summary>
-    private async Task<bool> WaitForDaemonAsync(TailscaleDaemon daemon, CancellationToken cancellationToken)
+    private async Task<TailnetStatus?> WaitForDaemonAsync(TailscaleDaemon daemon, CancellationToken cancellationToken)
     {
         var cli = Cli!;
         var started = _time.GetTimestamp();
@@ -237,14 +251,14 @@ public sealed class TailnetSession
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (daemon.HasExited) return false;
+            if (daemon.HasExited) return null;
             // Ask as soon as the socket appears, and every half second anyway (a daemon may not show its socket as a file).
             if (cli.Socket is null || File.Exists(cli.Socket) || _time.GetElapsedTime(lastAsked) >= TimeSpan.FromMilliseconds(500))
             {
                 lastAsked = _time.GetTimestamp();
                 var status = await cli.TryStatusAsync(_settings.TsReadyTimeout, cancellationToken);
-                if (status is not null) return true;
-                if (daemon.HasExited) return false;
+                if (status is not null) return status;
+                if (daemon.HasExited) return null;
             }
             if (_time.GetElapsedTime(started) > _settings.TsReadyTimeout)
                 throw new PipelineException(
@@ -263,7 +277,7 @@ public sealed class TailnetSession
         Processes.ProcessResult result;
         try
         {
-            result = await Cli!.UpAsync(file, _settings.TsTags, Hostname!, _settings.TsTimeout, cancellationToken);
+            result = await Cli!.UpAsync(file, AdvertisedTags, Hostname!, _settings.TsTimeout, cancellationToken);
         }
         finally
         {

@@ -11,6 +11,8 @@ public sealed record TailnetStatus
 {
     public string? Version { get; init; }
     public string? BackendState { get; init; }
+    /// <summary>Whether the daemon uses a kernel TUN device; false in userspace networking (which mode its --tun list ended in).</summary>
+    public bool? TUN { get; init; }
     public IReadOnlyList<string>? TailscaleIPs { get; init; }
     public PeerStatus? Self { get; init; }
     public string? MagicDNSSuffix { get; init; }

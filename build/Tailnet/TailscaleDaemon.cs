@@ -95,6 +95,11 @@ public sealed class TailscaleDaemon : IDisposable
         lock (_gate) return _tail.Any(l => l.Contains(text, StringComparison.Ordinal));
     }
 
+    public string? LastLineContaining(string text)
+    {
+        lock (_gate) return _tail.LastOrDefault(l => l.Contains(text, StringComparison.Ordinal));
+    }
+
     /// <summary>
     /// SIGTERM (a graceful stop of a <c>mem:</c> node also logs it out), wait up to
     /// <paramref name="grace"/>, SIGKILL only if it is still alive. Returns how it ended.

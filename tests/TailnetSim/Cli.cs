@@ -38,6 +38,12 @@ internal static class Cli
         var authKey = flags["auth-key"] ?? flags["authkey"] ?? "";
         var request = new JsonObject { ["verb"] = "up", ["hostname"] = flags["hostname"] };
         var tags = (flags["advertise-tags"] ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        for (var i = 0; i < tags.Length; i++)
+        {
+            // As tailscale's up: a tag without a colon gets "tag:", then tailcfg.CheckTag.
+            if (!tags[i].Contains(':')) tags[i] = "tag:" + tags[i];
+            if (CheckTag(tags[i]) is { } problem) return Fail($"tag: \"{tags[i]}\": {problem}");
+        }
         request["tags"] = Record.Array(tags);
 
         string key;
@@ -71,7 +77,7 @@ internal static class Cli
             foreach (var pair in attributes.Split('&', StringSplitOptions.RemoveEmptyEntries))
             {
                 var name = pair.Split('=')[0];
-                if (!KnownAttributes.Contains(name)) return Fail($"unknown optional config attribute \"{name}\"");
+                if (!KnownAttributes.Contains(name)) return Fail($"unknown attribute \"{name}\"");
             }
             if (tags.Length == 0) return Fail("oauth authkeys require --advertise-tags");
             request["key_kind"] = "client";
@@ -87,6 +93,16 @@ internal static class Cli
         }
         var timeout = Flags.Duration(flags["timeout"], Timeout.InfiniteTimeSpan);
         return await SendAsync(socket, request, timeout);
+    }
+
+    /// <summary>tailcfg.CheckTag's rules and messages.</summary>
+    private static string? CheckTag(string tag)
+    {
+        if (!tag.StartsWith("tag:", StringComparison.Ordinal)) return "tags must start with 'tag:'";
+        var name = tag[4..];
+        if (name.Length == 0) return "tag names must not be empty";
+        if (!char.IsAsciiLetter(name[0])) return "tag names must start with a letter, after 'tag:'";
+        return name.All(c => char.IsAsciiLetterOrDigit(c) || c == '-') ? null : "tag names can only contain numbers, letters, or dashes";
     }
 
     private static async Task<int> SendAsync(string socket, JsonObject request, TimeSpan timeout)

@@ -38,19 +38,44 @@ internal sealed class Daemon
         });
         Console.WriteLine("logtail started");
         Console.WriteLine("Program starting: v1.76.1-sim, Go 1.23: " + string.Join(' ', args));
-        var userspace = flags["tun"] == "userspace-networking";
-        if (Env("TSSIM_TUN_ERROR") == "1" && !userspace)
+        // Like createEngine: each name of the --tun list in turn, the first that works wins.
+        bool? userspace = null;
+        foreach (var name in (flags["tun"] ?? "tailscale0").Split(','))
         {
-            Console.Error.WriteLine("wgengine.NewUserspaceEngine(tun \"tailscale0\") ...");
-            Console.Error.WriteLine("CreateTUN(\"tailscale0\") failed; /dev/net/tun does not exist");
-            Console.Error.WriteLine("wgengine.New: tstun.New(\"tailscale0\"): CreateTUN(\"tailscale0\") failed; /dev/net/tun does not exist");
+            Console.Error.WriteLine($"wgengine.NewUserspaceEngine(tun \"{name}\") ...");
+            if (name == "userspace-networking")
+            {
+                userspace = true;
+                break;
+            }
+            if (KernelTunError(name) is not { } error)
+            {
+                userspace = false;
+                break;
+            }
+            Console.Error.WriteLine($"wgengine.NewUserspaceEngine(tun \"{name}\") error: {error}");
+        }
+        if (userspace is null)
+        {
+            Console.Error.WriteLine("createEngine: no usable --tun device");
             Record.Write("daemon-exit", new JsonObject { ["reason"] = "tun-error" });
             return 1;
         }
         var socket = flags["socket"] ?? Env("TSSIM_DEFAULT_SOCKET") ?? "/var/run/tailscale/tailscaled.sock";
         if (flags["state"] != "mem:") Console.WriteLine($"state: {flags["state"]} (not in memory)");
-        return await new Daemon(userspace).ServeAsync(socket, flags["socks5-server"]);
+        return await new Daemon(userspace.Value).ServeAsync(socket, flags["socks5-server"]);
     }
+
+    /// <summary>
+    /// The kernel TUN device's failure as tailscaled logs it, or null when it works:
+    /// <c>TSSIM_TUN_ERROR=1</c> no /dev/net/tun, <c>=permission</c> the device without CAP_NET_ADMIN.
+    /// </summary>
+    private static string? KernelTunError(string name) => Env("TSSIM_TUN_ERROR") switch
+    {
+        "1" or "missing" => $"tstun.New(\"{name}\"): CreateTUN(\"{name}\") failed; /dev/net/tun does not exist",
+        "permission" => $"tstun.New(\"{name}\"): open /dev/net/tun: operation not permitted",
+        _ => null,
+    };
 
     private async Task<int> ServeAsync(string socketPath, string? socks5)
     {
@@ -70,7 +95,8 @@ internal sealed class Daemon
         }
 
         Socks5Relay? relay = null;
-        if (_userspace && socks5 is { Length: > 0 })
+        // tailscaled serves SOCKS5 in either mode; only in userspace mode is it the only way in.
+        if (socks5 is { Length: > 0 })
         {
             relay = new Socks5Relay(IPEndPoint.Parse(socks5));
             relay.Start(_stop.Token);

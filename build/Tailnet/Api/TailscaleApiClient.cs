@@ -8,7 +8,7 @@ namespace Build.Tailnet.Api;
 /// <summary>A device as the Tailscale API lists it (unknown fields ignored).</summary>
 public sealed record ApiDevice
 {
-    /// <summary>The device id used in <c>/api/v2/device/{id}</c>.</summary>
+    /// <summary>The legacy numeric device id (still accepted by <c>/api/v2/device/{id}</c>).</summary>
     [JsonPropertyName("id")] public string? Id { get; init; }
     /// <summary>The stable node id (<c>n...CNTRL</c>), as <c>tailscale status --json</c> shows in <c>Self.ID</c>.</summary>
     [JsonPropertyName("nodeId")] public string? NodeId { get; init; }
@@ -19,8 +19,8 @@ public sealed record ApiDevice
     [JsonPropertyName("tags")] public string[]? Tags { get; init; }
     [JsonPropertyName("created")] public string? Created { get; init; }
 
-    /// <summary>The id to delete by: the device id, else the node id (the API accepts both).</summary>
-    public string? DeleteId => string.IsNullOrEmpty(Id) ? NodeId : Id;
+    /// <summary>The id to delete by: the stable node id, which the API prefers; the legacy id only when a listing lacks it.</summary>
+    public string? DeleteId => string.IsNullOrEmpty(NodeId) ? Id : NodeId;
 }
 
 /// <summary>A failed API call. <see cref="Transient"/> failures (5xx, 429, 408) are worth retrying.</summary>
@@ -33,7 +33,7 @@ public sealed class TailscaleApiException(string message, HttpStatusCode? status
 /// <summary>
 /// The three Tailscale API calls the fallback cleanup makes: the OAuth client-credentials token
 /// (<c>POST /api/v2/oauth/token</c>), the device list (<c>GET /api/v2/tailnet/-/devices</c>, "-"
-/// being the OAuth client's own tailnet) and the delete (<c>DELETE /api/v2/device/{id}</c>).
+/// being the OAuth client's own tailnet) and the delete (<c>DELETE /api/v2/device/{nodeId}</c>).
 /// One attempt each: retries and time bounds are the caller's. Error messages carry the status and
 /// the API's <c>message</c>, never a credential.
 /// </summary>

@@ -40,14 +40,17 @@ public sealed class NodeForgetterTests : IAsyncLifetime
         Directory.Delete(_artifacts, recursive: true);
     }
 
-    /// <summary>The API as it is when this job's node (nNODE1, device 1001) is still registered.</summary>
+    /// <summary>
+    /// The API as it is when this job's node (nNODE1, device 1001) is still registered. Only the
+    /// node id deletes: a delete by the legacy numeric id would look like "already gone" here.
+    /// </summary>
     private static FakeTailscaleApi.Response? Healthy(FakeTailscaleApi.Request r) => (r.Method, r.Path) switch
     {
         ("POST", TokenPath) => FakeTailscaleApi.Token(AccessToken),
         ("GET", DevicesPath) => FakeTailscaleApi.Devices(
             ("1001", "nNODE1CNTRL", "gitlab-runner-7", "2026-11-25T22:00:05Z"),
             ("2002", "nSERVER1CNTRL", "server1", "2026-01-01T00:00:00Z")),
-        ("DELETE", "/api/v2/device/1001") => new(200),
+        ("DELETE", "/api/v2/device/nNODE1CNTRL") => new(200),
         _ => FakeTailscaleApi.Error(404, "not found"),
     };
 
@@ -89,9 +92,9 @@ public sealed class NodeForgetterTests : IAsyncLifetime
         Assert.Equal(Secret, form["client_secret"]);
         Assert.Equal("client_credentials", form["grant_type"]);
         Assert.Equal("Bearer " + AccessToken, Assert.Single(_api.RequestsTo("GET", DevicesPath)).Authorization);
-        Assert.Equal("Bearer " + AccessToken, Assert.Single(_api.RequestsTo("DELETE", "/api/v2/device/1001")).Authorization);
+        Assert.Equal("Bearer " + AccessToken, Assert.Single(_api.RequestsTo("DELETE", "/api/v2/device/nNODE1CNTRL")).Authorization);
         Assert.Equal(3, _api.Requests.Count);
-        Assert.Contains("deleted node gitlab-runner-7 (nNODE1CNTRL) (device 1001)", result.Message);
+        Assert.Contains("deleted node gitlab-runner-7 (nNODE1CNTRL) (device nNODE1CNTRL)", result.Message);
         Assert.Empty(_warnings);
         AssertNoCredentialPrinted();
     }
@@ -117,7 +120,7 @@ public sealed class NodeForgetterTests : IAsyncLifetime
         var result = await ForgetAsync();
 
         AssertOutcome(ForgetOutcome.AlreadyGone, result);
-        Assert.Single(_api.RequestsTo("DELETE", "/api/v2/device/1001"));
+        Assert.Single(_api.RequestsTo("DELETE", "/api/v2/device/nNODE1CNTRL"));
     }
 
     [Fact]
@@ -286,7 +289,36 @@ public sealed class NodeForgetterTests : IAsyncLifetime
         var result = await ForgetAsync();
 
         AssertOutcome(ForgetOutcome.Deleted, result);
-        Assert.Single(_api.RequestsTo("DELETE", "/api/v2/device/1001"));
+        Assert.Single(_api.RequestsTo("DELETE", "/api/v2/device/nNODE1CNTRL"));
+    }
+
+    [Fact]
+    public async Task Deletes_by_the_stable_node_id_not_the_legacy_numeric_id()
+    {
+        WriteRecord();
+
+        var result = await ForgetAsync();
+
+        AssertOutcome(ForgetOutcome.Deleted, result);
+        var delete = Assert.Single(_api.Requests, r => r.Method == "DELETE");
+        Assert.Equal("/api/v2/device/nNODE1CNTRL", delete.Path);
+    }
+
+    [Fact]
+    public async Task A_listing_without_node_ids_falls_back_to_the_legacy_id()
+    {
+        WriteRecord(nodeId: null);
+        _api.Respond = r => (r.Method, r.Path) switch
+        {
+            ("GET", DevicesPath) => FakeTailscaleApi.Devices(("1001", "", "gitlab-runner-7", "2026-11-25T22:00:05Z")),
+            ("DELETE", "/api/v2/device/1001") => new(200),
+            _ => Healthy(r),
+        };
+
+        var result = await ForgetAsync();
+
+        AssertOutcome(ForgetOutcome.Deleted, result);
+        Assert.Equal("/api/v2/device/1001", Assert.Single(_api.Requests, r => r.Method == "DELETE").Path);
     }
 
     [Fact]

@@ -82,6 +82,53 @@ public sealed class SettingsTests : IDisposable
         Assert.Equal(["tag:ci", "tag:deploy"], s.TsTags);
     }
 
+    [Theory]
+    [InlineData("ts-tags", null, "TAG:ci", "--ts-tags")]
+    [InlineData("ts-tags", null, "tag:", "--ts-tags")]
+    [InlineData(null, "TS_TAGS", "tag:ci,tag:1st", "environment variable TS_TAGS")]
+    [InlineData(null, "TS_TAGS", "tag:c_i", "environment variable TS_TAGS")]
+    [InlineData("tags", null, "tag:server1,Tag:web", "--tags")]
+    [InlineData(null, "DEPLOY_TAGS", "ci:web", "environment variable DEPLOY_TAGS")]
+    public void A_tag_tailscale_would_refuse_is_a_settings_error_naming_the_setting(string? argument, string? variable, string value, string named)
+    {
+        if (argument is not null) Arg(argument, value);
+        if (variable is not null) _env[variable] = value;
+        var e = Assert.Throws<SettingsException>(() => Resolve());
+        Assert.Equal(2, e.ExitCode);
+        Assert.StartsWith(named + " = ", e.Message);
+        Assert.Contains("not a valid tag", e.Message);
+        Assert.Contains("tag:ci", e.Message); // the fix shows the form
+    }
+
+    [Fact]
+    public void A_bad_tag_in_deploy_json_names_the_file()
+    {
+        var e = Assert.Throws<SettingsException>(() => Resolve("""{ "ts-tags": ["tag:ci", "TAG:deploy"] }"""));
+        Assert.Contains("\"ts-tags\" in deploy.json", e.Message);
+        Assert.Contains("\"TAG:deploy\"", e.Message);
+    }
+
+    [Fact]
+    public void Tags_without_a_colon_get_the_prefix_and_valid_ones_pass()
+    {
+        Arg("ts-tags", "ci", "tag:deploy-2");
+        _env["DEPLOY_TAGS"] = "web1,tag:web-2";
+        var s = Resolve();
+        Assert.Equal(["tag:ci", "tag:deploy-2"], s.TsTags);
+        Assert.Equal(["tag:web1", "tag:web-2"], s.Tags);
+    }
+
+    [Fact]
+    public void Only_tags_given_as_argument_or_variable_count_as_given()
+    {
+        Assert.Null(Resolve().TsTagsGivenIn);
+        Assert.Null(Resolve("""{ "ts-tags": "tag:deploy" }""").TsTagsGivenIn);
+        _env["TS_TAGS"] = "tag:deploy";
+        Assert.Equal("environment variable TS_TAGS", Resolve("""{ "ts-tags": "tag:other" }""").TsTagsGivenIn);
+        Arg("ts-tags", "tag:deploy");
+        Assert.Equal("--ts-tags", Resolve().TsTagsGivenIn);
+    }
+
     [Fact]
     public void An_empty_server_value_is_an_error_not_all_servers()
     {
