@@ -15,8 +15,11 @@ public sealed record FanOutOptions
     public int Attempts { get; init; } = 3;
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>One attempt (connect, lock, upload and verify) may take this long before it counts as a transient failure.</summary>
-    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>
+    /// One attempt (connect, lock, upload and verify) may take this long before it counts as a transient failure:
+    /// a blog's upload through a slow link fits, and all attempts fit inside the deploy jobs' script timeout.
+    /// </summary>
+    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
     public SwitchMode Switch { get; init; } = SwitchMode.Together;
 

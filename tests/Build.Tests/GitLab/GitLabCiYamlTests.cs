@@ -1,7 +1,11 @@
 using System.Diagnostics;
 using System.Reflection;
 using System.Text.RegularExpressions;
+using Build.Deployment;
 using Build.Docker;
+using Build.Settings;
+using Build.Tailnet.Api;
+using Build.Tests.GitLab.Runner;
 using Cake.Frosting;
 using YamlDotNet.RepresentationModel;
 
@@ -207,6 +211,54 @@ public sealed partial class GitLabCiYamlTests
         Assert.Contains("DEPLOY_SERVERS is empty", empty.Error);
         Assert.Contains("server1,server2", empty.Error);
         Assert.Equal(0, set.ExitCode);
+    }
+
+    [Theory]
+    [InlineData("deploy")]
+    [InlineData("redeploy")]
+    [InlineData("rollback")]
+    public void The_script_timeout_ends_before_the_jobs_so_after_script_runs_and_it_holds_the_pipelines_own_bounds(string name)
+    {
+        var job = Job(name);
+        var variables = (YamlMappingNode)Get(job, "variables")!;
+        var jobTimeout = GitLabDuration.Parse(Text(job, "timeout")!);
+        var script = GitLabDuration.Parse(Text(variables, "RUNNER_SCRIPT_TIMEOUT")!);
+        var after = GitLabDuration.Parse(Text(variables, "RUNNER_AFTER_SCRIPT_TIMEOUT")!);
+
+        // GitLab runs after_script on a script timeout, never on the job's own: both must fit in the job's.
+        Assert.True(script + after <= jobTimeout, $"{name}: script {script} + after_script {after} must fit in the job's timeout {jobTimeout}");
+        // after_script: starting the program plus ForgetNode's own bound on all its API calls.
+        Assert.True(after >= new ForgetNodeOptions().TotalTimeout + TimeSpan.FromMinutes(1), $"{name}: after_script's {after} leaves ForgetNode too little time");
+
+        // The worst case of the script with the defaults: every join and deploy attempt running into its bound.
+        var settings = BuildSettings.Resolve(new SettingsSource(_ => [], _ => null, Repo.File("deploy.json")));
+        var fanOut = FanOutOptions.From(settings);
+        var join = settings.TsReadyTimeout + settings.Retries * settings.TsTimeout + RetryDelays(settings.Retries, settings.RetryDelay);
+        var deploy = settings.LockWait + fanOut.Attempts * fanOut.AttemptTimeout + RetryDelays(fanOut.Attempts, fanOut.RetryDelay);
+        var rest = TimeSpan.FromMinutes(2);   // starting the program, checking the site, the teardown
+        Assert.True(join + deploy + rest <= script,
+            $"{name}: join {join} + deploy {deploy} + {rest} for the rest exceed RUNNER_SCRIPT_TIMEOUT {script}: the script would be cut while the pipeline still waits on its own bounds");
+    }
+
+    /// <summary>The longest waits between attempts: delay·2^(n−1) at most 1.2 times over, each capped at a minute.</summary>
+    private static TimeSpan RetryDelays(int attempts, TimeSpan delay) =>
+        Enumerable.Range(1, Math.Max(0, attempts - 1))
+            .Select(n => TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(1).Ticks, (long)(delay.Ticks * Math.Pow(2, n - 1) * 1.2))))
+            .Aggregate(TimeSpan.Zero, (a, b) => a + b);
+
+    [Fact]
+    public void Only_the_production_jobs_have_the_environment_that_scopes_the_deploy_secrets()
+    {
+        // The README scopes TS_OAUTH_SECRET, SSH_PRIVATE_KEY, ... to the environment "production": only
+        // jobs with that environment get them, never build, which runs npm ci and Hexo's plugins.
+        var production = Jobs.Where(j => Get(j.Job, "environment") is YamlMappingNode e && Text(e, "name") == "production").Select(j => j.Name).Order();
+
+        Assert.Equal(["deploy", "redeploy", "rollback"], production);
+        Assert.Null(Get(Job("build"), "environment"));
+        Assert.Null(Get(Job("ci-image"), "environment"));
+        var readme = File.ReadAllText(Repo.File("README.md"));
+        foreach (var secret in new[] { "TS_OAUTH_SECRET", "TS_OAUTH_CLIENT_ID", "SSH_PRIVATE_KEY", "SSH_KNOWN_HOSTS", "SSH_KEY_PASSPHRASE" })
+            Assert.Matches(@"(?m)^\| `" + secret + @"` \|[^|]*environment scope `production`", readme);
     }
 
     [Fact]

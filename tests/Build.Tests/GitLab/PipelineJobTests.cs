@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Reflection;
 using System.Runtime.Versioning;
 using System.Text.Json.Nodes;
@@ -10,6 +12,16 @@ using Build.Tests.Release;
 using Build.Tests.Support;
 
 namespace Build.Tests.GitLab;
+
+/// <summary>
+/// The job tests compile the pipeline and build the site as CI does, which takes both cores for minutes:
+/// they run alone, after the other tests, so that no timing-sensitive test shares the machine with them.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class PipelineJobsCollection
+{
+    public const string Name = "gitlab-jobs";
+}
 
 /// <summary>Marks the test that runs a job of .gitlab-ci.yml the way a runner runs it.</summary>
 [AttributeUsage(AttributeTargets.Method, AllowMultiple = true)]
@@ -25,6 +37,7 @@ public sealed class JobTestAttribute(string job) : Attribute
 /// sets DEPLOY_TAILNET and DEPLOY_HOSTS would; ci-image runs against a fake docker and apk.
 /// </summary>
 [Trait("Suite", "Jobs")]
+[Collection(PipelineJobsCollection.Name)]
 [UnsupportedOSPlatform("windows")]
 public sealed class PipelineJobTests(PipelineJobsFixture jobs) : IClassFixture<PipelineJobsFixture>
 {
@@ -88,6 +101,38 @@ public sealed class PipelineJobTests(PipelineJobsFixture jobs) : IClassFixture<P
         Assert.Contains("section_start:", run.Log);
         Assert.Equal(0, run.AfterScriptExitCode);
         Assert.Contains(NoTailnetNode, run.AfterScriptLog);
+    }
+
+    [Fact]
+    public async Task A_deploy_ended_by_its_script_timeout_is_torn_down_reports_and_still_runs_after_script()
+    {
+        var build = await RequireFirstBuildAsync();
+        var remote = await jobs.RemoteBaseAsync();
+        // A server that takes the connection and never says a word: the deploy waits on it until the script's bound.
+        using var silent = new TcpListener(IPAddress.Parse("127.0.0.6"), 0);
+        silent.Start();
+        var held = new List<TcpClient>();
+        var accepting = Task.Run(async () => { while (true) held.Add(await silent.AcceptTcpClientAsync()); });
+        var options = jobs.DeployOptions(remote, build);
+        var project = new Dictionary<string, string>(options.ProjectVariables)
+        {
+            ["DEPLOY_HOSTS"] = $"server1=127.0.0.6:{((IPEndPoint)silent.LocalEndpoint).Port}",
+            ["DEPLOY_CONNECT_TIMEOUT"] = "10m",
+            // A project variable outranks the job's own 25m, so the test need not wait that long.
+            ["RUNNER_SCRIPT_TIMEOUT"] = "12s",
+        };
+
+        var run = await jobs.First.RunAsync("deploy", options with { ProjectVariables = project });
+
+        Assert.Equal(ScriptEnd.ScriptTimeout, run.End);
+        Assert.NotEqual(0, run.ExitCode);
+        // SIGTERM reached the pipeline, which still wrote its report in its teardown.
+        var report = JsonNode.Parse(File.ReadAllText(Path.Join(run.ProjectDir, "artifacts", "deploy-report.json")))!;
+        Assert.Equal("server1", (string?)report["servers"]![0]!["server"]);
+        Assert.Equal(0, run.AfterScriptExitCode);
+        Assert.Contains(NoTailnetNode, run.AfterScriptLog);
+        Assert.Null(CurrentId(remote, "server1"));
+        foreach (var client in held) client.Dispose();
     }
 
     [Fact]
@@ -173,6 +218,17 @@ public sealed class PipelineJobTests(PipelineJobsFixture jobs) : IClassFixture<P
         Assert.All(calls, c => Assert.DoesNotContain(c.Args, a => a.Contains(password, StringComparison.Ordinal)));
         Assert.Contains($"{image}:{tag}", calls[4].Args.Concat(calls[5].Args));
         Assert.DoesNotContain(password, run.Log);
+    }
+
+    [Fact]
+    public async Task The_runner_runs_only_the_jobs_the_rules_put_in_the_pipeline()
+    {
+        // Pipeline 2's push edited a post, not build/ci.Dockerfile: no ci-image job.
+        var (second, _) = await RequireSecondAsync();
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => second.RunAsync("ci-image"));
+
+        Assert.Contains("its rules leave it out", refused.Message);
     }
 
     private async Task<JobRun> RequireFirstBuildAsync()

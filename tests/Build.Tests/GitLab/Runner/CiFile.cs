@@ -24,7 +24,9 @@ public sealed record CiJob(
     IReadOnlyList<string> AfterScript,
     IReadOnlyList<CiCache> Caches,
     CiArtifacts? Artifacts,
-    IReadOnlyList<CiNeed>? Needs);
+    IReadOnlyList<CiNeed>? Needs,
+    IReadOnlyList<CiRule>? Rules,
+    TimeSpan? Timeout);
 
 /// <summary>
 /// .gitlab-ci.yml read the way GitLab reads the parts a runner acts on: global and job variables,
@@ -73,8 +75,25 @@ public sealed class CiFile
                 ? needs.Children.Select(n => n is YamlMappingNode m
                     ? new CiNeed(Text(m, "job")!, Text(m, "artifacts") != "false")
                     : new CiNeed(Scalar(n), true)).ToList()
-                : null);
+                : null,
+            ReadRules(Get(job, "rules")),
+            Text(job, "timeout") is { } timeout ? GitLabDuration.Parse(timeout) : null);
     }
+
+    public IReadOnlyList<CiRule>? WorkflowRules => Get(_root, "workflow") is { } workflow ? ReadRules(Get(workflow, "rules")) : null;
+
+    private static IReadOnlyList<CiRule>? ReadRules(YamlNode? node) =>
+        node is YamlSequenceNode rules
+            ? rules.Children.Cast<YamlMappingNode>().Select(rule =>
+            {
+                var changes = Get(rule, "changes");
+                return new CiRule(
+                    Text(rule, "if"),
+                    changes is YamlMappingNode withPaths ? Strings(Get(withPaths, "paths")) : changes is null ? null : Strings(changes),
+                    changes is YamlMappingNode compared ? Text(compared, "compare_to") : null,
+                    Text(rule, "when") ?? "on_success");
+            }).ToList()
+            : null;
 
     private static IReadOnlyList<CiVariable> ReadVariables(YamlNode? node) =>
         node is YamlMappingNode map

@@ -5,8 +5,11 @@ using System.Text.RegularExpressions;
 
 namespace Build.Tests.GitLab.Runner;
 
-/// <summary>What one job did: its exit code and log, the after_script's, and where it ran.</summary>
-public sealed record JobRun(string Job, int ExitCode, string Log, int? AfterScriptExitCode, string AfterScriptLog, string ProjectDir, TimeSpan Elapsed)
+/// <summary>Why a job's script ended: it exited, its RUNNER_SCRIPT_TIMEOUT passed, or the job's timeout did.</summary>
+public enum ScriptEnd { Exited, ScriptTimeout, JobTimeout }
+
+/// <summary>What one job did: its exit code and log, the after_script's (null when it did not run), and where it ran.</summary>
+public sealed record JobRun(string Job, int ExitCode, ScriptEnd End, string Log, int? AfterScriptExitCode, string AfterScriptLog, string ProjectDir, TimeSpan Elapsed)
 {
     public bool Succeeded => ExitCode == 0;
 
@@ -39,6 +42,7 @@ public sealed record JobOptions
     /// </summary>
     public JobRun? CompiledPipelineFrom { get; init; }
 
+    /// <summary>The test's own bound on the job: the YAML's <c>timeout</c> when that is shorter.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(8);
 }
 
@@ -63,11 +67,13 @@ public sealed class LocalRunner(string root, CiFile file)
 
     internal int NextJobId() => Interlocked.Increment(ref _jobs) + 1000;
 
-    public LocalPipeline Pipeline(ProjectCommit commit) => new(this, commit, Interlocked.Increment(ref _pipelines) + 100);
+    /// <summary>A pipeline of <paramref name="commit"/>; by default a push to the default branch that changed every file.</summary>
+    public LocalPipeline Pipeline(ProjectCommit commit, PipelineTrigger? trigger = null) =>
+        new(this, commit, trigger ?? new PipelineTrigger { Source = "push", Branch = "main" }, Interlocked.Increment(ref _pipelines) + 100);
 }
 
-/// <summary>One pipeline of one commit on the default branch (pushed): the jobs it ran and their artifacts.</summary>
-public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit commit, int id)
+/// <summary>One pipeline of one commit: the jobs its rules give it, the jobs it ran and their artifacts.</summary>
+public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit commit, PipelineTrigger trigger, int id)
 {
     private const string Project = "blog";
     private const string Namespace = "team";
@@ -83,6 +89,9 @@ public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit comm
     {
         options ??= new JobOptions();
         var job = runner.File.Job(jobName);
+        // Only what the workflow and the job's rules put in this pipeline can run (a manual job when started).
+        if (CiRules.Evaluate(runner.File.WorkflowRules, trigger) == CiRules.Never || CiRules.Evaluate(job.Rules, trigger) == CiRules.Never)
+            throw new InvalidOperationException($"{jobName} is not in a pipeline started by {trigger.Source} on {trigger.Branch ?? "a merge request"}: its rules leave it out.");
         var jobId = runner.NextJobId();
         var builds = Path.Join(runner.Root, "builds", jobId.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var projectDir = Path.Join(builds, Namespace, Project);
@@ -101,15 +110,21 @@ public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit comm
 
         var environment = Environment(variables, home, options.PathPrefix);
         var watch = Stopwatch.StartNew();
-        var (exitCode, log) = await ShellAsync(job.BeforeScript.Concat(job.Script), projectDir, environment, options.Timeout, cancellationToken);
+        // The job's timeout (GitLab's default: 1 hour) bounds everything; RUNNER_SCRIPT_TIMEOUT only the script.
+        var jobTimeout = Min(job.Timeout ?? TimeSpan.FromHours(1), options.Timeout);
+        var scriptTimeout = variables.TryGetValue("RUNNER_SCRIPT_TIMEOUT", out var st) && st.Length > 0 ? Min(GitLabDuration.Parse(st), jobTimeout) : jobTimeout;
+        var (exitCode, timedOut, log) = await ShellAsync(job.BeforeScript.Concat(job.Script), projectDir, environment, scriptTimeout, cancellationToken);
+        var end = !timedOut ? ScriptEnd.Exited : scriptTimeout < jobTimeout ? ScriptEnd.ScriptTimeout : ScriptEnd.JobTimeout;
         int? afterCode = null;
         var afterLog = "";
-        if (job.AfterScript.Count > 0)
+        // A new shell, also after a failure or the script's timeout, but not after the job's timeout;
+        // its status never changes the job's (its bound: RUNNER_AFTER_SCRIPT_TIMEOUT, 5 minutes by default).
+        if (job.AfterScript.Count > 0 && end != ScriptEnd.JobTimeout)
         {
-            // A new shell; its status never changes the job's (GitLab's default bound on it is 5 minutes).
-            (afterCode, afterLog) = await ShellAsync(job.AfterScript, projectDir, environment, TimeSpan.FromMinutes(5), cancellationToken);
+            var afterTimeout = variables.TryGetValue("RUNNER_AFTER_SCRIPT_TIMEOUT", out var at) && at.Length > 0 ? GitLabDuration.Parse(at) : TimeSpan.FromMinutes(5);
+            (afterCode, _, afterLog) = await ShellAsync(job.AfterScript, projectDir, environment, Min(afterTimeout, jobTimeout - watch.Elapsed), cancellationToken);
         }
-        var run = new JobRun(jobName, exitCode, log, afterCode, afterLog, projectDir, watch.Elapsed);
+        var run = new JobRun(jobName, exitCode, end, log, afterCode, afterLog, projectDir, watch.Elapsed);
 
         if (run.Succeeded) await SaveCachesAsync(job, projectDir, variables, cancellationToken);
         await SaveArtifactsAsync(job, run, cancellationToken);
@@ -136,12 +151,9 @@ public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit comm
             ["CI_PROJECT_URL"] = $"https://gitlab.example.com/{Namespace}/{Project}",
             ["CI_COMMIT_SHA"] = Commit.Sha,
             ["CI_COMMIT_SHORT_SHA"] = shortSha,
-            ["CI_COMMIT_BRANCH"] = "main",
-            ["CI_COMMIT_REF_NAME"] = "main",
-            ["CI_COMMIT_REF_SLUG"] = "main",
-            ["CI_DEFAULT_BRANCH"] = "main",
+            ["CI_COMMIT_REF_NAME"] = trigger.Branch ?? "main",
+            ["CI_COMMIT_REF_SLUG"] = trigger.Branch ?? "main",
             ["CI_PIPELINE_ID"] = Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["CI_PIPELINE_SOURCE"] = "push",
             ["CI_JOB_ID"] = jobId.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["CI_JOB_NAME"] = job.Name,
             ["CI_JOB_TOKEN"] = token,
@@ -150,6 +162,7 @@ public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit comm
             ["CI_REGISTRY_USER"] = "gitlab-ci-token",
             ["CI_REGISTRY_PASSWORD"] = token,
         };
+        foreach (var (name, value) in trigger.Variables) variables[name] = value;
         // Lowest to highest precedence; the YAML's values expand references to what is already set.
         foreach (var variable in runner.File.Variables.Concat(job.Variables))
             variables[variable.Name] = variable.Expand ? Expand(variable.Value, variables) : variable.Value;
@@ -190,7 +203,9 @@ public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit comm
         return environment;
     }
 
-    private static async Task<(int ExitCode, string Log)> ShellAsync(IEnumerable<string> lines, string projectDir, Dictionary<string, string> environment, TimeSpan timeout, CancellationToken cancellationToken)
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static async Task<(int ExitCode, bool TimedOut, string Log)> ShellAsync(IEnumerable<string> lines, string projectDir, Dictionary<string, string> environment, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var script = new StringBuilder("set -eo pipefail\n");
         foreach (var line in lines)
@@ -198,9 +213,10 @@ public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit comm
             // As the runner's trace does: each command echoed before it runs.
             script.Append("printf '%s\\n' ").Append(Quote("$ " + line)).Append('\n').Append(line).Append('\n');
         }
-        var info = new ProcessStartInfo("bash")
+        // Its own process group (setsid execs, keeping the pid), so a timeout can signal the whole job.
+        var info = new ProcessStartInfo("setsid")
         {
-            ArgumentList = { "--noprofile", "--norc", "-c", script.ToString() },
+            ArgumentList = { "bash", "--noprofile", "--norc", "-c", script.ToString() },
             WorkingDirectory = projectDir,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -225,14 +241,21 @@ public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit comm
         }
         catch (OperationCanceledException)
         {
-            process.Kill(entireProcessTree: true);
+            // As the runner stops a step: SIGTERM to every process of the job, SIGKILL after a grace period.
+            lock (log) log.Append($"ERROR: the script exceeded its timeout of {timeout}: terminating it\n");
+            _ = kill(-process.Id, 15);
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try { await process.WaitForExitAsync(grace.Token); }
+            catch (OperationCanceledException) { process.Kill(entireProcessTree: true); }
             await process.WaitForExitAsync(CancellationToken.None);
-            lock (log) log.Append($"ERROR: Job failed: execution took longer than {timeout}\n");
-            return (-1, log.ToString());
+            lock (log) return (process.ExitCode, true, log.ToString());
         }
         process.WaitForExit();   // drains the output events
-        lock (log) return (process.ExitCode, log.ToString());
+        lock (log) return (process.ExitCode, false, log.ToString());
     }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
 
     private static string Quote(string text) => "'" + text.Replace("'", "'\\''") + "'";
 

@@ -26,6 +26,7 @@ public sealed class PipelineJobsFixture : IAsyncLifetime
     {
         Runner = new LocalRunner(_root.Path, CiFile.Load(Repo.File(".gitlab-ci.yml")));
         var commit = await ProjectCommit.FromWorkingTreeAsync(Repo.Root, Path.Join(_root.Path, "commits", "1"), CancellationToken.None);
+        // The first push of the project: nothing to compare with, so every file counts as changed.
         First = Runner.Pipeline(commit);
         // Started now, so the first (cold) build overlaps the servers' start and the other test classes.
         _firstBuild = new Lazy<Task<JobRun>>(() => First.RunAsync("build", new JobOptions { Timeout = TimeSpan.FromMinutes(12) }));
@@ -40,7 +41,7 @@ public sealed class PipelineJobsFixture : IAsyncLifetime
     /// <summary>Pipeline 1's build job, on an empty cache and an empty HOME: it compiles the pipeline program.</summary>
     public Task<JobRun> FirstBuildAsync() => _firstBuild.Value;
 
-    /// <summary>Pipeline 2 (one post edited) and its build job, on the cache pipeline 1 saved: it compiles again, from the cache.</summary>
+    /// <summary>Pipeline 2 (a push that edited one post) and its build job, on the cache pipeline 1 saved: it compiles again, from the cache.</summary>
     public Task<(LocalPipeline Pipeline, JobRun Build)> SecondAsync() => _second.Value;
 
     private async Task<(LocalPipeline, JobRun)> BuildSecondAsync()
@@ -51,7 +52,8 @@ public sealed class PipelineJobsFixture : IAsyncLifetime
             var post = Path.Join(dir, "site", "source", "_posts", "rollbacks.md");
             File.AppendAllText(post, "\nEdited in the second pipeline of the job tests.\n");
         }, "edit a post", CancellationToken.None);
-        var pipeline = Runner.Pipeline(commit);
+        var edited = new HashSet<string> { "site/source/_posts/rollbacks.md" };
+        var pipeline = Runner.Pipeline(commit, new PipelineTrigger { Source = "push", Branch = "main", Changed = edited, DifferFromDefaultBranch = edited });
         return (pipeline, await pipeline.RunAsync("build", new JobOptions { Timeout = TimeSpan.FromMinutes(12) }));
     }
 
