@@ -1,8 +1,9 @@
 #!/usr/bin/env pwsh
 # Bootstrapper: build the pipeline program only when its sources changed, then run it.
-# Same behaviour as build.sh: a stamp over the sources' names, sizes and times (so an added,
-# edited or deleted file triggers a build), a lock so concurrent runs never build over each
-# other, and the program's exit code passed through.
+# Same behaviour as build.sh: a stamp over the sources' names and content and the toolchain (so an
+# added, edited or deleted file, another SDK or another CPU triggers a build, and a fresh clone with
+# the compiled output restored does not), a lock so concurrent runs never build over each other,
+# and the program's exit code passed through.
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 
@@ -33,10 +34,16 @@ function Get-SourcesStamp {
         Where-Object { $_.FullName -notmatch '[\\/](bin|obj)[\\/]' } |
         Where-Object { $extensions -contains $_.Extension -or $_.Name -eq 'packages.lock.json' }
     $files += Get-ChildItem -File -Path 'global.json', 'Directory.Build.props', 'Directory.Packages.props' -ErrorAction SilentlyContinue
-    $lines = $files | ForEach-Object {
+    $lines = @($files | ForEach-Object {
         $relative = [IO.Path]::GetRelativePath($root, $_.FullName).Replace('\', '/')
-        '{0} {1} {2}' -f $relative, $_.Length, $_.LastWriteTimeUtc.Ticks
-    }
+        '{0} {1}' -f $relative, (Get-FileHash -Algorithm SHA256 -LiteralPath $_.FullName).Hash
+    })
+    $lines += 'arch ' + [System.Runtime.InteropServices.RuntimeInformation]::OSArchitecture
+    $dotnet = [IO.FileInfo]::new((Get-Command dotnet).Source)
+    $resolved = $dotnet.ResolveLinkTarget($true)
+    $dotnetRoot = if ($resolved) { Split-Path -Parent $resolved.FullName } else { $dotnet.DirectoryName }
+    $lines += Get-ChildItem -Directory -ErrorAction SilentlyContinue -Path (Join-Path $dotnetRoot 'sdk'), (Join-Path $dotnetRoot 'shared' 'Microsoft.NETCore.App') |
+        ForEach-Object { 'toolchain ' + $_.Name }
     ($lines | Sort-Object -CaseSensitive) -join "`n"
 }
 

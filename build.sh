@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bootstrapper: build the pipeline program only when its sources changed, then exec it.
 # `dotnet run` costs seconds on every warm run (MSBuild's up-to-date check); a stamp over the
-# sources' names, sizes and times costs milliseconds. `exec` hands signals straight to the program.
+# sources' names and content costs milliseconds. `exec` hands signals straight to the program.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,18 +23,22 @@ out=".build/bin"
 stamp_file=".build/stamp"
 lock_dir=".build/lock"
 
-# Everything that goes into Build.dll: sources, projects, props, lock files. The list includes
-# each file's name, so an added or deleted file changes the stamp as much as an edited one.
+# Everything that goes into Build.dll: sources, projects, props, lock files, by name and content
+# (not file times: a fresh clone with the compiled output restored from a CI cache is up to date),
+# and the toolchain: the SDKs and runtimes installed beside `dotnet`, and the CPU architecture.
 sources_stamp() {
-  local files=(build -type d \( -name bin -o -name obj \) -prune -o -type f
-    \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name 'packages.lock.json' \))
+  local dotnet_root
+  dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
   {
-    # stat -c is GNU and BusyBox; stat -f is BSD/macOS. One stat for all files keeps this in milliseconds.
-    find "${files[@]}" -exec stat -c '%n %s %Y' {} + 2>/dev/null \
-      || find "${files[@]}" -exec stat -f '%N %z %m' {} +
+    # cksum is POSIX (GNU, BusyBox, macOS): one run for all files keeps this in milliseconds.
+    find build -type d \( -name bin -o -name obj \) -prune -o -type f \
+      \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name 'packages.lock.json' \) \
+      -exec cksum {} +
     for f in global.json Directory.Build.props Directory.Packages.props; do
       if [[ -f "$f" ]]; then cksum "$f"; fi
     done
+    echo "arch $(uname -m)"
+    ls "$dotnet_root/sdk" "$dotnet_root/shared/Microsoft.NETCore.App" 2>/dev/null || true
   } | LC_ALL=C sort
 }
 

@@ -38,9 +38,11 @@ public abstract class BootstrapperTests : IDisposable
             exit "${FAKE_EXIT:-0}"
             """);
         File.SetUnixFileMode(fake, (UnixFileMode)0b111_101_101);
+        // The SDKs installed beside the fake dotnet, which the stamp covers.
+        Directory.CreateDirectory(Path.Join(Root, "fakebin", "sdk", "10.0.100"));
         // A PATH with the usual tools but no dotnet, so "no SDK" can be tested on a machine with one.
         var tools = Directory.CreateDirectory(Path.Join(Root, "toolbin")).FullName;
-        foreach (var tool in new[] { "sh", "bash", "find", "stat", "sort", "cat", "mkdir", "rmdir", "ls", "cksum", "dirname", "sleep", "printf", "rm", "uname" })
+        foreach (var tool in new[] { "sh", "bash", "find", "stat", "sort", "cat", "mkdir", "rmdir", "ls", "cksum", "dirname", "readlink", "sleep", "printf", "rm", "uname" })
         {
             var target = new[] { "/usr/bin/", "/bin/" }.Select(d => d + tool).FirstOrDefault(File.Exists);
             if (target is not null) File.CreateSymbolicLink(Path.Join(tools, tool), target);
@@ -135,6 +137,33 @@ public abstract class BootstrapperTests : IDisposable
             case "props": Touch("Directory.Build.props", "<Project><!-- x --></Project>"); break;
         }
         await Run();
+        Assert.Equal(2, Builds);
+    }
+
+    [Fact]
+    public async Task A_fresh_clone_with_the_compiled_output_restored_builds_nothing()
+    {
+        await Run();
+        Assert.Equal(1, Builds);
+
+        // A clone writes every file anew: same content, new times. Only content counts.
+        foreach (var file in Directory.GetFiles(Root, "*", SearchOption.AllDirectories).Where(f => !f.Contains("/.build/", StringComparison.Ordinal)))
+            File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddMinutes(3));
+        var again = await Run();
+
+        Assert.Equal(0, again.Code);
+        Assert.Equal(1, Builds);
+    }
+
+    [Fact]
+    public async Task Another_SDK_beside_dotnet_triggers_a_build()
+    {
+        await Run();
+        Assert.Equal(1, Builds);
+
+        Directory.CreateDirectory(Path.Join(Root, "fakebin", "sdk", "10.0.200"));
+        await Run();
+
         Assert.Equal(2, Builds);
     }
 
