@@ -308,7 +308,7 @@ public sealed partial class GitLabCiYamlTests
         var paths = caches.SelectMany(c => Sequence(c.Cache, "paths").Select(Scalar)).ToHashSet();
         Assert.Contains(".nuget/packages/", paths);
         Assert.Contains("site/node_modules/", paths);
-        foreach (var (name, cache) in caches)
+        foreach (var (name, cache) in caches.Where(c => Get(c.Cache, "key") is YamlMappingNode))
         {
             var files = Sequence((YamlMappingNode)Get(cache, "key")!, "files").Select(Scalar).ToList();
             Assert.InRange(files.Count, 1, 2);                 // GitLab's limit for cache:key:files
@@ -316,6 +316,20 @@ public sealed partial class GitLabCiYamlTests
             Assert.All(files, f => Assert.True(File.Exists(Repo.File(f.Split('/'))), $"{name}: cache key file {f} does not exist"));
         }
         Assert.Contains(Caches(Job("build")), c => Text(c, "policy") == "pull-push" && Sequence(c, "paths").Select(Scalar).Contains(".nuget/packages/"));
+    }
+
+    [Fact]
+    public void Every_job_that_runs_the_pipeline_restores_its_compiled_program_and_only_build_saves_it()
+    {
+        foreach (var (name, job) in Jobs)
+        {
+            var program = Caches(job).Where(c => Sequence(c, "paths").Select(Scalar).Contains(".build/bin/")).ToList();
+            var cache = Assert.Single(program);
+            Assert.Contains(".build/stamp", Sequence(cache, "paths").Select(Scalar));
+            Assert.Equal("pipeline-$CI_COMMIT_REF_SLUG", Text(cache, "key"));
+            Assert.Equal(["pipeline-$CI_DEFAULT_BRANCH"], Sequence(cache, "fallback_keys").Select(Scalar));
+            Assert.Equal(name == "build" ? "pull-push" : "pull", Text(cache, "policy"));
+        }
     }
 
     private static async Task<(int ExitCode, string Error)> RunShAsync(string script, string servers)

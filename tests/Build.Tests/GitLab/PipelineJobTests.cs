@@ -42,6 +42,7 @@ public sealed class JobTestAttribute(string job) : Attribute
 public sealed class PipelineJobTests(PipelineJobsFixture jobs) : IClassFixture<PipelineJobsFixture>
 {
     private const string NoTailnetNode = "this job did not join the tailnet, nothing to do";
+    private const string Compiling = "build.sh: building the pipeline";
 
     [Fact]
     public void Every_job_of_the_pipeline_has_a_job_test()
@@ -68,9 +69,13 @@ public sealed class PipelineJobTests(PipelineJobsFixture jobs) : IClassFixture<P
         Assert.True(Directory.Exists(Path.Join(cold.ProjectDir, ".nuget", "packages", "cake.tool")), cold.Tail());
         Assert.True(Directory.Exists(Path.Join(cold.ProjectDir, "site", "node_modules", "hexo")), cold.Tail());
 
+        Assert.Contains(Compiling, cold.Log);
+
         var (_, warm) = await jobs.SecondAsync();
         Assert.True(warm.Succeeded, warm.Tail());
         Assert.Contains("node_modules matches package-lock.json: npm ci skipped.", warm.Log);
+        // The pipeline program came from the cache: its sources did not change.
+        Assert.DoesNotContain(Compiling, warm.Log);
         Assert.Contains(Directory.EnumerateFiles(Path.Join(warm.ProjectDir, "site", "public"), "index.html", SearchOption.AllDirectories),
             page => File.ReadAllText(page).Contains("Edited in the second pipeline", StringComparison.Ordinal));
     }
@@ -82,9 +87,10 @@ public sealed class PipelineJobTests(PipelineJobsFixture jobs) : IClassFixture<P
         var build = await RequireFirstBuildAsync();
         var remote = await jobs.RemoteBaseAsync();
 
-        var run = await jobs.First.RunAsync("deploy", jobs.DeployOptions(remote, build));
+        var run = await jobs.First.RunAsync("deploy", jobs.DeployOptions(remote));
 
         Assert.True(run.Succeeded, run.Tail());
+        Assert.DoesNotContain(Compiling, run.Log + run.AfterScriptLog);
         var report = JsonNode.Parse(File.ReadAllText(Path.Join(run.ProjectDir, "artifacts", "deploy-report.json")))!;
         Assert.Equal("deploy", (string?)report["operation"]);
         Assert.Equal(jobs.First.Commit.Sha, (string?)report["commit"]);
@@ -106,14 +112,14 @@ public sealed class PipelineJobTests(PipelineJobsFixture jobs) : IClassFixture<P
     [Fact]
     public async Task A_deploy_ended_by_its_script_timeout_is_torn_down_reports_and_still_runs_after_script()
     {
-        var build = await RequireFirstBuildAsync();
+        await RequireFirstBuildAsync();
         var remote = await jobs.RemoteBaseAsync();
         // A server that takes the connection and never says a word: the deploy waits on it until the script's bound.
         using var silent = new TcpListener(IPAddress.Parse("127.0.0.6"), 0);
         silent.Start();
         var held = new List<TcpClient>();
         var accepting = Task.Run(async () => { while (true) held.Add(await silent.AcceptTcpClientAsync()); });
-        var options = jobs.DeployOptions(remote, build);
+        var options = jobs.DeployOptions(remote);
         var project = new Dictionary<string, string>(options.ProjectVariables)
         {
             ["DEPLOY_HOSTS"] = $"server1=127.0.0.6:{((IPEndPoint)silent.LocalEndpoint).Port}",
@@ -139,21 +145,21 @@ public sealed class PipelineJobTests(PipelineJobsFixture jobs) : IClassFixture<P
     [JobTest("redeploy")]
     public async Task Redeploy_refuses_an_empty_DEPLOY_SERVERS_and_otherwise_changes_only_the_servers_it_names()
     {
-        var build = await RequireFirstBuildAsync();
+        await RequireFirstBuildAsync();
         var remote = await jobs.RemoteBaseAsync();
-        var first = await jobs.First.RunAsync("deploy", jobs.DeployOptions(remote, build));
+        var first = await jobs.First.RunAsync("deploy", jobs.DeployOptions(remote));
         Assert.True(first.Succeeded, first.Tail());
         var (second, secondBuild) = await RequireSecondAsync();
         var before = Snapshots(remote);
 
-        var empty = await second.RunAsync("redeploy", jobs.DeployOptions(remote, build));
+        var empty = await second.RunAsync("redeploy", jobs.DeployOptions(remote));
 
         Assert.Equal(2, empty.ExitCode);
         Assert.Contains("DEPLOY_SERVERS is empty: set it to the servers to redeploy", empty.Log);
         Assert.Equal(before["server1"], Snapshots(remote)["server1"]);
         Assert.Equal(before["server2"], Snapshots(remote)["server2"]);
 
-        var one = await second.RunAsync("redeploy", jobs.DeployOptions(remote, build, new Dictionary<string, string> { ["DEPLOY_SERVERS"] = "server2" }));
+        var one = await second.RunAsync("redeploy", jobs.DeployOptions(remote, new Dictionary<string, string> { ["DEPLOY_SERVERS"] = "server2" }));
 
         Assert.True(one.Succeeded, one.Tail());
         Assert.Equal(before["server1"], Snapshots(remote)["server1"]);
@@ -170,15 +176,15 @@ public sealed class PipelineJobTests(PipelineJobsFixture jobs) : IClassFixture<P
     {
         var build = await RequireFirstBuildAsync();
         var remote = await jobs.RemoteBaseAsync();
-        var first = await jobs.First.RunAsync("deploy", jobs.DeployOptions(remote, build));
+        var first = await jobs.First.RunAsync("deploy", jobs.DeployOptions(remote));
         Assert.True(first.Succeeded, first.Tail());
         var firstId = CurrentId(remote, "server1");
         var (second, _) = await RequireSecondAsync();
-        var deployed = await second.RunAsync("deploy", jobs.DeployOptions(remote, build));
+        var deployed = await second.RunAsync("deploy", jobs.DeployOptions(remote));
         Assert.True(deployed.Succeeded, deployed.Tail());
         Assert.NotEqual(firstId, CurrentId(remote, "server1"));
 
-        var run = await second.RunAsync("rollback", jobs.DeployOptions(remote, build, new Dictionary<string, string> { ["DEPLOY_SERVERS"] = "server1,server2" }));
+        var run = await second.RunAsync("rollback", jobs.DeployOptions(remote, new Dictionary<string, string> { ["DEPLOY_SERVERS"] = "server1,server2" }));
 
         Assert.True(run.Succeeded, run.Tail());
         Assert.False(Directory.Exists(Path.Join(run.ProjectDir, "site", "public")), "needs: [] brings no artifact");
@@ -194,13 +200,13 @@ public sealed class PipelineJobTests(PipelineJobsFixture jobs) : IClassFixture<P
     [JobTest("ci-image")]
     public async Task Ci_image_installs_its_tools_then_builds_and_pushes_the_image_with_the_password_on_stdin_only()
     {
-        var build = await RequireFirstBuildAsync();
+        await RequireFirstBuildAsync();
         using var docker = new FakeDocker();
         using var apk = new TempDir("fake-apk");
         var fakeApk = apk.File("apk", "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$(dirname \"$0\")/calls\"\n");
         File.SetUnixFileMode(fakeApk, (UnixFileMode)0b111_101_101);
 
-        var run = await jobs.First.RunAsync("ci-image", new JobOptions { PathPrefix = [docker.Directory, apk.Path], CompiledPipelineFrom = build });
+        var run = await jobs.First.RunAsync("ci-image", new JobOptions { PathPrefix = [docker.Directory, apk.Path] });
 
         Assert.True(run.Succeeded, run.Tail());
         var installed = File.ReadAllText(Path.Join(apk.Path, "calls"));

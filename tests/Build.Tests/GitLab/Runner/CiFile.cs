@@ -8,7 +8,7 @@ public sealed record CiVariable(string Name, string Value, bool Expand = true);
 public enum CachePolicy { PullPush, Pull, Push }
 
 /// <summary>One <c>cache:</c> entry: its key (a fixed string, or a prefix and the files whose content names it), paths and policy.</summary>
-public sealed record CiCache(string? Key, string? KeyPrefix, IReadOnlyList<string> KeyFiles, IReadOnlyList<string> Paths, CachePolicy Policy, string When);
+public sealed record CiCache(string? Key, string? KeyPrefix, IReadOnlyList<string> KeyFiles, IReadOnlyList<string> FallbackKeys, IReadOnlyList<string> Paths, CachePolicy Policy, string When);
 
 public sealed record CiArtifacts(IReadOnlyList<string> Paths, string When);
 
@@ -123,6 +123,7 @@ public sealed class CiFile
             key is YamlScalarNode fixedKey ? fixedKey.Value : key is null ? "default" : null,
             key is YamlMappingNode k ? Text(k, "prefix") : null,
             key is YamlMappingNode files ? Strings(Get(files, "files")) : [],
+            Strings(Get(cache, "fallback_keys")),
             Strings(Get(cache, "paths")),
             policy,
             Text(cache, "when") ?? "on_success");

@@ -36,12 +36,6 @@ public sealed record JobOptions
     /// <summary>Directories put first on PATH (fake tools standing in for what the CI image would run).</summary>
     public IReadOnlyList<string> PathPrefix { get; init; } = [];
 
-    /// <summary>
-    /// A job that already compiled the pipeline program: its <c>.build/bin</c> and stamp are copied in,
-    /// so this job's <c>build.sh</c> finds it up to date (a test's shortcut: a runner compiles in every job).
-    /// </summary>
-    public JobRun? CompiledPipelineFrom { get; init; }
-
     /// <summary>The test's own bound on the job: the YAML's <c>timeout</c> when that is shorter.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(8);
 }
@@ -101,12 +95,6 @@ public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit comm
         var variables = Variables(job, jobId, projectDir, builds, options);
         await RestoreCachesAsync(job, projectDir, variables, cancellationToken);
         await RestoreArtifactsAsync(job, projectDir, cancellationToken);
-        if (options.CompiledPipelineFrom is { } compiled)
-        {
-            Directory.CreateDirectory(Path.Join(projectDir, ".build"));
-            await ProjectCommit.Run("cp", ["-a", Path.Join(compiled.ProjectDir, ".build", "bin"), Path.Join(projectDir, ".build", "bin")], cancellationToken);
-            File.Copy(Path.Join(compiled.ProjectDir, ".build", "stamp"), Path.Join(projectDir, ".build", "stamp"));
-        }
 
         var environment = Environment(variables, home, options.PathPrefix);
         var watch = Stopwatch.StartNew();
@@ -259,7 +247,7 @@ public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit comm
 
     private static string Quote(string text) => "'" + text.Replace("'", "'\\''") + "'";
 
-    /// <summary>The key GitLab derives: the prefix and a hash of the key files' content (or the fixed key).</summary>
+    /// <summary>The key GitLab derives: the prefix and a hash of the key files' content, or the fixed key expanded.</summary>
     private static string CacheKey(CiCache cache, string projectDir, IReadOnlyDictionary<string, string> variables)
     {
         if (cache.Key is { } key) return Expand(key, variables);
@@ -276,9 +264,13 @@ public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit comm
     {
         foreach (var cache in job.Caches.Where(c => c.Policy != CachePolicy.Push))
         {
-            var stored = Path.Join(runner.CacheStore, CacheKey(cache, projectDir, variables));
+            // The key, else the first fallback key the store has.
+            var stored = new[] { CacheKey(cache, projectDir, variables) }.Concat(cache.FallbackKeys.Select(k => Expand(k, variables)))
+                .Select(k => Path.Join(runner.CacheStore, k))
+                .FirstOrDefault(Directory.Exists);
+            if (stored is null) continue;
             foreach (var path in cache.Paths)
-                await CopyTreeAsync(Path.Join(stored, path), Path.Join(projectDir, path), cancellationToken);
+                await CopyAsync(Path.Join(stored, path), Path.Join(projectDir, path), cancellationToken);
         }
     }
 
@@ -291,7 +283,7 @@ public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit comm
             {
                 var target = Path.Join(stored, path);
                 if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
-                await CopyTreeAsync(Path.Join(projectDir, path), target, cancellationToken);
+                await CopyAsync(Path.Join(projectDir, path), target, cancellationToken);
             }
         }
     }
@@ -307,7 +299,7 @@ public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit comm
         };
         if (!keep) return;
         foreach (var path in artifacts.Paths)
-            await CopyTreeAsync(Path.Join(run.ProjectDir, path), Path.Join(ArtifactStore(job.Name), path), cancellationToken);
+            await CopyAsync(Path.Join(run.ProjectDir, path), Path.Join(ArtifactStore(job.Name), path), cancellationToken);
     }
 
     /// <summary><c>needs: [{job, artifacts: true}]</c> brings those jobs' artifacts; <c>needs: []</c> none; no needs, every earlier job's.</summary>
@@ -318,18 +310,28 @@ public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit comm
         foreach (var source in from)
         {
             var store = ArtifactStore(source);
-            if (Directory.Exists(store)) await CopyTreeAsync(store, projectDir, cancellationToken);
+            if (Directory.Exists(store)) await CopyAsync(store, projectDir, cancellationToken);
         }
     }
 
     /// <summary>
-    /// Copies a directory's content (times kept). Hard links where the store is read only by later jobs:
-    /// package folders are written once and npm ci replaces node_modules whole, so no job edits a file in place.
+    /// Copies a file or a directory's content, times kept, as GitLab's cache and artifact archives do.
+    /// Package folders are hard-linked instead, for speed: NuGet writes a package once and npm ci
+    /// replaces node_modules whole, so no job edits one of their files in place (a compile writing
+    /// into .build/bin would, so everything else is copied).
     /// </summary>
-    private static async Task CopyTreeAsync(string source, string target, CancellationToken cancellationToken)
+    private static async Task CopyAsync(string source, string target, CancellationToken cancellationToken)
     {
+        if (File.Exists(source))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(source, target, overwrite: true);
+            File.SetLastWriteTimeUtc(target, File.GetLastWriteTimeUtc(source));
+            return;
+        }
         if (!Directory.Exists(source)) return;
         Directory.CreateDirectory(target);
-        await ProjectCommit.Run("cp", ["-a", "-l", source.TrimEnd('/') + "/.", target], cancellationToken);
+        var packages = source.Replace('\\', '/').TrimEnd('/') is var s && (s.EndsWith("/.nuget/packages", StringComparison.Ordinal) || s.EndsWith("/node_modules", StringComparison.Ordinal));
+        await ProjectCommit.Run("cp", [packages ? "-al" : "-a", source.TrimEnd('/') + "/.", target], cancellationToken);
     }
 }

@@ -69,7 +69,7 @@ public sealed class PipelineJobsFixture : IAsyncLifetime
     /// A deploy job's start as a project would configure it, here with the tailnet off and the two local
     /// servers named in DEPLOY_HOSTS; the key and known_hosts as File variables.
     /// </summary>
-    public JobOptions DeployOptions(string remoteBase, JobRun compiled, IReadOnlyDictionary<string, string>? manual = null) => new()
+    public JobOptions DeployOptions(string remoteBase, IReadOnlyDictionary<string, string>? manual = null) => new()
     {
         ProjectVariables = new Dictionary<string, string>
         {
@@ -85,7 +85,6 @@ public sealed class PipelineJobsFixture : IAsyncLifetime
             ["SSH_KNOWN_HOSTS"] = string.Concat(Servers.Select((s, i) => s.KnownHostsLines($"server{i + 1}"))),
         },
         ManualVariables = manual ?? new Dictionary<string, string>(),
-        CompiledPipelineFrom = compiled,
     };
 
     public async Task DisposeAsync()
