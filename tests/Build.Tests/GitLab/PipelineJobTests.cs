@@ -70,6 +70,8 @@ public sealed class PipelineJobTests(PipelineJobsFixture jobs) : IClassFixture<P
         Assert.True(Directory.Exists(Path.Join(cold.ProjectDir, "site", "node_modules", "hexo")), cold.Tail());
 
         Assert.Contains(Compiling, cold.Log);
+        // Variables scoped to production never reach build, which runs npm ci and Hexo's plugins.
+        Assert.False(cold.Variables.ContainsKey("TS_OAUTH_CLIENT_ID"));
 
         var (_, warm) = await jobs.SecondAsync();
         Assert.True(warm.Succeeded, warm.Tail());
@@ -91,6 +93,7 @@ public sealed class PipelineJobTests(PipelineJobsFixture jobs) : IClassFixture<P
 
         Assert.True(run.Succeeded, run.Tail());
         Assert.DoesNotContain(Compiling, run.Log + run.AfterScriptLog);
+        Assert.Equal(PipelineJobsFixture.ScopedClientId, run.Variables["TS_OAUTH_CLIENT_ID"]);
         var report = JsonNode.Parse(File.ReadAllText(Path.Join(run.ProjectDir, "artifacts", "deploy-report.json")))!;
         Assert.Equal("deploy", (string?)report["operation"]);
         Assert.Equal(jobs.First.Commit.Sha, (string?)report["commit"]);

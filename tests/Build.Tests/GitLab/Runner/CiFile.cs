@@ -26,7 +26,8 @@ public sealed record CiJob(
     CiArtifacts? Artifacts,
     IReadOnlyList<CiNeed>? Needs,
     IReadOnlyList<CiRule>? Rules,
-    TimeSpan? Timeout);
+    TimeSpan? Timeout,
+    string? Environment);
 
 /// <summary>
 /// .gitlab-ci.yml read the way GitLab reads the parts a runner acts on: global and job variables,
@@ -77,7 +78,13 @@ public sealed class CiFile
                     : new CiNeed(Scalar(n), true)).ToList()
                 : null,
             ReadRules(Get(job, "rules")),
-            Text(job, "timeout") is { } timeout ? GitLabDuration.Parse(timeout) : null);
+            Text(job, "timeout") is { } timeout ? GitLabDuration.Parse(timeout) : null,
+            Get(job, "environment") switch
+            {
+                YamlScalarNode environmentName => environmentName.Value,
+                YamlMappingNode environment => Text(environment, "name"),
+                _ => null,
+            });
     }
 
     public IReadOnlyList<CiRule>? WorkflowRules => Get(_root, "workflow") is { } workflow ? ReadRules(Get(workflow, "rules")) : null;

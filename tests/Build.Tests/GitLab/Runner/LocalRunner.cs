@@ -9,7 +9,8 @@ namespace Build.Tests.GitLab.Runner;
 public enum ScriptEnd { Exited, ScriptTimeout, JobTimeout }
 
 /// <summary>What one job did: its exit code and log, the after_script's (null when it did not run), and where it ran.</summary>
-public sealed record JobRun(string Job, int ExitCode, ScriptEnd End, string Log, int? AfterScriptExitCode, string AfterScriptLog, string ProjectDir, TimeSpan Elapsed)
+public sealed record JobRun(string Job, int ExitCode, ScriptEnd End, string Log, int? AfterScriptExitCode, string AfterScriptLog, string ProjectDir, TimeSpan Elapsed,
+    IReadOnlyDictionary<string, string> Variables)
 {
     public bool Succeeded => ExitCode == 0;
 
@@ -26,6 +27,9 @@ public sealed record JobOptions
 {
     /// <summary>Settings &gt; CI/CD &gt; Variables of type Variable (they override the YAML's).</summary>
     public IReadOnlyDictionary<string, string> ProjectVariables { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Project variables with an environment scope: only a job whose <c>environment:name</c> is that environment gets them.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> ScopedVariables { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, string>>();
 
     /// <summary>Variables of type File: the job sees the path of a file holding the value.</summary>
     public IReadOnlyDictionary<string, string> FileVariables { get; init; } = new Dictionary<string, string>();
@@ -112,7 +116,7 @@ public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit comm
             var afterTimeout = variables.TryGetValue("RUNNER_AFTER_SCRIPT_TIMEOUT", out var at) && at.Length > 0 ? GitLabDuration.Parse(at) : TimeSpan.FromMinutes(5);
             (afterCode, _, afterLog) = await ShellAsync(job.AfterScript, projectDir, environment, Min(afterTimeout, jobTimeout - watch.Elapsed), cancellationToken);
         }
-        var run = new JobRun(jobName, exitCode, end, log, afterCode, afterLog, projectDir, watch.Elapsed);
+        var run = new JobRun(jobName, exitCode, end, log, afterCode, afterLog, projectDir, watch.Elapsed, variables);
 
         if (run.Succeeded) await SaveCachesAsync(job, projectDir, variables, cancellationToken);
         await SaveArtifactsAsync(job, run, cancellationToken);
@@ -155,6 +159,10 @@ public sealed partial class LocalPipeline(LocalRunner runner, ProjectCommit comm
         foreach (var variable in runner.File.Variables.Concat(job.Variables))
             variables[variable.Name] = variable.Expand ? Expand(variable.Value, variables) : variable.Value;
         foreach (var (name, value) in options.ProjectVariables) variables[name] = value;
+        if (job.Environment is { } environment && options.ScopedVariables.TryGetValue(environment, out var scoped))
+        {
+            foreach (var (name, value) in scoped) variables[name] = value;
+        }
         var files = Directory.CreateDirectory(projectDir + ".tmp").FullName;
         foreach (var (name, value) in options.FileVariables)
         {

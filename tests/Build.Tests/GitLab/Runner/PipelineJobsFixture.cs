@@ -29,7 +29,7 @@ public sealed class PipelineJobsFixture : IAsyncLifetime
         // The first push of the project: nothing to compare with, so every file counts as changed.
         First = Runner.Pipeline(commit);
         // Started now, so the first (cold) build overlaps the servers' start and the other test classes.
-        _firstBuild = new Lazy<Task<JobRun>>(() => First.RunAsync("build", new JobOptions { Timeout = TimeSpan.FromMinutes(12) }));
+        _firstBuild = new Lazy<Task<JobRun>>(() => First.RunAsync("build", new JobOptions { Timeout = TimeSpan.FromMinutes(12), ScopedVariables = Scoped }));
         _ = _firstBuild.Value;
         _second = new Lazy<Task<(LocalPipeline, JobRun)>>(BuildSecondAsync);
 
@@ -54,7 +54,7 @@ public sealed class PipelineJobsFixture : IAsyncLifetime
         }, "edit a post", CancellationToken.None);
         var edited = new HashSet<string> { "site/source/_posts/rollbacks.md" };
         var pipeline = Runner.Pipeline(commit, new PipelineTrigger { Source = "push", Branch = "main", Changed = edited, DifferFromDefaultBranch = edited });
-        return (pipeline, await pipeline.RunAsync("build", new JobOptions { Timeout = TimeSpan.FromMinutes(12) }));
+        return (pipeline, await pipeline.RunAsync("build", new JobOptions { Timeout = TimeSpan.FromMinutes(12), ScopedVariables = Scoped }));
     }
 
     /// <summary>A fresh remote base for one test, owned by the login user; each server deploys under <c>base/{server}</c>.</summary>
@@ -67,7 +67,8 @@ public sealed class PipelineJobsFixture : IAsyncLifetime
 
     /// <summary>
     /// A deploy job's start as a project would configure it, here with the tailnet off and the two local
-    /// servers named in DEPLOY_HOSTS; the key and known_hosts as File variables.
+    /// servers named in DEPLOY_HOSTS; the key and known_hosts as File variables; a Tailscale client id
+    /// scoped to the production environment, as the README says (no secret: the tailnet is off).
     /// </summary>
     public JobOptions DeployOptions(string remoteBase, IReadOnlyDictionary<string, string>? manual = null) => new()
     {
@@ -84,8 +85,18 @@ public sealed class PipelineJobsFixture : IAsyncLifetime
             ["SSH_PRIVATE_KEY"] = Servers[0].UserKey.PrivateKeyText,
             ["SSH_KNOWN_HOSTS"] = string.Concat(Servers.Select((s, i) => s.KnownHostsLines($"server{i + 1}"))),
         },
+        ScopedVariables = Scoped,
         ManualVariables = manual ?? new Dictionary<string, string>(),
     };
+
+    public const string ScopedClientId = "k123ScopedToProduction";
+
+    /// <summary>The project's environment-scoped variables, the same for every job it runs.</summary>
+    public static IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Scoped { get; } =
+        new Dictionary<string, IReadOnlyDictionary<string, string>>
+        {
+            ["production"] = new Dictionary<string, string> { ["TS_OAUTH_CLIENT_ID"] = ScopedClientId },
+        };
 
     public async Task DisposeAsync()
     {
