@@ -141,7 +141,7 @@ public static partial class PolicyCheck
             case JsonValueKind.Object:
                 // Keys are names (tagOwners' keys define the tags); only values use tags.
                 foreach (var property in element.EnumerateObject())
-                    foreach (var item in Strings(property.Value, path.Length == 0 ? property.Name : $"{path}[\"{property.Name}\"]"))
+                    foreach (var item in Strings(property.Value, path.Length == 0 ? property.Name : $"{path}.{property.Name}"))
                         yield return item;
                 break;
             case JsonValueKind.Array:
