@@ -1,6 +1,7 @@
 using Build.Output;
 using Build.Processes;
 using Build.Settings;
+using Build.Tailnet.Policy;
 using Cake.Core;
 using Cake.Frosting;
 
@@ -24,6 +25,7 @@ public sealed class BuildContext : FrostingContext
                 name => context.Arguments.GetArguments(name).ToArray(),
                 Environment.GetEnvironmentVariable,
                 Path.Join(Root, "deploy.json"));
+            _source = source;
             _settings = BuildSettings.Resolve(source);
         }
         catch (SettingsException e) when (OnlyForgetsNode(context))
@@ -34,10 +36,16 @@ public sealed class BuildContext : FrostingContext
         Processes = new ProcessRunner(redactor);
     }
 
+    private readonly SettingsSource? _source;
     private readonly BuildSettings? _settings;
+    private PolicySettings? _policy;
     private readonly SettingsException? _settingsError;
 
     public BuildSettings Settings => _settings ?? throw new SettingsException(_settingsError!.Message, _settingsError);
+
+    /// <summary>The policy targets' settings, resolved when first used (only those targets need them).</summary>
+    public PolicySettings Policy => _policy ??= PolicySettings.Resolve(
+        _source ?? throw new SettingsException(_settingsError!.Message, _settingsError), Root);
 
     private static bool OnlyForgetsNode(ICakeContext context) =>
         context.Arguments.GetArguments("target") is { Count: > 0 } targets &&

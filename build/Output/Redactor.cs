@@ -11,7 +11,8 @@ public sealed class Redactor
     /// <summary>Variables whose values are secrets; children that need none get an environment without them.</summary>
     public static readonly IReadOnlyList<string> SecretVariables =
     [
-        "TS_OAUTH_SECRET", "TS_AUTHKEY", "TS_OAUTH_CLIENT_ID", "SSH_PRIVATE_KEY", "SSH_KEY_PASSPHRASE",
+        "TS_OAUTH_SECRET", "TS_AUTHKEY", "TS_OAUTH_CLIENT_ID", "TS_POLICY_OAUTH_SECRET", "TS_POLICY_OAUTH_CLIENT_ID",
+        "SSH_PRIVATE_KEY", "SSH_KEY_PASSPHRASE",
         "CI_REGISTRY_PASSWORD", "CI_JOB_TOKEN", "DOCKER_PASSWORD",
     ];
 

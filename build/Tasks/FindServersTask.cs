@@ -1,4 +1,6 @@
 using Build.Tailnet;
+using Build.Tailnet.Policy;
+using Cake.Common.Diagnostics;
 using Cake.Frosting;
 
 namespace Build.Tasks;
@@ -13,5 +15,7 @@ public sealed class FindServersTask : AsyncFrostingTask<BuildContext>
         var session = context.Tailnet ?? throw new InvalidOperationException("JoinTailnet did not run.");
         context.Servers = await session.FindServersAsync(context.CancellationToken);
         context.Log.Info(ServerTable.Format(context.Servers));
+        foreach (var disagreement in PolicyTargets.Disagreements(context.Policy.File, context.Settings, context.Servers))
+            context.Warning("FindServers: {0}", disagreement);
     }
 }

@@ -1,6 +1,16 @@
 namespace Build.Tailnet.Api;
 
 /// <summary>
+/// Which OAuth client: the variables that hold it and the scope it needs. The deploy's cleanup and the
+/// policy targets use separate clients, so that neither holds the other's power.
+/// </summary>
+public sealed record OAuthClientKind(string SecretVariable, string ClientIdVariable, string Scope)
+{
+    public static readonly OAuthClientKind Devices = new("TS_OAUTH_SECRET", "TS_OAUTH_CLIENT_ID", "devices:core");
+    public static readonly OAuthClientKind Policy = new("TS_POLICY_OAUTH_SECRET", "TS_POLICY_OAUTH_CLIENT_ID", "policy_file");
+}
+
+/// <summary>
 /// What the fallback cleanup needs to call the Tailscale API: the OAuth client's id and secret
 /// and the API base. The secret may carry <c>?attributes</c> (copied from the old recipe, e.g.
 /// <c>?ephemeral=true&amp;preauthorized=true</c>): they are stripped, and a <c>baseURL</c>
@@ -14,13 +24,19 @@ public sealed record OAuthCredentials(string ClientId, string Secret, Uri ApiBas
     public override string ToString() => $"OAuth client {ClientId} at {ApiBase}";
 
     /// <summary>The credentials, or null with the reason they cannot be formed (a warning, never an error: the cleanup is best effort).</summary>
-    public static OAuthCredentials? Resolve(string? secretValue, string? clientId, string? explicitApiUrl, out string? problem)
+    public static OAuthCredentials? Resolve(string? secretValue, string? clientId, string? explicitApiUrl, out string? problem) =>
+        Resolve(OAuthClientKind.Devices, secretValue, clientId, explicitApiUrl, out problem);
+
+    public static OAuthCredentials? Resolve(OAuthClientKind kind, string? secretValue, string? clientId, string? explicitApiUrl, out string? problem)
     {
         problem = null;
+        var (secretVariable, clientIdVariable) = (kind.SecretVariable, kind.ClientIdVariable);
         var raw = secretValue?.Trim();
         if (string.IsNullOrEmpty(raw))
         {
-            problem = "TS_OAUTH_SECRET is not set, so the node cannot be removed through the Tailscale API. Set TS_OAUTH_SECRET (an OAuth client with the devices:core scope) and TS_OAUTH_CLIENT_ID.";
+            problem = kind == OAuthClientKind.Devices
+                ? "TS_OAUTH_SECRET is not set, so the node cannot be removed through the Tailscale API. Set TS_OAUTH_SECRET (an OAuth client with the devices:core scope) and TS_OAUTH_CLIENT_ID."
+                : $"{secretVariable} is not set: set it and {clientIdVariable} (an OAuth client with the {kind.Scope} scope).";
             return null;
         }
         var question = raw.IndexOf('?');
@@ -28,12 +44,12 @@ public sealed record OAuthCredentials(string ClientId, string Secret, Uri ApiBas
         var attributes = question >= 0 ? ParseAttributes(raw[(question + 1)..]) : new Dictionary<string, string>();
         if (secret.StartsWith("tskey-auth-", StringComparison.Ordinal))
         {
-            problem = "TS_OAUTH_SECRET holds an auth key (tskey-auth-...), not an OAuth client secret (tskey-client-...): an auth key cannot call the Tailscale API.";
+            problem = $"{secretVariable} holds an auth key (tskey-auth-...), not an OAuth client secret (tskey-client-...): an auth key cannot call the Tailscale API.";
             return null;
         }
         if (secret.Length == 0)
         {
-            problem = "TS_OAUTH_SECRET is empty before its '?attributes'.";
+            problem = $"{secretVariable} is empty before its '?attributes'.";
             return null;
         }
 
@@ -50,7 +66,7 @@ public sealed record OAuthCredentials(string ClientId, string Secret, Uri ApiBas
         {
             if (!TryHttpUrl(fromSecret, out apiBase))
             {
-                problem = "the baseURL attribute of TS_OAUTH_SECRET is not an http(s) URL.";
+                problem = $"the baseURL attribute of {secretVariable} is not an http(s) URL.";
                 return null;
             }
         }
@@ -62,7 +78,7 @@ public sealed record OAuthCredentials(string ClientId, string Secret, Uri ApiBas
         var id = string.IsNullOrWhiteSpace(clientId) ? ClientIdOf(secret) : clientId.Trim();
         if (id is null)
         {
-            problem = "TS_OAUTH_CLIENT_ID is not set and the secret does not name its client. Set TS_OAUTH_CLIENT_ID to the OAuth client's id.";
+            problem = $"{clientIdVariable} is not set and the secret does not name its client. Set {clientIdVariable} to the OAuth client's id.";
             return null;
         }
         return new OAuthCredentials(id, secret, apiBase!);

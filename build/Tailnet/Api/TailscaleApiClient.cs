@@ -37,9 +37,11 @@ public sealed class TailscaleApiException(string message, HttpStatusCode? status
 /// One attempt each: retries and time bounds are the caller's. Error messages carry the status and
 /// the API's <c>message</c>, never a credential.
 /// </summary>
-public sealed class TailscaleApiClient(HttpClient http, Uri apiBase)
+public sealed class TailscaleApiClient(HttpClient http, Uri apiBase, OAuthClientKind? kind = null)
 {
-    private string Url(string path) => apiBase.AbsoluteUri.TrimEnd('/') + path;
+    private readonly OAuthClientKind _kind = kind ?? OAuthClientKind.Devices;
+
+    public string Url(string path) => apiBase.AbsoluteUri.TrimEnd('/') + path;
 
     public async Task<string> GetTokenAsync(string clientId, string secret, CancellationToken cancellationToken)
     {
@@ -97,7 +99,8 @@ public sealed class TailscaleApiClient(HttpClient http, Uri apiBase)
         return true;
     }
 
-    private static TailscaleApiException Failure(string what, HttpStatusCode status, string body, string credential)
+    /// <summary>A failed call: its status, the API's message (no credential), and a hint for 401/403 naming this client's variables and scope.</summary>
+    public TailscaleApiException Failure(string what, HttpStatusCode status, string body, string credential)
     {
         var transient = (int)status >= 500 || status is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout;
         var message = MessageOf(body);
@@ -105,14 +108,15 @@ public sealed class TailscaleApiClient(HttpClient http, Uri apiBase)
         if (message is not null && credential.Length > 0) message = message.Replace(credential, "[MASKED]", StringComparison.Ordinal);
         var hint = status switch
         {
-            HttpStatusCode.Unauthorized => " Check TS_OAUTH_SECRET and TS_OAUTH_CLIENT_ID.",
-            HttpStatusCode.Forbidden => " The OAuth client needs the devices:core scope.",
+            HttpStatusCode.Unauthorized when _kind == OAuthClientKind.Devices => " Check TS_OAUTH_SECRET and TS_OAUTH_CLIENT_ID.",
+            HttpStatusCode.Unauthorized => $" Check {_kind.SecretVariable} and {_kind.ClientIdVariable}: an OAuth client with the {_kind.Scope} scope.",
+            HttpStatusCode.Forbidden => $" The OAuth client needs the {_kind.Scope} scope.",
             _ => "",
         };
         return new TailscaleApiException($"{what}: HTTP {(int)status} {status}{(message is null ? "" : ": " + message)}.{hint}", status, transient);
     }
 
-    private static string? MessageOf(string body)
+    public static string? MessageOf(string body)
     {
         try
         {

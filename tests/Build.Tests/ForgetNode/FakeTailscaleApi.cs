@@ -12,9 +12,21 @@ namespace Build.Tests.ForgetNode;
 /// </summary>
 public sealed class FakeTailscaleApi : IAsyncDisposable
 {
-    public sealed record Request(string Method, string Path, string? Authorization, string Body);
+    public sealed record Request(string Method, string Path, string? Authorization, string Body)
+    {
+        /// <summary>Every request header (the policy endpoints read Accept, Content-Type and If-Match).</summary>
+        public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
 
-    public sealed record Response(int Status, string Body = "");
+        public string? Header(string name) => Headers.TryGetValue(name, out var v) ? v : null;
+    }
+
+    public sealed record Response(int Status, string Body = "")
+    {
+        public string ContentType { get; init; } = "application/json";
+
+        /// <summary>Extra response headers (ETag for the policy read).</summary>
+        public IReadOnlyDictionary<string, string> Headers { get; init; } = new Dictionary<string, string>();
+    }
 
     private readonly HttpListener _listener = new();
     private readonly CancellationTokenSource _stop = new();
@@ -89,7 +101,9 @@ public sealed class FakeTailscaleApi : IAsyncDisposable
         {
             string body;
             using (var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8)) body = await reader.ReadToEndAsync();
-            var request = new Request(context.Request.HttpMethod, context.Request.Url!.AbsolutePath, context.Request.Headers["Authorization"], body);
+            var headers = context.Request.Headers.AllKeys.Where(k => k is not null)
+                .ToDictionary(k => k!, k => context.Request.Headers[k] ?? "", StringComparer.OrdinalIgnoreCase);
+            var request = new Request(context.Request.HttpMethod, context.Request.Url!.AbsolutePath, context.Request.Headers["Authorization"], body) { Headers = headers };
             Requests.Enqueue(request);
             var response = Respond(request);
             if (response is null)
@@ -101,7 +115,8 @@ public sealed class FakeTailscaleApi : IAsyncDisposable
             }
             var bytes = Encoding.UTF8.GetBytes(response.Body);
             context.Response.StatusCode = response.Status;
-            context.Response.ContentType = "application/json";
+            context.Response.ContentType = response.ContentType;
+            foreach (var (name, value) in response.Headers) context.Response.AddHeader(name, value);
             context.Response.ContentLength64 = bytes.Length;
             await context.Response.OutputStream.WriteAsync(bytes);
             context.Response.Close();
