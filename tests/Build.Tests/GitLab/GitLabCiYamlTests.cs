@@ -138,7 +138,7 @@ public sealed partial class GitLabCiYamlTests
     {
         var build = Job("build");
 
-        Assert.Equal(["./build.sh --target=Build"], Sequence(build, "script").Select(Scalar));
+        Assert.Equal(["./build.sh --target=Build --target=CheckPolicy"], Sequence(build, "script").Select(Scalar));
         Assert.Null(Get(build, "rules"));                          // every pipeline the workflow allows
         Assert.Equal("true", Text(build, "interruptible"));
         Assert.Contains("site/public/", Sequence(Get(build, "artifacts")!, "paths").Select(Scalar));

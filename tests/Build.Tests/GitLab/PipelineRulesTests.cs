@@ -90,6 +90,26 @@ public sealed class PipelineRulesTests
     }
 
     [Fact]
+    public void A_policy_change_is_checked_on_any_branch_and_applied_from_the_default_branch_only()
+    {
+        var policy = new HashSet<string> { "tailnet/policy.hujson" };
+
+        var onMain = Pipeline(Push("main", policy));
+        var onBranch = Pipeline(Push("feature", policy));
+        var mergeRequest = Pipeline(new PipelineTrigger { Source = "merge_request_event", Changed = policy, DifferFromDefaultBranch = policy });
+        var unchanged = Pipeline(Push("main", APost));
+
+        Assert.Equal("on_success", onMain["policy"]);
+        Assert.Equal("on_success", onMain["apply-policy"]);
+        Assert.Contains("policy", onBranch.Keys);
+        Assert.DoesNotContain("apply-policy", onBranch.Keys);
+        Assert.Contains("policy", mergeRequest.Keys);
+        Assert.DoesNotContain("apply-policy", mergeRequest.Keys);
+        Assert.DoesNotContain("policy", unchanged.Keys);
+        Assert.DoesNotContain("apply-policy", unchanged.Keys);
+    }
+
+    [Fact]
     public void A_branch_with_an_open_merge_request_gets_no_second_branch_pipeline()
     {
         Assert.Empty(Pipeline(Push("feature", APost) with { OpenMergeRequest = true }));

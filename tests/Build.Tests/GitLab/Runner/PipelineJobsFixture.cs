@@ -57,6 +57,22 @@ public sealed class PipelineJobsFixture : IAsyncLifetime
         return (pipeline, await pipeline.RunAsync("build", new JobOptions { Timeout = TimeSpan.FromMinutes(12), ScopedVariables = Scoped }));
     }
 
+    /// <summary>
+    /// Pipeline 3: a push to the default branch after pipeline 2 that changed the tailnet policy (one
+    /// more port the CI node must not reach). Its file's history holds the version before the change.
+    /// </summary>
+    public async Task<LocalPipeline> PolicyChangeAsync()
+    {
+        var (second, _) = await SecondAsync();
+        var commit = await second.Commit.NextAsync(Path.Join(_root.Path, "commits", "3"), dir =>
+        {
+            var policy = Path.Join(dir, "tailnet", "policy.hujson");
+            File.WriteAllText(policy, File.ReadAllText(policy).Replace("\"tag:server2:443\"]", "\"tag:server2:443\", \"tag:server2:8080\"]", StringComparison.Ordinal));
+        }, "policy: the CI node must not reach port 8080 either", CancellationToken.None);
+        var changed = new HashSet<string> { "tailnet/policy.hujson" };
+        return Runner.Pipeline(commit, new PipelineTrigger { Source = "push", Branch = "main", Changed = changed, DifferFromDefaultBranch = changed });
+    }
+
     /// <summary>A fresh remote base for one test, owned by the login user; each server deploys under <c>base/{server}</c>.</summary>
     public async Task<string> RemoteBaseAsync()
     {
