@@ -37,7 +37,7 @@ public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSite
                         var m = await MeasureAsync(scenario, servers, contender, run, cancellationToken);
                         runs[contender.Name].Add(m);
                         log(string.Create(CultureInfo.InvariantCulture,
-                            $"  {scenario,-7} {servers} server(s) {contender.Name,-17} run {run}: {m.Seconds:0.000} s, up {m.BytesUp:N0} B, down {m.BytesDown:N0} B, peak {m.PeakRssKb / 1024.0:0.0} MB"));
+                            $"  {scenario,-7} {servers} server(s) {contender.Name,-17} run {run}: {m.Seconds:0.000} s, cpu {m.CpuSeconds:0.00} s, up {m.BytesUp:N0} B, down {m.BytesDown:N0} B, peak {m.PeakRssKb / 1024.0:0.0} MB"));
                     }
                 groups.AddRange(contenders.Select(c => (scenario, servers, c.Name, (IReadOnlyList<RunMeasure>)runs[c.Name])));
             }
@@ -76,9 +76,11 @@ public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSite
             // Untimed: flush what earlier runs wrote and deleted, so no run pays for another's writeback.
             (await ChildProcess.RunAsync("sync", [], cancellationToken: cancellationToken)).EnsureSuccess("sync");
             var (up0, down0) = farm.Bytes(servers);
+            var cpu0 = CpuTime.OfChildren();
             var result = await contender.RunAsync(site, remote, servers, cancellationToken);
+            var cpu = CpuTime.OfChildren() - cpu0;
             var (up1, down1) = farm.Bytes(servers);
-            return new RunMeasure(result.Seconds, up1 - up0, down1 - down0, result.PeakRssKb);
+            return new RunMeasure(result.Seconds, up1 - up0, down1 - down0, result.PeakRssKb, cpu);
         }
         finally
         {

@@ -58,12 +58,12 @@ public sealed class BenchReportTests
     [Fact]
     public void Json_is_an_array_of_objects_with_exactly_the_issue_fields()
     {
-        var rows = BenchReport.Summarise([("rebuild", 4, "deploy", [new(1.23456, 1000, 200, 102400)])], Rtt);
+        var rows = BenchReport.Summarise([("rebuild", 4, "deploy", [new(1.23456, 1000, 200, 102400, 2.3456)])], Rtt);
         using var json = JsonDocument.Parse(BenchReport.ToJson(rows));
 
         var row = Assert.Single(json.RootElement.EnumerateArray());
         Assert.Equal(
-            ["scenario", "contender", "servers", "rtt_ms", "runs", "median_s", "bytes_up", "bytes_down", "peak_rss_mb", "ratio_vs_rsync"],
+            ["scenario", "contender", "servers", "rtt_ms", "runs", "median_s", "cpu_s", "bytes_up", "bytes_down", "peak_rss_mb", "ratio_vs_rsync", "ratio_vs_rsync_parallel"],
             row.EnumerateObject().Select(p => p.Name));
         Assert.Equal("rebuild", row.GetProperty("scenario").GetString());
         Assert.Equal("deploy", row.GetProperty("contender").GetString());
@@ -75,6 +75,23 @@ public sealed class BenchReportTests
         Assert.Equal(200, row.GetProperty("bytes_down").GetInt64());
         Assert.Equal(100.0, row.GetProperty("peak_rss_mb").GetDouble());
         Assert.Equal(JsonValueKind.Null, row.GetProperty("ratio_vs_rsync").ValueKind);
+        Assert.Equal(2.346, row.GetProperty("cpu_s").GetDouble());
+        Assert.Equal(JsonValueKind.Null, row.GetProperty("ratio_vs_rsync_parallel").ValueKind);
+    }
+
+    [Fact]
+    public void Each_row_also_has_its_ratio_to_rsync_parallel_and_its_median_cpu_time()
+    {
+        var rows = BenchReport.Summarise(
+        [
+            ("cold", 4, "rsync-parallel", [new(2.0, 1, 1, 1024, 3.0)]),
+            ("cold", 4, "deploy", [new(1.0, 1, 1, 1024, 1.0), new(3.0, 1, 1, 1024, 2.0), new(1.5, 1, 1, 1024, 5.0)]),
+        ], Rtt);
+
+        Assert.Equal(1.0, rows[0].RatioVsRsyncParallel);
+        Assert.Equal(0.75, rows[1].RatioVsRsyncParallel);
+        Assert.Equal(2.0, rows[1].CpuSeconds);
+        Assert.Null(rows[1].RatioVsRsync);
     }
 
     [Fact]
@@ -89,7 +106,7 @@ public sealed class BenchReportTests
         var table = BenchReport.Table(rows);
         Assert.Contains("Scenario: cold", table, StringComparison.Ordinal);
         Assert.Contains("Scenario: rebuild", table, StringComparison.Ordinal);
-        Assert.Matches(@"deploy\s+1\s+1\.000\s+1\s+1\s+1\.0\s+0\.50x", table);
+        Assert.Matches(@"deploy\s+1\s+1\.000\s+0\.00\s+1\s+1\s+1\.0\s+0\.50x\s+-", table);
     }
 
     [Fact]

@@ -40,6 +40,7 @@ public sealed class ServerFarmTests : IDisposable
         Assert.Equal("<feed/>", File.ReadAllText(Path.Join(fresh, "feed.xml")));
 
         var args = new DeployContender(farm, "/repo").Arguments(_site, remote, 1);
+        Assert.Equal("/repo/build.sh", args[0]);   // run as a user runs it
         Assert.Contains($"--hosts=s1=127.0.0.1:{server.Proxy.Port}", args);
         Assert.Contains($"--remote-root={remote}/{{server}}", args);
         Assert.Contains($"--known-hosts={farm.KnownHostsPath}", args);
