@@ -56,6 +56,7 @@ namespace Bench
                 var keep = KeepRemoteCopies(options, sites, farm.Directory, Log);
                 var runner = new BenchRunner(options, farm, sites, contenders, Log, keep);
                 var rows = await runner.RunAsync(cancellationToken);
+                rows = [.. rows, await CiStart.MeasureAsync(root, work, options.Runs, options.Rtt, cancellationToken)];
 
                 Directory.CreateDirectory(Path.GetDirectoryName(output)!);
                 await File.WriteAllTextAsync(output, BenchReport.ToJson(rows) + "\n", cancellationToken);
