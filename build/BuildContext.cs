@@ -32,7 +32,13 @@ public sealed class BuildContext : FrostingContext
             _settingsError = e;
         }
         Processes = new ProcessRunner(redactor);
+        CommandLineOptions = context.Arguments.GetArguments()
+            .SelectMany(a => a.Value.Select(v => new KeyValuePair<string, string>(a.Key, v)))
+            .ToList();
     }
+
+    /// <summary>The arguments given on the command line (name without dashes, value), for the retry command to repeat.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> CommandLineOptions { get; }
 
     private readonly BuildSettings? _settings;
     private readonly SettingsException? _settingsError;

@@ -37,14 +37,8 @@ public sealed class Deployer(BuildContext context)
             }
             var elapsed = await fanOut.DeployAsync(candidate, report, token);
             Fill(report, await candidate);
-            var deployed = report.Servers.Count(s => s.Outcome == Outcomes.Deployed);
-            var unchanged = report.Servers.Where(s => s.Outcome == Outcomes.Unchanged).ToList();
-            var seconds = elapsed.TotalSeconds.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture);
             // Written plainly (Cake's log colours the numbers): the benchmark parses the first line.
-            if (deployed > 0)
-                Console.WriteLine($"Deployed release {report.ReleaseId} to {deployed + unchanged.Count} servers in {seconds} s (connect to last switch)");
-            else if (unchanged.Count > 0)
-                Console.WriteLine($"Nothing to deploy: {unchanged.Count} servers already serve this content ({string.Join(", ", unchanged.Select(s => s.ReleaseId).Distinct())}); checked in {seconds} s");
+            Console.WriteLine(DeploySummary.Headline(report, elapsed));
         }, candidate);
     }
 
@@ -61,7 +55,7 @@ public sealed class Deployer(BuildContext context)
         {
             var state = await session.InspectAsync(withManifest: false, ct);
             context.Information(ReleaseListing.Format(target.Name, session.Root, state, _time.GetUtcNow(), context.Settings.LockTimeout));
-            return Outcomes.Unchanged;
+            return Outcome.Unchanged;
         }, context.CancellationToken), writeReport: false);
     }
 
@@ -74,7 +68,7 @@ public sealed class Deployer(BuildContext context)
             context.Information(wasLocked
                 ? $"{target.Name}: removed the lock of {session.Root} held by {owner?.ToString() ?? "an unknown owner"}"
                 : $"{target.Name}: {session.Root} was not locked");
-            return Outcomes.Unchanged;
+            return Outcome.Unchanged;
         }, context.CancellationToken), writeReport: false);
     }
 
@@ -125,12 +119,6 @@ public sealed class Deployer(BuildContext context)
         }
 
         if (report.Failed.Any())
-        {
-            var extra = target == "Rollback" && context.Settings.Release is { } id ? new[] { $"--release={id}" } : [];
-            var retry = DeploySummary.RetryCommand(report, target, extra);
-            throw new PipelineException(
-                $"{target} failed on {string.Join(", ", report.Failed.Select(s => s.Server))}. To retry only those: {retry}",
-                ExitCodes.SomeServersFailed);
-        }
+            throw new PipelineException(DeploySummary.FailureMessage(report, target, context.CommandLineOptions), ExitCodes.SomeServersFailed);
     }
 }

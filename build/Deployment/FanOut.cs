@@ -4,6 +4,7 @@ using Build.Deployment.Reports;
 using Build.Deployment.Release;
 using Build.Settings;
 using Polly;
+using Outcome = Build.Deployment.Reports.Outcome;
 
 namespace Build.Deployment;
 
@@ -74,15 +75,22 @@ public sealed class FanOut(
             {
                 await Task.WhenAll(work.Select(w => Guard(w, ct => StageAsync(w, candidate, ct), cancellationToken)));
                 var failed = work.Where(w => w.Report.IsFailure).Select(w => w.Target.Name).ToList();
-                if (failed.Count == 0)
+                if (failed.Count > 0)
                 {
-                    await Task.WhenAll(work.Where(w => w.Staged).Select(w => Guard(w, async ct => await SwitchAsync(w, await candidate, ct), cancellationToken)));
+                    // --switch=together: nobody switches unless every server got as far as its switch.
+                    var reason = $"held back: {Names(failed)} failed before the switch (--switch=together)";
+                    await Task.WhenAll(work.Where(w => w.Staged).Select(w => HoldBackAsync(w, reason)));
                 }
                 else
                 {
-                    // --switch=together: nobody switches unless every upload succeeded.
-                    var reason = $"not switched: {string.Join(", ", failed)} failed (--switch=together)";
-                    await Task.WhenAll(work.Where(w => w.Staged).Select(w => WithdrawAsync(w, reason)));
+                    await Task.WhenAll(work.Where(w => w.Staged).Select(w => Guard(w, async ct => await SwitchAsync(w, await candidate, ct), cancellationToken)));
+                    var switchFailed = work.Where(w => w.Report.IsFailure).Select(w => w.Target.Name).ToList();
+                    if (switchFailed.Count > 0)
+                    {
+                        // Some switched, some did not: put the switched ones back so that the fleet serves one release.
+                        var reason = $"switched back: the switch failed on {Names(switchFailed)} (--switch=together)";
+                        await Task.WhenAll(work.Where(w => w.Switched is not null).Select(w => SwitchBackAsync(w, reason, cancellationToken)));
+                    }
                 }
             }
             cancellationToken.ThrowIfCancellationRequested();
@@ -112,7 +120,7 @@ public sealed class FanOut(
                     Count(w.Report, plan);
                     w.Report.PreviousReleaseId = state.CurrentReleaseId;
                     w.Report.ReleaseId = plan.Unchanged ? state.CurrentReleaseId : c.ReleaseId;
-                    w.Report.Outcome = Outcomes.Planned;
+                    w.Report.Outcome = Outcome.Planned;
                     var locked = state.Locked ? $"; locked by {state.LockOwner}" : "";
                     progress.Phase(w.Target.Name, "planned", $"{plan}{locked}");
                 }, ct);
@@ -148,7 +156,7 @@ public sealed class FanOut(
                     var result = await session.RollbackAsync(to, token);
                     w.Report.PreviousReleaseId = from;
                     w.Report.ReleaseId = to;
-                    w.Report.Outcome = result.Changed || from != to ? Outcomes.RolledBack : Outcomes.Unchanged;
+                    w.Report.Outcome = result.Changed || from != to ? Outcome.RolledBack : Outcome.Unchanged;
                     progress.Phase(w.Target.Name, "rolled back", $"{from ?? "none"} -> {to}");
                 }, ct);
             }, cancellationToken)));
@@ -160,7 +168,7 @@ public sealed class FanOut(
     }
 
     /// <summary>Runs <paramref name="action"/> on each server's session (listings, unlock), with retries.</summary>
-    public async Task ForEachAsync(DeployReport report, Func<DeployTarget, ReleaseSession, CancellationToken, Task<string>> action, CancellationToken cancellationToken)
+    public async Task ForEachAsync(DeployReport report, Func<DeployTarget, ReleaseSession, CancellationToken, Task<Outcome>> action, CancellationToken cancellationToken)
     {
         var work = servers.Select(s => new ServerWork(s, Add(report, s), options.RootOf(s))).ToList();
         try
@@ -209,9 +217,9 @@ public sealed class FanOut(
             w.Report.PreviousReleaseId = state.CurrentReleaseId;
             if (plan.Unchanged)
             {
-                await session.FinishAsync(c, state, Outcomes.Unchanged, token);
+                await session.FinishAsync(c, state, "unchanged", token);
                 w.Report.ReleaseId = state.CurrentReleaseId;
-                w.Report.Outcome = Outcomes.Unchanged;
+                w.Report.Outcome = Outcome.Unchanged;
                 w.Finished();
                 progress.Phase(w.Target.Name, "unchanged", $"already serving this content ({state.CurrentReleaseId})");
                 return;
@@ -238,20 +246,62 @@ public sealed class FanOut(
             }
             progress.Phase(w.Target.Name, "switch", $"current -> {candidate.ReleaseId}");
             var result = await session.SwitchAsync(candidate, w.State, token);
-            w.Report.Outcome = Outcomes.Deployed;
+            w.Report.Outcome = Outcome.Deployed;
             w.Finished();
+            w.Switched = (candidate.ReleaseId, result.PreviousReleaseId);
             var pruned = result.Pruned.Count > 0 ? $", pruned {result.Pruned.Count}" : "";
             progress.Phase(w.Target.Name, "switched", $"{result.PreviousReleaseId ?? "none"} -> {result.ReleaseId}{pruned}");
         }, cancellationToken);
 
     /// <summary>Removes an uploaded release that will not be switched to, and unlocks.</summary>
-    private async Task WithdrawAsync(ServerWork w, string reason)
+    private async Task HoldBackAsync(ServerWork w, string reason)
     {
-        w.Report.Outcome = Outcomes.Skipped;
+        w.Report.Outcome = Outcome.HeldBack;
+        w.Report.ReleaseId = w.Report.PreviousReleaseId;
         w.Report.Error = reason;
-        progress.Phase(w.Target.Name, "skipped", reason);
+        progress.Phase(w.Target.Name, "held back", reason);
         await CleanUpAsync(w, reason);
     }
+
+    /// <summary>
+    /// Points a server that switched back at the release it served before (another server's switch failed), with
+    /// retries and a slot like any step. On failure the server is reported as failed, serving the new release.
+    /// </summary>
+    private async Task SwitchBackAsync(ServerWork w, string reason, CancellationToken cancellationToken)
+    {
+        var (from, to) = w.Switched!.Value;
+        try
+        {
+            await _slots.WaitAsync(cancellationToken);
+            try
+            {
+                await Attempts(w, async token =>
+                {
+                    var session = await ConnectAsync(w, token);
+                    w.Locking();
+                    progress.Phase(w.Target.Name, "switch back", $"current -> {to ?? "none"}");
+                    await session.SwitchBackAsync(from, to, reason, token);
+                }, cancellationToken);
+            }
+            finally
+            {
+                _slots.Release();
+            }
+            w.Report.Outcome = Outcome.SwitchedBack;
+            w.Report.ReleaseId = to;
+            w.Report.Error = reason;
+            progress.Phase(w.Target.Name, "switched back", $"{from} -> {to ?? "none"}");
+        }
+        catch (Exception e)
+        {
+            var error = $"{reason}, but switching back failed: {Retries.Describe(e)}; it serves {from}";
+            Fail(w, error, (e as ReleaseException)?.Kind);
+            w.Report.ReleaseId = from;
+            await CleanUpAsync(w, error);
+        }
+    }
+
+    private static string Names(IReadOnlyList<string> names) => string.Join(", ", names);
 
     /// <summary>The retry pipeline around one step; a failed attempt drops its connection so the next one starts fresh.</summary>
     private async Task Attempts(ServerWork w, Func<CancellationToken, Task> step, CancellationToken cancellationToken)
@@ -310,8 +360,9 @@ public sealed class FanOut(
         }
         catch (Exception e)
         {
-            Fail(w, e.Message);
-            await CleanUpAsync(w, e.Message);
+            var error = e.Message;
+            Fail(w, error, (e as ReleaseException)?.Kind);
+            await CleanUpAsync(w, error);
         }
         finally
         {
@@ -319,10 +370,11 @@ public sealed class FanOut(
         }
     }
 
-    private void Fail(ServerWork w, string error)
+    private void Fail(ServerWork w, string error, ReleaseFailure? kind = null)
     {
-        w.Report.Outcome = Outcomes.Failed;
+        w.Report.Outcome = Outcome.Failed;
         w.Report.Error = error;
+        w.Report.FailureKind = kind;
         progress.Phase(w.Target.Name, "failed", error.Split('\n')[0]);
     }
 
@@ -360,6 +412,9 @@ public sealed class FanOut(
         public RemoteState? State { get; set; }
         public bool Staged { get; set; }
 
+        /// <summary>After a switch: the release switched to and the one served before (null: none), for a switch back.</summary>
+        public (string NewRelease, string? Previous)? Switched { get; set; }
+
         /// <summary>The release an upload was started for: what a clean-up removes unless it became current.</summary>
         public string? Uploading { get; set; }
 
@@ -376,6 +431,9 @@ public sealed class FanOut(
             Session = session;
             MayHoldLock = true;
         }
+
+        /// <summary>A step that takes the lock again on an open session (a switch back).</summary>
+        public void Locking() => MayHoldLock = true;
 
         public void Finished()
         {

@@ -325,6 +325,22 @@ public sealed class ReleaseSession
         }
     }
 
+    /// <summary>
+    /// Undoes this run's switch to <paramref name="from"/> (another server's switch failed under <c>--switch=together</c>):
+    /// re-takes the lock, and while current is still <paramref name="from"/> points it back at <paramref name="to"/>
+    /// (no current at all when null: there was none before). 2 round trips. True when it switched back.
+    /// </summary>
+    public async Task<bool> SwitchBackAsync(string from, string? to, string reason, CancellationToken cancellationToken)
+    {
+        if (!ServerName.IsReleaseId(from) || (to is not null && !ServerName.IsReleaseId(to)))
+            throw new ArgumentException($"not release ids: {from}, {to}");
+        await PrepareAsync(false, cancellationToken);
+        var line = run.LogLine(time.GetUtcNow(), "switch-back", to, from, null, "switched-back", reason);
+        var result = await RunAsync(RemoteScripts.SwitchBack, [Root, run.RunId, from, to ?? "-", line], cancellationToken);
+        Check(result, $"switch back to {to ?? "no release"}");
+        return Lines(result.Output, "@switched").Any();
+    }
+
     /// <summary>Removes the lock whoever holds it, returning the owner it had (null when there was no lock).</summary>
     public async Task<(bool WasLocked, LockOwner? Owner)> UnlockAsync(CancellationToken cancellationToken)
     {

@@ -285,6 +285,28 @@ internal static class RemoteScripts
         say "@unlocked"
         """;
 
+    /// <summary>
+    /// Args: root run from to(-: no release) line. Undoes this run's switch (<c>--switch=together</c>, another server's
+    /// switch failed): only while current is still <c>from</c>, back to <c>to</c> (or no current at all when there was
+    /// none before); <c>from</c> stays as a release, unmarked. Log, unlock.
+    /// </summary>
+    public const string SwitchBack = Common + """
+
+        root=$1 run=$2 from=$3 to=$4 line=$5
+        cd "$root" || fail 65 "cannot enter $root"
+        own_lock || fail 69 "lock lost"
+        cur_id
+        if [ "$cid" = "$from" ]; then
+          if [ "$to" = - ]; then rm -f current || fail 65 "cannot remove $root/current"; else switch_to "$to"; fi
+          say "@switched $to"
+          [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
+        else
+          say "@current $cid"
+        fi
+        rm -rf .deploy/lock
+        say "@unlocked"
+        """;
+
     /// <summary>Args: root. Prints the owner, then removes the lock.</summary>
     public const string Unlock = Common + """
 
