@@ -209,6 +209,7 @@ public sealed class FanOut(
             var session = await ConnectAsync(w, token);
             progress.Phase(w.Target.Name, "lock");
             var state = await session.PrepareDeployAsync(token);
+            if (state.ManifestProblem is { } problem) progress.Phase(w.Target.Name, "warning", $"{problem}; sending every file");
             if (state.BrokenStaleLock is { } stale) progress.Phase(w.Target.Name, "lock", $"broke a stale lock ({stale})");
             w.State = state;
             var c = await candidate.WaitAsync(token);
@@ -294,7 +295,7 @@ public sealed class FanOut(
         }
         catch (Exception e)
         {
-            var error = $"{reason}, but switching back failed: {Retries.Describe(e)}; it serves {from}";
+            var error = $"{reason}, but switching back failed: {ServerText.Clean(Retries.Describe(e), 1000)}; it serves {from}";
             Fail(w, error, (e as ReleaseException)?.Kind);
             w.Report.ReleaseId = from;
             await CleanUpAsync(w, error);
@@ -360,7 +361,8 @@ public sealed class FanOut(
         }
         catch (Exception e)
         {
-            var error = e.Message;
+            // Server text reaches messages (errors, lock owners): cleaned before the log, the JSON and the XML see it.
+            var error = ServerText.Clean(e.Message, ServerText.MaxErrorBytes);
             Fail(w, error, (e as ReleaseException)?.Kind);
             await CleanUpAsync(w, error);
         }

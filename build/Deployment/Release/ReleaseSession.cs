@@ -57,7 +57,8 @@ public sealed class ReleaseSession
         ValidateRoot(remoteRoot);
         if (!LockOwner.IsValidRunId(run.RunId))
             throw new ArgumentException($"run id {run.RunId} has characters the remote command line does not accept", nameof(run));
-        this.shell = shell;
+        // Every reply is cleaned and bounded before it is parsed: what a server sends can fail a step, never the client.
+        this.shell = shell as CleaningShell ?? new CleaningShell(shell);
         Root = remoteRoot.TrimEnd('/');
         this.run = run;
         this.options = options;
@@ -103,7 +104,7 @@ public sealed class ReleaseSession
                 var state = RemoteState.Parse(result.Output);
                 return stale is not null && state.BrokenStaleLock is not null ? state with { BrokenStaleLock = stale } : state;
             }
-            var owner = LockOwner.Parse(Lines(result.Output, "@owner")) ?? new LockOwner("(unknown)", null, null, null, null);
+            var owner = LockOwner.Parse(Lines(result.Output, "@owner")) ?? LockOwner.Unknown;
             if (owner.Age(now) is { } age && age > options.LockTimeout && owner.RunId != breakRun && LockOwner.IsValidRunId(owner.RunId))
             {
                 stale = owner;

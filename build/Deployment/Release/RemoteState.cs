@@ -39,6 +39,9 @@ public sealed record RemoteState
 
     public Manifest? CurrentManifest { get; init; }
 
+    /// <summary>Why the current release's stored manifest could not be used (then every file is sent), for a warning.</summary>
+    public string? ManifestProblem { get; init; }
+
     public bool CanHashStream { get; init; }
 
     public bool CanGzip { get; init; }
@@ -97,7 +100,7 @@ public sealed record RemoteState
                         if (JsonSerializer.Deserialize(value, ReleaseJson.Default.ReleaseMeta) is { } m && ServerName.IsReleaseId(m.Release))
                             meta[m.Release] = m;
                     }
-                    catch (JsonException)
+                    catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or FormatException or OverflowException)
                     {
                         // A damaged meta file only costs the listing its commit and time.
                     }
@@ -112,6 +115,7 @@ public sealed record RemoteState
         if (!ended)
             throw new ReleaseException("The server's answer to the state query was cut short.", ReleaseFailure.Remote);
         Manifest? manifest = null;
+        string? problem = null;
         if (manifestJson is not null && current is not null && releases.Contains(current))
         {
             try
@@ -119,10 +123,13 @@ public sealed record RemoteState
                 var (m, info) = Manifest.FromJson(manifestJson);
                 if (info.ReleaseId == current)
                     manifest = m;
+                else
+                    problem = $"the stored manifest of {current} names another release";
             }
-            catch (Exception e) when (e is JsonException or FormatException)
+            catch (Exception e) when (e is JsonException or FormatException or ArgumentException or OverflowException or NotSupportedException or InvalidOperationException)
             {
-                // An unreadable manifest means no delta: everything is sent, nothing linked.
+                // A corrupt manifest (duplicate paths, a bad mode, a wrong hash) is no manifest: no delta, everything is sent.
+                problem = $"the stored manifest of {current} is unusable ({ServerText.Clean(e.Message.Split('\n')[0], 200)})";
             }
         }
         releases.Sort(StringComparer.Ordinal);
@@ -138,8 +145,9 @@ public sealed record RemoteState
             Locked = locked,
             LockOwner = Release.LockOwner.Parse(owner),
             Lock = acquisition,
-            BrokenStaleLock = broken is null ? null : new LockOwner(broken, null, null, null, null),
+            BrokenStaleLock = broken is null ? null : LockOwner.IsValidRunId(broken) ? new LockOwner(broken, null, null, null, null) : Release.LockOwner.Unknown,
             CurrentManifest = manifest,
+            ManifestProblem = problem,
             CanHashStream = hash,
             CanGzip = gzip,
             StaleStagingRemoved = cleaned,
