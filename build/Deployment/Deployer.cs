@@ -21,6 +21,8 @@ public sealed class Deployer(BuildContext context)
         var token = context.CancellationToken;
         if (!Directory.Exists(context.SiteOutput))
             throw new Settings.SettingsException($"The site to deploy, {context.SiteOutput}, does not exist. Build it first (--target=Build) or point --site-dir at a built site.");
+        if (!Directory.EnumerateFiles(context.SiteOutput, "*", SearchOption.AllDirectories).Any())
+            throw new Settings.SettingsException($"The site to deploy, {context.SiteOutput}, holds no files; deploying it would take every page off the servers. Build it first or point --site-dir at a built site.");
 
         // Hash the site while the connections are being opened.
         var commit = ReleaseCandidate.ResolveCommitAsync(context.Processes, context.Root, Environment.GetEnvironmentVariable, token);

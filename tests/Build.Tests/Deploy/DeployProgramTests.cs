@@ -105,6 +105,22 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
     }
 
     [Fact]
+    public async Task An_empty_site_dir_exits_2_and_changes_nothing()
+    {
+        await using var bed = new DeployBed(servers, count: 1);
+        bed.Generate(files: 4, version: "v1");
+        await bed.DeployAsync();
+        var before = DeployBed.Snapshot(bed.RootOf("server1"));
+        bed.Site = Path.Join(bed.Workspace, "empty-site");
+        Directory.CreateDirectory(Path.Join(bed.Site, "sub"));
+
+        var run = await RunAsync(bed, "--target=Deploy");
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("holds no files", run.Text);
+        Assert.Equal(before, DeployBed.Snapshot(bed.RootOf("server1")));
+    }
+
+    [Fact]
     public async Task Sigterm_during_a_slow_upload_exits_143_with_reports_and_current_intact()
     {
         await using var bed = new DeployBed(servers, count: 1);
