@@ -116,6 +116,8 @@ internal static class RemoteScripts
             n=$((n+1))
           done
           say "@cleaned $n"
+          # Work directories of upload parts killed before their exit trap ran (older clients, SIGKILL).
+          for d in .deploy/tmp.*; do [ -e "$d" ] && rm -rf "$d"; done
           # Another deploy may have switched while this one waited for the lock: the state is what holds now.
           check_current || { st=$?; [ "$took" = taken ] && rm -rf .deploy/lock; refuse "$st"; }
         else
@@ -163,6 +165,9 @@ internal static class RemoteScripts
         tmp=.deploy/tmp.$$
         rm -rf "$tmp"; mkdir "$tmp" || fail 65 "cannot create $root/$tmp"
         trap 'rm -rf "$tmp"' EXIT
+        # A client interrupted (SIGINT/SIGTERM) or cut closes the channel: sshd's SIGHUP, or SIGPIPE on the next
+        # write, would kill sh without its EXIT trap and leave tmp behind; exiting from the signal runs it.
+        trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
         zf=; [ "$z" = z ] && zf=-z
         sum=-
         if command -v sha256sum >/dev/null 2>&1 && command -v tee >/dev/null 2>&1 && mkfifo "$tmp/fifo" 2>/dev/null; then
@@ -260,6 +265,7 @@ internal static class RemoteScripts
         root=$1 run=$2 id=$3 line=$4
         cd "$root" 2>/dev/null || { say "@absent"; exit 0; }
         own_lock || { say "@not-owner"; exit 0; }
+        for d in .deploy/tmp.*; do [ -e "$d" ] && rm -rf "$d"; done
         if [ "$id" != - ]; then
           rm -rf "releases/.$id.partial" "releases/.$id.deploy"
           cur_id
