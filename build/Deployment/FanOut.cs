@@ -140,7 +140,7 @@ public sealed class FanOut(
         {
             await Task.WhenAll(work.Select(w => Guard(w, async ct =>
             {
-                string? from = null, to = null;
+                string? from = null, to = null, note = null;
                 await Attempts(w, async token =>
                 {
                     var session = await ConnectAsync(w, token);
@@ -149,10 +149,11 @@ public sealed class FanOut(
                         // Fix the target once: a retry after a cut must not roll back a second step.
                         var state = await session.InspectAsync(withManifest: false, token);
                         from = state.CurrentReleaseId;
+                        note = releaseId is null ? state.RollbackTargetNote : null;
                         to = releaseId ?? state.RollbackTarget
                             ?? throw new ReleaseException($"{w.Root} has no release to roll back to (current: {from ?? "none"}).", ReleaseFailure.NoRollbackTarget);
                     }
-                    progress.Phase(w.Target.Name, "rollback", $"{from ?? "none"} -> {to}");
+                    progress.Phase(w.Target.Name, "rollback", $"{from ?? "none"} -> {to}{(note is null ? "" : $" ({note})")}");
                     var result = await session.RollbackAsync(to, token);
                     w.Report.PreviousReleaseId = from;
                     w.Report.ReleaseId = to;

@@ -135,6 +135,11 @@ internal static class RemoteScripts
           [ -f ".deploy/manifests/$n.meta" ] && say "@meta $(cat ".deploy/manifests/$n.meta")"
         done
         for b in .deploy/bad/*; do [ -e "$b" ] && say "@bad ${b#.deploy/bad/}"; done
+        # The log's tail says which release was current before the current one (the rollback target).
+        if [ -f .deploy/log ]; then
+          if command -v tail >/dev/null 2>&1; then tail -n 20 .deploy/log; else cat .deploy/log; fi |
+            while IFS= read -r l; do say "@log $l"; done
+        fi
         if [ "$want" = yes ] && [ -n "$cid" ] && [ -f ".deploy/manifests/$cid.json" ]; then
           say "@manifest $(cat ".deploy/manifests/$cid.json")"
         fi
