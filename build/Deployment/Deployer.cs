@@ -97,7 +97,8 @@ public sealed class Deployer(BuildContext context)
         {
             await ProgressDisplay.RunAsync(servers.Select(s => s.Name).ToList(), ProgressDisplay.IsInteractive, m => context.Information(m), async progress =>
             {
-                var fanOut = new FanOut(servers, connect, run, ReleaseOptions.From(context.Settings), FanOutOptions.From(context.Settings), progress, _time);
+                var options = FanOutOptions.From(context.Settings) with { ListFiles = context.Log.Verbosity >= Cake.Core.Diagnostics.Verbosity.Verbose };
+                var fanOut = new FanOut(servers, connect, run, ReleaseOptions.From(context.Settings), options, progress, _time);
                 await operation(fanOut, progress);
                 return true;
             });

@@ -21,6 +21,9 @@ public sealed record FanOutOptions
 
     public SwitchMode Switch { get; init; } = SwitchMode.Together;
 
+    /// <summary>--plan at -v verbose: each file that would be sent is listed.</summary>
+    public bool ListFiles { get; init; }
+
     public static FanOutOptions From(BuildSettings settings) => new()
     {
         RemoteRoot = settings.RemoteRoot,
@@ -118,9 +121,14 @@ public sealed class FanOut(
                     var c = await candidate.WaitAsync(token);
                     var plan = ReleaseSession.Plan(c, state);
                     Count(w.Report, plan);
+                    // What would be sent, so that the table agrees with the plan line.
+                    w.Report.BytesSent = plan.Unchanged ? 0 : plan.BytesToSend;
                     w.Report.PreviousReleaseId = state.CurrentReleaseId;
                     w.Report.ReleaseId = plan.Unchanged ? state.CurrentReleaseId : c.ReleaseId;
                     w.Report.Outcome = Outcome.Planned;
+                    if (options.ListFiles && !plan.Unchanged)
+                        foreach (var file in plan.Send)
+                            progress.Phase(w.Target.Name, "would send", $"{file.Path} ({PlainProgress.Bytes(file.Size)})");
                     var locked = state.Locked ? $"; locked by {state.LockOwner}" : "";
                     progress.Phase(w.Target.Name, "planned", $"{plan}{locked}");
                 }, ct);
@@ -226,14 +234,14 @@ public sealed class FanOut(
                 progress.Phase(w.Target.Name, "unchanged", $"already serving this content ({state.CurrentReleaseId})");
                 return;
             }
-            progress.Phase(w.Target.Name, "upload", $"{plan.Send.Count} files ({PlainProgress.Bytes(plan.BytesToSend)}), {plan.Link.Count} linked, {plan.Removed} removed");
+            progress.Phase(w.Target.Name, "upload", $"{DeploySummary.Count(plan.Send.Count, "file")} ({PlainProgress.Bytes(plan.BytesToSend)}), {plan.Link.Count} linked, {plan.Removed} removed");
             w.Uploading = c.ReleaseId;
             var upload = await session.UploadAsync(c, plan, release.Compress && state.CanGzip, token);
             w.Report.BytesSent = upload.BytesSent;
             w.Report.ReleaseId = c.ReleaseId;
             w.Staged = true;
             progress.Upload(w.Target.Name, upload.BytesSent, upload.BytesSent);
-            progress.Phase(w.Target.Name, "verified", $"{upload.FilesSent + upload.FilesLinked} files, {PlainProgress.Bytes(upload.BytesSent)} sent in {upload.Streams} stream(s){(upload.StreamHashVerified ? ", stream hashes match" : "")}");
+            progress.Phase(w.Target.Name, "verified", $"{DeploySummary.Count(upload.FilesSent + upload.FilesLinked, "file")}, {PlainProgress.Bytes(upload.BytesSent)} sent in {DeploySummary.Count(upload.Streams, "stream")}{(upload.StreamHashVerified ? ", stream hashes match" : "")}");
         }, cancellationToken);
 
     private Task SwitchAsync(ServerWork w, ReleaseCandidate candidate, CancellationToken cancellationToken) =>

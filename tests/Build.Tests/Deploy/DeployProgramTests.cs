@@ -160,13 +160,18 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
         }
         var before = DeployBed.Snapshot(bed.RootOf("server1"));
 
-        var plan = await RunAsync(bed, "--target=Deploy", "--plan");
+        var plan = await RunAsync(bed, "--target=Deploy", "--plan", "--verbosity=verbose");
         Assert.Equal(0, plan.ExitCode);
         Assert.Contains("run-crashed", plan.Stdout);
         Assert.Equal(before, DeployBed.Snapshot(bed.RootOf("server1")));
         var json = JsonNode.Parse(File.ReadAllText(Path.Join(plan.Artifacts, "deploy-report.json")))!;
         Assert.Equal("plan", (string?)json["operation"]);
         Assert.Equal(("planned", 1), ((string?)json["servers"]![0]!["outcome"], (int)json["servers"]![0]!["files_sent"]!));
+        // At -v verbose the plan names the files, and its figures agree with the report (singular, too).
+        var size = new FileInfo(Path.Join(bed.Site, "index.html")).Length;
+        Assert.Contains($"server1: would send index.html ({size} B)", plan.Stdout);
+        Assert.Contains($"send 1 file ({size} B)", plan.Stdout);
+        Assert.Equal(size, (long)json["servers"]![0]!["bytes_sent"]!);
 
         var unlock = await RunAsync(bed, "--target=Unlock", "--server=server1");
         Assert.Equal(0, unlock.ExitCode);

@@ -75,7 +75,7 @@ public sealed class FanOutDeployTests(DeployServers servers, ITestOutputHelper o
         });
         // Healthy servers need no second attempt.
         Assert.DoesNotContain(bed.Progress.Lines, l => l.Contains(": retry", StringComparison.Ordinal));
-        Assert.Contains(bed.Progress.Lines, l => l.Contains("sent in 2 stream(s)", StringComparison.Ordinal));
+        Assert.Contains(bed.Progress.Lines, l => l.Contains("sent in 2 streams", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -110,6 +110,7 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         var refused = await Attempt(bed.Connect(bed.Connector(key: stranger)));
         Assert.Contains("refused", refused.Error);
         Assert.Contains("authorized_keys", refused.Error);
+        Assert.Contains("usermod -p '*'", refused.Error); // the locked-account cause
         Assert.DoesNotContain(bed.Progress.Lines, l => l.Contains(": retry", StringComparison.Ordinal));
     }
 
@@ -151,6 +152,7 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         var down = report.Servers.Single(s => s.Server == "down1");
         Assert.Equal(Outcome.Failed, down.Outcome);
         Assert.Equal(3, bed.Progress.Count("down1", "connect")); // transient: retried up to --retries attempts
+        Assert.Matches(@"Connection to 127\.0\.0\.5 port \d+ \(down1\) was refused.*address, the port.*firewall or tailnet policy", down.Error);
         Assert.Equal(["down1"], report.Failed.Select(s => s.Server));
         // Together: the held-back servers do not serve the new release either, so the retry names them too.
         Assert.Equal(mode == SwitchMode.Together ? "./build.sh --target=Deploy --server=server1,server2,down1" : "./build.sh --target=Deploy --server=down1",
