@@ -34,7 +34,7 @@ public sealed record FanOutOptions
     };
 
     /// <summary>The remote root of one server: <c>{server}</c> expands to its name.</summary>
-    public string RootOf(DeployTarget target) => RemoteRoot.Replace("{server}", target.Name, StringComparison.Ordinal);
+    public string RootOf(DeployTarget target) => RemoteRoot.Replace("{server}", target.Name, StringComparison.Ordinal).TrimEnd('/');
 }
 
 /// <summary>

@@ -194,19 +194,9 @@ public sealed record BuildSettings
             ? Path.Join(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path[1..])
             : path;
 
-    private static string RemoteRootOf(SettingValue value)
-    {
-        var root = value.Value.Trim().TrimEnd('/');
-        if (!root.StartsWith('/'))
-            throw Parse.Error(value, "not an absolute path", "Give an absolute directory such as /var/www/blog.");
-        if (root.Length == 0)
-            throw Parse.Error(value, "the root directory /", "Give a directory of its own such as /var/www/blog.");
-        if (root.Split('/').Any(part => part is ".." or "."))
-            throw Parse.Error(value, "contains . or ..", "Give a plain absolute path without . or .. segments.");
-        if (root.Any(c => char.IsControl(c)))
-            throw Parse.Error(value, "contains a control character", "Give a plain absolute path.");
-        return root;
-    }
+    private static string RemoteRootOf(SettingValue value) =>
+        Deployment.RemoteRoot.Parse(value.Value, out var problem)?.Path
+        ?? throw Parse.Error(value, problem!, "Give a plain absolute directory of its own, such as /var/www/blog (without ., .. or empty segments).");
 
     private static string? ReleaseOf(SettingValue? value)
     {

@@ -67,13 +67,11 @@ public sealed class ReleaseSession
 
     public string Root { get; }
 
-    /// <summary>The remote root is the only path on a remote command line: absolute, no "..", not "/", no control characters.</summary>
+    /// <summary>The remote root's rules (<see cref="RemoteRoot"/>); a bad one is a settings error.</summary>
     public static void ValidateRoot(string root)
     {
-        var trimmed = root.TrimEnd('/');
-        if (!root.StartsWith('/') || trimmed.Length == 0 || trimmed.Split('/').Any(s => s is ".." or ".")
-            || root.Any(char.IsControl) || root.StartsWith("//", StringComparison.Ordinal))
-            throw new SettingsException($"--remote-root \"{root}\" must be an absolute path other than \"/\", without \".\" or \"..\" segments (DEPLOY_ROOT or deploy.json \"remote-root\").");
+        if (RemoteRoot.Parse(root, out var problem) is null)
+            throw new SettingsException($"--remote-root \"{root}\": {problem}. Give an absolute path other than \"/\", without \".\", \"..\" or empty segments (DEPLOY_ROOT or deploy.json \"remote-root\").");
     }
 
     /// <summary>State without taking the lock; changes nothing on the server.</summary>

@@ -176,6 +176,22 @@ public sealed class SettingsTests : IDisposable
         Assert.Equal(ExitCodes.BadSettings, fromArg.ExitCode);
     }
 
+    [Theory]
+    [InlineData("//srv/blog")]
+    [InlineData("/srv//blog")]
+    [InlineData("/srv/./blog")]
+    [InlineData("/srv/../blog")]
+    [InlineData("/")]
+    [InlineData("srv/blog")]
+    public void The_remote_root_has_one_set_of_rules_for_the_setting_and_the_session(string root)
+    {
+        Arg("remote-root", root);
+        Assert.Throws<SettingsException>(() => Resolve());
+        Assert.Throws<SettingsException>(() => Build.Deployment.Release.ReleaseSession.ValidateRoot(root));
+        Assert.Null(Build.Deployment.RemoteRoot.Parse(root, out _));
+        Assert.Equal("/srv/blog/web1", Build.Deployment.RemoteRoot.Parse("/srv/blog/{server}/", out _)!.Value.For("web1").Path);
+    }
+
     [Fact]
     public void A_bad_value_in_deploy_json_names_the_file_key()
     {
