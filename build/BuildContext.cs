@@ -34,9 +34,16 @@ public sealed class BuildContext : FrostingContext
             _settingsError = e;
         }
         Processes = new ProcessRunner(redactor);
+        CommandLineOptions = context.Arguments.GetArguments()
+            .SelectMany(a => a.Value.Select(v => new KeyValuePair<string, string>(a.Key, v)))
+            .ToList();
     }
 
     private readonly SettingsSource? _source;
+
+    /// <summary>The arguments given on the command line (name without dashes, value), for the retry command to repeat.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> CommandLineOptions { get; }
+
     private readonly BuildSettings? _settings;
     private PolicySettings? _policy;
     private readonly SettingsException? _settingsError;

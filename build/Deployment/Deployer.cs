@@ -21,6 +21,8 @@ public sealed class Deployer(BuildContext context)
         var token = context.CancellationToken;
         if (!Directory.Exists(context.SiteOutput))
             throw new Settings.SettingsException($"The site to deploy, {context.SiteOutput}, does not exist. Build it first (--target=Build) or point --site-dir at a built site.");
+        if (!Directory.EnumerateFiles(context.SiteOutput, "*", SearchOption.AllDirectories).Any())
+            throw new Settings.SettingsException($"The site to deploy, {context.SiteOutput}, holds no files; deploying it would take every page off the servers. Build it first or point --site-dir at a built site.");
 
         // Hash the site while the connections are being opened.
         var commit = ReleaseCandidate.ResolveCommitAsync(context.Processes, context.Root, Environment.GetEnvironmentVariable, token);
@@ -37,14 +39,8 @@ public sealed class Deployer(BuildContext context)
             }
             var elapsed = await fanOut.DeployAsync(candidate, report, token);
             Fill(report, await candidate);
-            var deployed = report.Servers.Count(s => s.Outcome == Outcomes.Deployed);
-            var unchanged = report.Servers.Where(s => s.Outcome == Outcomes.Unchanged).ToList();
-            var seconds = elapsed.TotalSeconds.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture);
             // Written plainly (Cake's log colours the numbers): the benchmark parses the first line.
-            if (deployed > 0)
-                Console.WriteLine($"Deployed release {report.ReleaseId} to {deployed + unchanged.Count} servers in {seconds} s (connect to last switch)");
-            else if (unchanged.Count > 0)
-                Console.WriteLine($"Nothing to deploy: {unchanged.Count} servers already serve this content ({string.Join(", ", unchanged.Select(s => s.ReleaseId).Distinct())}); checked in {seconds} s");
+            Console.WriteLine(DeploySummary.Headline(report, elapsed));
         }, candidate);
     }
 
@@ -61,7 +57,7 @@ public sealed class Deployer(BuildContext context)
         {
             var state = await session.InspectAsync(withManifest: false, ct);
             context.Information(ReleaseListing.Format(target.Name, session.Root, state, _time.GetUtcNow(), context.Settings.LockTimeout));
-            return Outcomes.Unchanged;
+            return Outcome.Unchanged;
         }, context.CancellationToken), writeReport: false);
     }
 
@@ -74,7 +70,7 @@ public sealed class Deployer(BuildContext context)
             context.Information(wasLocked
                 ? $"{target.Name}: removed the lock of {session.Root} held by {owner?.ToString() ?? "an unknown owner"}"
                 : $"{target.Name}: {session.Root} was not locked");
-            return Outcomes.Unchanged;
+            return Outcome.Unchanged;
         }, context.CancellationToken), writeReport: false);
     }
 
@@ -101,7 +97,8 @@ public sealed class Deployer(BuildContext context)
         {
             await ProgressDisplay.RunAsync(servers.Select(s => s.Name).ToList(), ProgressDisplay.IsInteractive, m => context.Information(m), async progress =>
             {
-                var fanOut = new FanOut(servers, connect, run, ReleaseOptions.From(context.Settings), FanOutOptions.From(context.Settings), progress, _time);
+                var options = FanOutOptions.From(context.Settings) with { ListFiles = context.Log.Verbosity >= Cake.Core.Diagnostics.Verbosity.Verbose };
+                var fanOut = new FanOut(servers, connect, run, ReleaseOptions.From(context.Settings), options, progress, _time);
                 await operation(fanOut, progress);
                 return true;
             });
@@ -125,12 +122,6 @@ public sealed class Deployer(BuildContext context)
         }
 
         if (report.Failed.Any())
-        {
-            var extra = target == "Rollback" && context.Settings.Release is { } id ? new[] { $"--release={id}" } : [];
-            var retry = DeploySummary.RetryCommand(report, target, extra);
-            throw new PipelineException(
-                $"{target} failed on {string.Join(", ", report.Failed.Select(s => s.Server))}. To retry only those: {retry}",
-                ExitCodes.SomeServersFailed);
-        }
+            throw new PipelineException(DeploySummary.FailureMessage(report, target, context.CommandLineOptions), ExitCodes.SomeServersFailed);
     }
 }

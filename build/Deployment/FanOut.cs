@@ -4,6 +4,7 @@ using Build.Deployment.Reports;
 using Build.Deployment.Release;
 using Build.Settings;
 using Polly;
+using Outcome = Build.Deployment.Reports.Outcome;
 
 namespace Build.Deployment;
 
@@ -23,6 +24,9 @@ public sealed record FanOutOptions
 
     public SwitchMode Switch { get; init; } = SwitchMode.Together;
 
+    /// <summary>--plan at -v verbose: each file that would be sent is listed.</summary>
+    public bool ListFiles { get; init; }
+
     public static FanOutOptions From(BuildSettings settings) => new()
     {
         RemoteRoot = settings.RemoteRoot,
@@ -33,7 +37,7 @@ public sealed record FanOutOptions
     };
 
     /// <summary>The remote root of one server: <c>{server}</c> expands to its name.</summary>
-    public string RootOf(DeployTarget target) => RemoteRoot.Replace("{server}", target.Name, StringComparison.Ordinal);
+    public string RootOf(DeployTarget target) => RemoteRoot.Replace("{server}", target.Name, StringComparison.Ordinal).TrimEnd('/');
 }
 
 /// <summary>
@@ -77,15 +81,22 @@ public sealed class FanOut(
             {
                 await Task.WhenAll(work.Select(w => Guard(w, ct => StageAsync(w, candidate, ct), cancellationToken)));
                 var failed = work.Where(w => w.Report.IsFailure).Select(w => w.Target.Name).ToList();
-                if (failed.Count == 0)
+                if (failed.Count > 0)
                 {
-                    await Task.WhenAll(work.Where(w => w.Staged).Select(w => Guard(w, async ct => await SwitchAsync(w, await candidate, ct), cancellationToken)));
+                    // --switch=together: nobody switches unless every server got as far as its switch.
+                    var reason = $"held back: {Names(failed)} failed before the switch (--switch=together)";
+                    await Task.WhenAll(work.Where(w => w.Staged).Select(w => HoldBackAsync(w, reason)));
                 }
                 else
                 {
-                    // --switch=together: nobody switches unless every upload succeeded.
-                    var reason = $"not switched: {string.Join(", ", failed)} failed (--switch=together)";
-                    await Task.WhenAll(work.Where(w => w.Staged).Select(w => WithdrawAsync(w, reason)));
+                    await Task.WhenAll(work.Where(w => w.Staged).Select(w => Guard(w, async ct => await SwitchAsync(w, await candidate, ct), cancellationToken)));
+                    var switchFailed = work.Where(w => w.Report.IsFailure).Select(w => w.Target.Name).ToList();
+                    if (switchFailed.Count > 0)
+                    {
+                        // Some switched, some did not: put the switched ones back so that the fleet serves one release.
+                        var reason = $"switched back: the switch failed on {Names(switchFailed)} (--switch=together)";
+                        await Task.WhenAll(work.Where(w => w.Switched is not null).Select(w => SwitchBackAsync(w, reason, cancellationToken)));
+                    }
                 }
             }
             cancellationToken.ThrowIfCancellationRequested();
@@ -113,9 +124,14 @@ public sealed class FanOut(
                     var c = await candidate.WaitAsync(token);
                     var plan = ReleaseSession.Plan(c, state);
                     Count(w.Report, plan);
+                    // What would be sent, so that the table agrees with the plan line.
+                    w.Report.BytesSent = plan.Unchanged ? 0 : plan.BytesToSend;
                     w.Report.PreviousReleaseId = state.CurrentReleaseId;
                     w.Report.ReleaseId = plan.Unchanged ? state.CurrentReleaseId : c.ReleaseId;
-                    w.Report.Outcome = Outcomes.Planned;
+                    w.Report.Outcome = Outcome.Planned;
+                    if (options.ListFiles && !plan.Unchanged)
+                        foreach (var file in plan.Send)
+                            progress.Phase(w.Target.Name, "would send", $"{file.Path} ({PlainProgress.Bytes(file.Size)})");
                     var locked = state.Locked ? $"; locked by {state.LockOwner}" : "";
                     progress.Phase(w.Target.Name, "planned", $"{plan}{locked}");
                 }, ct);
@@ -135,7 +151,7 @@ public sealed class FanOut(
         {
             await Task.WhenAll(work.Select(w => Guard(w, async ct =>
             {
-                string? from = null, to = null;
+                string? from = null, to = null, note = null;
                 await Attempts(w, async token =>
                 {
                     var session = await ConnectAsync(w, token);
@@ -144,14 +160,15 @@ public sealed class FanOut(
                         // Fix the target once: a retry after a cut must not roll back a second step.
                         var state = await session.InspectAsync(withManifest: false, token);
                         from = state.CurrentReleaseId;
+                        note = releaseId is null ? state.RollbackTargetNote : null;
                         to = releaseId ?? state.RollbackTarget
                             ?? throw new ReleaseException($"{w.Root} has no release to roll back to (current: {from ?? "none"}).", ReleaseFailure.NoRollbackTarget);
                     }
-                    progress.Phase(w.Target.Name, "rollback", $"{from ?? "none"} -> {to}");
+                    progress.Phase(w.Target.Name, "rollback", $"{from ?? "none"} -> {to}{(note is null ? "" : $" ({note})")}");
                     var result = await session.RollbackAsync(to, token);
                     w.Report.PreviousReleaseId = from;
                     w.Report.ReleaseId = to;
-                    w.Report.Outcome = result.Changed || from != to ? Outcomes.RolledBack : Outcomes.Unchanged;
+                    w.Report.Outcome = result.Changed || from != to ? Outcome.RolledBack : Outcome.Unchanged;
                     progress.Phase(w.Target.Name, "rolled back", $"{from ?? "none"} -> {to}");
                 }, ct);
             }, cancellationToken)));
@@ -163,7 +180,7 @@ public sealed class FanOut(
     }
 
     /// <summary>Runs <paramref name="action"/> on each server's session (listings, unlock), with retries.</summary>
-    public async Task ForEachAsync(DeployReport report, Func<DeployTarget, ReleaseSession, CancellationToken, Task<string>> action, CancellationToken cancellationToken)
+    public async Task ForEachAsync(DeployReport report, Func<DeployTarget, ReleaseSession, CancellationToken, Task<Outcome>> action, CancellationToken cancellationToken)
     {
         var work = servers.Select(s => new ServerWork(s, Add(report, s), options.RootOf(s))).ToList();
         try
@@ -204,6 +221,7 @@ public sealed class FanOut(
             var session = await ConnectAsync(w, token);
             progress.Phase(w.Target.Name, "lock");
             var state = await session.PrepareDeployAsync(token);
+            if (state.ManifestProblem is { } problem) progress.Phase(w.Target.Name, "warning", $"{problem}; sending every file");
             if (state.BrokenStaleLock is { } stale) progress.Phase(w.Target.Name, "lock", $"broke a stale lock ({stale})");
             w.State = state;
             var c = await candidate.WaitAsync(token);
@@ -212,21 +230,21 @@ public sealed class FanOut(
             w.Report.PreviousReleaseId = state.CurrentReleaseId;
             if (plan.Unchanged)
             {
-                await session.FinishAsync(c, state, Outcomes.Unchanged, token);
+                await session.FinishAsync(c, state, "unchanged", token);
                 w.Report.ReleaseId = state.CurrentReleaseId;
-                w.Report.Outcome = Outcomes.Unchanged;
+                w.Report.Outcome = Outcome.Unchanged;
                 w.Finished();
                 progress.Phase(w.Target.Name, "unchanged", $"already serving this content ({state.CurrentReleaseId})");
                 return;
             }
-            progress.Phase(w.Target.Name, "upload", $"{plan.Send.Count} files ({PlainProgress.Bytes(plan.BytesToSend)}), {plan.Link.Count} linked, {plan.Removed} removed");
+            progress.Phase(w.Target.Name, "upload", $"{DeploySummary.Count(plan.Send.Count, "file")} ({PlainProgress.Bytes(plan.BytesToSend)}), {plan.Link.Count} linked, {plan.Removed} removed");
             w.Uploading = c.ReleaseId;
             var upload = await session.UploadAsync(c, plan, release.Compress && state.CanGzip, token);
             w.Report.BytesSent = upload.BytesSent;
             w.Report.ReleaseId = c.ReleaseId;
             w.Staged = true;
             progress.Upload(w.Target.Name, upload.BytesSent, upload.BytesSent);
-            progress.Phase(w.Target.Name, "verified", $"{upload.FilesSent + upload.FilesLinked} files, {PlainProgress.Bytes(upload.BytesSent)} sent in {upload.Streams} stream(s){(upload.StreamHashVerified ? ", stream hashes match" : "")}");
+            progress.Phase(w.Target.Name, "verified", $"{DeploySummary.Count(upload.FilesSent + upload.FilesLinked, "file")}, {PlainProgress.Bytes(upload.BytesSent)} sent in {DeploySummary.Count(upload.Streams, "stream")}{(upload.StreamHashVerified ? ", stream hashes match" : "")}");
         }, cancellationToken);
 
     private Task SwitchAsync(ServerWork w, ReleaseCandidate candidate, CancellationToken cancellationToken) =>
@@ -241,20 +259,62 @@ public sealed class FanOut(
             }
             progress.Phase(w.Target.Name, "switch", $"current -> {candidate.ReleaseId}");
             var result = await session.SwitchAsync(candidate, w.State, token);
-            w.Report.Outcome = Outcomes.Deployed;
+            w.Report.Outcome = Outcome.Deployed;
             w.Finished();
+            w.Switched = (candidate.ReleaseId, result.PreviousReleaseId);
             var pruned = result.Pruned.Count > 0 ? $", pruned {result.Pruned.Count}" : "";
             progress.Phase(w.Target.Name, "switched", $"{result.PreviousReleaseId ?? "none"} -> {result.ReleaseId}{pruned}");
         }, cancellationToken);
 
     /// <summary>Removes an uploaded release that will not be switched to, and unlocks.</summary>
-    private async Task WithdrawAsync(ServerWork w, string reason)
+    private async Task HoldBackAsync(ServerWork w, string reason)
     {
-        w.Report.Outcome = Outcomes.Skipped;
+        w.Report.Outcome = Outcome.HeldBack;
+        w.Report.ReleaseId = w.Report.PreviousReleaseId;
         w.Report.Error = reason;
-        progress.Phase(w.Target.Name, "skipped", reason);
+        progress.Phase(w.Target.Name, "held back", reason);
         await CleanUpAsync(w, reason);
     }
+
+    /// <summary>
+    /// Points a server that switched back at the release it served before (another server's switch failed), with
+    /// retries and a slot like any step. On failure the server is reported as failed, serving the new release.
+    /// </summary>
+    private async Task SwitchBackAsync(ServerWork w, string reason, CancellationToken cancellationToken)
+    {
+        var (from, to) = w.Switched!.Value;
+        try
+        {
+            await _slots.WaitAsync(cancellationToken);
+            try
+            {
+                await Attempts(w, async token =>
+                {
+                    var session = await ConnectAsync(w, token);
+                    w.Locking();
+                    progress.Phase(w.Target.Name, "switch back", $"current -> {to ?? "none"}");
+                    await session.SwitchBackAsync(from, to, reason, token);
+                }, cancellationToken);
+            }
+            finally
+            {
+                _slots.Release();
+            }
+            w.Report.Outcome = Outcome.SwitchedBack;
+            w.Report.ReleaseId = to;
+            w.Report.Error = reason;
+            progress.Phase(w.Target.Name, "switched back", $"{from} -> {to ?? "none"}");
+        }
+        catch (Exception e)
+        {
+            var error = $"{reason}, but switching back failed: {ServerText.Clean(Retries.Describe(e), 1000)}; it serves {from}";
+            Fail(w, error, (e as ReleaseException)?.Kind);
+            w.Report.ReleaseId = from;
+            await CleanUpAsync(w, error);
+        }
+    }
+
+    private static string Names(IReadOnlyList<string> names) => string.Join(", ", names);
 
     /// <summary>The retry pipeline around one step; a failed attempt drops its connection so the next one starts fresh.</summary>
     private async Task Attempts(ServerWork w, Func<CancellationToken, Task> step, CancellationToken cancellationToken)
@@ -313,8 +373,10 @@ public sealed class FanOut(
         }
         catch (Exception e)
         {
-            Fail(w, e.Message);
-            await CleanUpAsync(w, e.Message);
+            // Server text reaches messages (errors, lock owners): cleaned before the log, the JSON and the XML see it.
+            var error = ServerText.Clean(e.Message, ServerText.MaxErrorBytes);
+            Fail(w, error, (e as ReleaseException)?.Kind);
+            await CleanUpAsync(w, error);
         }
         finally
         {
@@ -322,10 +384,11 @@ public sealed class FanOut(
         }
     }
 
-    private void Fail(ServerWork w, string error)
+    private void Fail(ServerWork w, string error, ReleaseFailure? kind = null)
     {
-        w.Report.Outcome = Outcomes.Failed;
+        w.Report.Outcome = Outcome.Failed;
         w.Report.Error = error;
+        w.Report.FailureKind = kind;
         progress.Phase(w.Target.Name, "failed", error.Split('\n')[0]);
     }
 
@@ -363,6 +426,9 @@ public sealed class FanOut(
         public RemoteState? State { get; set; }
         public bool Staged { get; set; }
 
+        /// <summary>After a switch: the release switched to and the one served before (null: none), for a switch back.</summary>
+        public (string NewRelease, string? Previous)? Switched { get; set; }
+
         /// <summary>The release an upload was started for: what a clean-up removes unless it became current.</summary>
         public string? Uploading { get; set; }
 
@@ -379,6 +445,9 @@ public sealed class FanOut(
             Session = session;
             MayHoldLock = true;
         }
+
+        /// <summary>A step that takes the lock again on an open session (a switch back).</summary>
+        public void Locking() => MayHoldLock = true;
 
         public void Finished()
         {

@@ -27,6 +27,7 @@ public static class ReleaseListing
             var label = marks.Count > 0 ? $"  [{string.Join(", ", marks)}]" : "";
             text.AppendLine($"  {id}  commit {commit}  {created}{label}");
         }
+        if (state.RollbackTarget is not null && state.RollbackTargetNote is { } note) text.AppendLine($"  rollback target: {note}");
         if (state.Partials.Count > 0) text.AppendLine($"  unfinished uploads: {string.Join(", ", state.Partials)} (removed by the next deploy)");
         if (state.Locked)
         {

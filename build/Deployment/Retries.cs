@@ -35,6 +35,6 @@ public static class Retries
     public static string Describe(Exception e) => e switch
     {
         TimeoutRejectedException => "the attempt timed out",
-        _ => e.Message.Split('\n')[0],
+        _ => ServerText.Clean(e.Message.Split('\n')[0], 1000),
     };
 }

@@ -61,8 +61,10 @@ public sealed record BuildSettings
     {
         var env = source.Environment;
         string Text(string arg, string? variable, string fallback) => source.Get(arg, variable)?.Value ?? fallback;
-        TimeSpan Duration(string arg, string? variable, string fallback) =>
-            Parse.Duration(source.Get(arg, variable) ?? new SettingValue(fallback, "default"));
+        TimeSpan Duration(string arg, string? variable, string fallback, TimeSpan min, TimeSpan max) =>
+            Parse.Duration(source.Get(arg, variable) ?? new SettingValue(fallback, "default"), min, max);
+        var second = TimeSpan.FromSeconds(1);
+        var day = TimeSpan.FromHours(24);
         int Integer(string arg, string? variable, int fallback, int min, int max) =>
             source.Get(arg, variable) is { } v ? Parse.Integer(v, min, max) : fallback;
 
@@ -81,7 +83,7 @@ public sealed record BuildSettings
             SshKey = PathOrSecret(source, "ssh-key", "SSH_PRIVATE_KEY", "~/.ssh/id_ed25519"),
             SshKeyPassphrase = source.Secret("SSH_KEY_PASSPHRASE")?.Value,
             KnownHosts = PathOrSecret(source, "known-hosts", "SSH_KNOWN_HOSTS", "~/.ssh/known_hosts"),
-            ConnectTimeout = Duration("connect-timeout", "DEPLOY_CONNECT_TIMEOUT", "20s"),
+            ConnectTimeout = Duration("connect-timeout", "DEPLOY_CONNECT_TIMEOUT", "20s", second, day),
 
             RemoteRoot = RemoteRootOf(source.Get("remote-root", "DEPLOY_ROOT") ?? new SettingValue("/var/www/blog", "default")),
             KeepReleases = Integer("keep-releases", "DEPLOY_KEEP_RELEASES", 5, 1, 1000),
@@ -90,9 +92,9 @@ public sealed record BuildSettings
             Plan = source.Get("plan", "DEPLOY_PLAN") is { } p && Parse.Flag(p),
             Release = ReleaseOf(source.Get("release", "DEPLOY_RELEASE")),
             Retries = Integer("retries", "DEPLOY_RETRIES", 3, 1, 20),
-            RetryDelay = Duration("retry-delay", "DEPLOY_RETRY_DELAY", "2s"),
-            LockTimeout = Duration("lock-timeout", "DEPLOY_LOCK_TIMEOUT", "10m"),
-            LockWait = Duration("lock-wait", "DEPLOY_LOCK_WAIT", "2m"),
+            RetryDelay = Duration("retry-delay", "DEPLOY_RETRY_DELAY", "2s", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)),
+            LockTimeout = Duration("lock-timeout", "DEPLOY_LOCK_TIMEOUT", "10m", second, TimeSpan.FromDays(7)),
+            LockWait = Duration("lock-wait", "DEPLOY_LOCK_WAIT", "2m", TimeSpan.Zero, day),
 
             TailscaleSecret = source.Secret("TS_OAUTH_SECRET") ?? source.Secret("TS_AUTHKEY"),
             OAuthClientId = source.Secret("TS_OAUTH_CLIENT_ID")?.Value,
@@ -105,8 +107,8 @@ public sealed record BuildSettings
             TsSocket = source.Get("ts-socket", "TS_SOCKET")?.Value is { Length: > 0 } sock ? sock : null,
             TsPort = source.Get("ts-port", "TS_PORT") is { } port ? Parse.Integer(port, 0, 65535) : null,
             TsTun = source.Get("ts-tun", "TS_TUN") is { } tun ? Parse.Choice<TunMode>(tun) : TunMode.Auto,
-            TsTimeout = Duration("ts-timeout", "TS_TIMEOUT", "60s"),
-            TsReadyTimeout = Duration("ts-ready-timeout", "TS_READY_TIMEOUT", "15s"),
+            TsTimeout = Duration("ts-timeout", "TS_TIMEOUT", "60s", second, day),
+            TsReadyTimeout = Duration("ts-ready-timeout", "TS_READY_TIMEOUT", "15s", second, day),
             TsApiUrl = ApiUrl(source.Get("ts-api-url", "TS_API_URL") ?? new SettingValue("https://api.tailscale.com", "default")),
         };
     }
@@ -161,6 +163,8 @@ public sealed record BuildSettings
                     ? p
                     : throw Parse.Error(value, $"\"{item}\" has a bad port", "Ports are numbers from 1 to 65535.");
 
+                if (address.Length == 0 || Uri.CheckHostName(address) == UriHostNameType.Unknown)
+                    throw Parse.Error(value, $"\"{item}\" has no valid host name or IP address", "Write each host as name=address or name=address:port, e.g. web=192.0.2.10:22 or web=web.example.com.");
                 if (!ServerName.IsValid(name))
                     throw Parse.Error(value, $"\"{name}\" is not a valid server name", "Use letters, digits, '-', '_' or '.'.");
                 if (result.Any(h => string.Equals(h.Name, name, StringComparison.OrdinalIgnoreCase)))
@@ -190,19 +194,9 @@ public sealed record BuildSettings
             ? Path.Join(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), path[1..])
             : path;
 
-    private static string RemoteRootOf(SettingValue value)
-    {
-        var root = value.Value.Trim().TrimEnd('/');
-        if (!root.StartsWith('/'))
-            throw Parse.Error(value, "not an absolute path", "Give an absolute directory such as /var/www/blog.");
-        if (root.Length == 0)
-            throw Parse.Error(value, "the root directory /", "Give a directory of its own such as /var/www/blog.");
-        if (root.Split('/').Any(part => part is ".." or "."))
-            throw Parse.Error(value, "contains . or ..", "Give a plain absolute path without . or .. segments.");
-        if (root.Any(c => char.IsControl(c)))
-            throw Parse.Error(value, "contains a control character", "Give a plain absolute path.");
-        return root;
-    }
+    private static string RemoteRootOf(SettingValue value) =>
+        Deployment.RemoteRoot.Parse(value.Value, out var problem)?.Path
+        ?? throw Parse.Error(value, problem!, "Give a plain absolute directory of its own, such as /var/www/blog (without ., .. or empty segments).");
 
     private static string? ReleaseOf(SettingValue? value)
     {

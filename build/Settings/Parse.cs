@@ -25,6 +25,24 @@ public static partial class Parse
         };
     }
 
+    /// <summary>A duration within [<paramref name="min"/>, <paramref name="max"/>]; outside it, a settings error naming the range.</summary>
+    public static TimeSpan Duration(SettingValue value, TimeSpan min, TimeSpan max)
+    {
+        var duration = Duration(value);
+        if (duration < min || duration > max)
+            throw Error(value, $"out of range ({Show(min)} to {Show(max)})", $"Give a duration from {Show(min)} to {Show(max)}.");
+        return duration;
+    }
+
+    private static string Show(TimeSpan span) => span switch
+    {
+        { Ticks: 0 } => "0",
+        { TotalHours: >= 1 } when span.TotalHours % 1 == 0 => $"{span.TotalHours:0} h",
+        { TotalMinutes: >= 1 } when span.TotalMinutes % 1 == 0 => $"{span.TotalMinutes:0} min",
+        { TotalSeconds: >= 1 } when span.TotalSeconds % 1 == 0 => $"{span.TotalSeconds:0} s",
+        _ => $"{span.TotalMilliseconds:0} ms",
+    };
+
     public static int Integer(SettingValue value, int min, int max)
     {
         if (!int.TryParse(value.Value.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < min || n > max)

@@ -20,6 +20,10 @@ public sealed class CheckSiteTask : AsyncFrostingTask<BuildContext>
                 : new SettingsException($"--site-dir (or DEPLOY_SITE_DIR) names {site}, which does not exist. Give the directory of an already-built site, or leave the setting out to build site/.");
         }
 
+        // An empty directory is bad input, not a site with broken links: exit 2, before anything is checked or sent.
+        if (!context.BuildsSite && !Directory.EnumerateFiles(site, "*", SearchOption.AllDirectories).Any())
+            throw new SettingsException($"--site-dir (or DEPLOY_SITE_DIR) names {site}, which holds no files. Give the directory of an already-built site; an empty one would take every page off the servers.");
+
         var configFile = Path.Join(context.SiteSource, "_config.yml");
         SiteConfig config;
         if (!context.BuildsSite && !File.Exists(configFile))

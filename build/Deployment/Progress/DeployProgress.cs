@@ -48,7 +48,8 @@ public static class ProgressDisplay
         {
             if (!tasks.TryGetValue(server, out var task)) return;
             task.Description = Describe(server, phase, detail);
-            if (phase is "switched" or "done" or "unchanged" or "failed" or "planned" or "rolled back") task.Value = task.MaxValue;
+            // Every phase that ends a server's part; "held back" and "switched back" too, or a held server's bar never completes.
+            if (phase is "switched" or "unchanged" or "failed" or "planned" or "rolled back" or "held back" or "switched back") task.Value = task.MaxValue;
         }
 
         public void Upload(string server, long sent, long total)

@@ -48,5 +48,7 @@ public sealed class DeltaPlan
     }
 
     public override string ToString() =>
-        Unchanged ? "unchanged" : $"send {Send.Count} files ({BytesToSend} bytes), link {Link.Count}, remove {Removed}";
+        Unchanged ? "unchanged" : $"send {Files(Send.Count)} ({Progress.PlainProgress.Bytes(BytesToSend)}), link {Files(Link.Count)}, remove {Files(Removed)}";
+
+    private static string Files(int n) => Reports.DeploySummary.Count(n, "file");
 }

@@ -103,6 +103,18 @@ public sealed class Manifest
     {
         var doc = JsonSerializer.Deserialize(json, ReleaseJson.Default.ManifestDocument)
             ?? throw new FormatException("empty manifest");
+        if (doc.Files is null || doc.Release is null || doc.Hash is null)
+            throw new FormatException("the manifest lacks its files, release or hash");
+        var paths = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var f in doc.Files)
+        {
+            // What a stored manifest says is only trusted as far as it is well-formed.
+            if (f is null || string.IsNullOrEmpty(f.Path) || f.Size < 0 || f.Sha256 is not { Length: 64 } || !f.Sha256.All(char.IsAsciiHexDigitLower)
+                || f.Mode is not { Length: > 0 and <= 4 } || !f.Mode.All(c => c is >= '0' and <= '7'))
+                throw new FormatException($"the manifest has a malformed entry ({f?.Path})");
+            if (!paths.Add(f.Path))
+                throw new FormatException($"the manifest names {f.Path} twice");
+        }
         var manifest = new Manifest(doc.Files.Select(f => new ManifestEntry(f.Path, f.Size, f.Sha256, Convert.ToInt32(f.Mode, 8))));
         if (!string.Equals(manifest.Hash, doc.Hash, StringComparison.Ordinal))
             throw new FormatException($"manifest of {doc.Release} does not match its recorded hash");

@@ -57,7 +57,8 @@ public sealed class ReleaseSession
         ValidateRoot(remoteRoot);
         if (!LockOwner.IsValidRunId(run.RunId))
             throw new ArgumentException($"run id {run.RunId} has characters the remote command line does not accept", nameof(run));
-        this.shell = shell;
+        // Every reply is cleaned and bounded before it is parsed: what a server sends can fail a step, never the client.
+        this.shell = shell as CleaningShell ?? new CleaningShell(shell);
         Root = remoteRoot.TrimEnd('/');
         this.run = run;
         this.options = options;
@@ -66,13 +67,11 @@ public sealed class ReleaseSession
 
     public string Root { get; }
 
-    /// <summary>The remote root is the only path on a remote command line: absolute, no "..", not "/", no control characters.</summary>
+    /// <summary>The remote root's rules (<see cref="RemoteRoot"/>); a bad one is a settings error.</summary>
     public static void ValidateRoot(string root)
     {
-        var trimmed = root.TrimEnd('/');
-        if (!root.StartsWith('/') || trimmed.Length == 0 || trimmed.Split('/').Any(s => s is ".." or ".")
-            || root.Any(char.IsControl) || root.StartsWith("//", StringComparison.Ordinal))
-            throw new SettingsException($"--remote-root \"{root}\" must be an absolute path other than \"/\", without \".\" or \"..\" segments (DEPLOY_ROOT or deploy.json \"remote-root\").");
+        if (RemoteRoot.Parse(root, out var problem) is null)
+            throw new SettingsException($"--remote-root \"{root}\": {problem}. Give an absolute path other than \"/\", without \".\", \"..\" or empty segments (DEPLOY_ROOT or deploy.json \"remote-root\").");
     }
 
     /// <summary>State without taking the lock; changes nothing on the server.</summary>
@@ -103,7 +102,7 @@ public sealed class ReleaseSession
                 var state = RemoteState.Parse(result.Output);
                 return stale is not null && state.BrokenStaleLock is not null ? state with { BrokenStaleLock = stale } : state;
             }
-            var owner = LockOwner.Parse(Lines(result.Output, "@owner")) ?? new LockOwner("(unknown)", null, null, null, null);
+            var owner = LockOwner.Parse(Lines(result.Output, "@owner")) ?? LockOwner.Unknown;
             if (owner.Age(now) is { } age && age > options.LockTimeout && owner.RunId != breakRun && LockOwner.IsValidRunId(owner.RunId))
             {
                 stale = owner;
@@ -323,6 +322,22 @@ public sealed class ReleaseSession
             await BestEffortAbortAsync(null, e.Message);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Undoes this run's switch to <paramref name="from"/> (another server's switch failed under <c>--switch=together</c>):
+    /// re-takes the lock, and while current is still <paramref name="from"/> points it back at <paramref name="to"/>
+    /// (no current at all when null: there was none before). 2 round trips. True when it switched back.
+    /// </summary>
+    public async Task<bool> SwitchBackAsync(string from, string? to, string reason, CancellationToken cancellationToken)
+    {
+        if (!ServerName.IsReleaseId(from) || (to is not null && !ServerName.IsReleaseId(to)))
+            throw new ArgumentException($"not release ids: {from}, {to}");
+        await PrepareAsync(false, cancellationToken);
+        var line = run.LogLine(time.GetUtcNow(), "switch-back", to, from, null, "switched-back", reason);
+        var result = await RunAsync(RemoteScripts.SwitchBack, [Root, run.RunId, from, to ?? "-", line], cancellationToken);
+        Check(result, $"switch back to {to ?? "no release"}");
+        return Lines(result.Output, "@switched").Any();
     }
 
     /// <summary>Removes the lock whoever holds it, returning the owner it had (null when there was no lock).</summary>

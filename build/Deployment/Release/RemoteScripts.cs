@@ -116,6 +116,8 @@ internal static class RemoteScripts
             n=$((n+1))
           done
           say "@cleaned $n"
+          # Work directories of upload parts killed before their exit trap ran (older clients, SIGKILL).
+          for d in .deploy/tmp.*; do [ -e "$d" ] && rm -rf "$d"; done
           # Another deploy may have switched while this one waited for the lock: the state is what holds now.
           check_current || { st=$?; [ "$took" = taken ] && rm -rf .deploy/lock; refuse "$st"; }
         else
@@ -133,6 +135,11 @@ internal static class RemoteScripts
           [ -f ".deploy/manifests/$n.meta" ] && say "@meta $(cat ".deploy/manifests/$n.meta")"
         done
         for b in .deploy/bad/*; do [ -e "$b" ] && say "@bad ${b#.deploy/bad/}"; done
+        # The log's tail says which release was current before the current one (the rollback target).
+        if [ -f .deploy/log ]; then
+          if command -v tail >/dev/null 2>&1; then tail -n 20 .deploy/log; else cat .deploy/log; fi |
+            while IFS= read -r l; do say "@log $l"; done
+        fi
         if [ "$want" = yes ] && [ -n "$cid" ] && [ -f ".deploy/manifests/$cid.json" ]; then
           say "@manifest $(cat ".deploy/manifests/$cid.json")"
         fi
@@ -163,6 +170,9 @@ internal static class RemoteScripts
         tmp=.deploy/tmp.$$
         rm -rf "$tmp"; mkdir "$tmp" || fail 65 "cannot create $root/$tmp"
         trap 'rm -rf "$tmp"' EXIT
+        # A client interrupted (SIGINT/SIGTERM) or cut closes the channel: sshd's SIGHUP, or SIGPIPE on the next
+        # write, would kill sh without its EXIT trap and leave tmp behind; exiting from the signal runs it.
+        trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
         zf=; [ "$z" = z ] && zf=-z
         sum=-
         if command -v sha256sum >/dev/null 2>&1 && command -v tee >/dev/null 2>&1 && mkfifo "$tmp/fifo" 2>/dev/null; then
@@ -260,6 +270,7 @@ internal static class RemoteScripts
         root=$1 run=$2 id=$3 line=$4
         cd "$root" 2>/dev/null || { say "@absent"; exit 0; }
         own_lock || { say "@not-owner"; exit 0; }
+        for d in .deploy/tmp.*; do [ -e "$d" ] && rm -rf "$d"; done
         if [ "$id" != - ]; then
           rm -rf "releases/.$id.partial" "releases/.$id.deploy"
           cur_id
@@ -281,6 +292,28 @@ internal static class RemoteScripts
         rm -f ".deploy/bad/$to"
         if [ "$from" != - ]; then : > ".deploy/bad/$from" && say "@marked $from"; fi
         [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
+        rm -rf .deploy/lock
+        say "@unlocked"
+        """;
+
+    /// <summary>
+    /// Args: root run from to(-: no release) line. Undoes this run's switch (<c>--switch=together</c>, another server's
+    /// switch failed): only while current is still <c>from</c>, back to <c>to</c> (or no current at all when there was
+    /// none before); <c>from</c> stays as a release, unmarked. Log, unlock.
+    /// </summary>
+    public const string SwitchBack = Common + """
+
+        root=$1 run=$2 from=$3 to=$4 line=$5
+        cd "$root" || fail 65 "cannot enter $root"
+        own_lock || fail 69 "lock lost"
+        cur_id
+        if [ "$cid" = "$from" ]; then
+          if [ "$to" = - ]; then rm -f current || fail 65 "cannot remove $root/current"; else switch_to "$to"; fi
+          say "@switched $to"
+          [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
+        else
+          say "@current $cid"
+        fi
         rm -rf .deploy/lock
         say "@unlocked"
         """;

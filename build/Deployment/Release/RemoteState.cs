@@ -39,6 +39,9 @@ public sealed record RemoteState
 
     public Manifest? CurrentManifest { get; init; }
 
+    /// <summary>Why the current release's stored manifest could not be used (then every file is sent), for a warning.</summary>
+    public string? ManifestProblem { get; init; }
+
     public bool CanHashStream { get; init; }
 
     public bool CanGzip { get; init; }
@@ -46,9 +49,37 @@ public sealed record RemoteState
     /// <summary>Staging directories of crashed or cut runs removed when the lock was taken.</summary>
     public int StaleStagingRemoved { get; init; }
 
-    /// <summary>The newest release older than current that is not marked bad.</summary>
-    public string? RollbackTarget => RollbackTargetFor(CurrentReleaseId);
+    /// <summary>
+    /// The last lines of <c>.deploy/log</c> that made a release current (a deploy or a rollback, not a switch back),
+    /// oldest first: (release, the release current before it).
+    /// </summary>
+    public IReadOnlyList<(string Release, string? From)> Switches { get; init; } = [];
 
+    /// <summary>
+    /// The release that was current before the current one, as the deploy log's tail says; if that release is marked
+    /// bad or was pruned, or the log does not say, the newest older release not marked bad (<see cref="RollbackTargetNote"/> says why).
+    /// </summary>
+    public string? RollbackTarget => ResolveRollbackTarget().Target;
+
+    /// <summary>Null when the rollback target is the release current before (from the log); else why it is the fallback.</summary>
+    public string? RollbackTargetNote => ResolveRollbackTarget().Note;
+
+    private (string? Target, string? Note) ResolveRollbackTarget()
+    {
+        var current = CurrentReleaseId;
+        if (current is null) return (null, null);
+        var fallback = RollbackTargetFor(current);
+        var before = Switches.LastOrDefault(s => s.Release == current);
+        string why;
+        if (before.Release is null) why = "the deploy log does not say which release was current before";
+        else if (before.From is not { } from) why = $"the deploy log says {current} was the first release";
+        else if (!Releases.Contains(from)) why = $"{from}, current before {current}, was pruned";
+        else if (Bad.Contains(from)) why = $"{from}, current before {current}, is marked bad";
+        else return (from, null);
+        return (fallback, fallback is null ? null : $"fallback to the newest older release not marked bad: {why}");
+    }
+
+    /// <summary>The newest release older than <paramref name="current"/> that is not marked bad.</summary>
     public string? RollbackTargetFor(string? current) =>
         current is null ? null : Releases.LastOrDefault(r => string.CompareOrdinal(r, current) < 0 && !Bad.Contains(r));
 
@@ -61,7 +92,9 @@ public sealed record RemoteState
         var all = Releases.Concat(extra ?? []).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var target = current is null ? null : all.LastOrDefault(r => string.CompareOrdinal(r, current) < 0 && !Bad.Contains(r));
         var kept = all.TakeLast(Math.Max(1, keep)).ToHashSet(StringComparer.Ordinal);
-        return all.Where(r => !kept.Contains(r) && r != current && r != target && r != alsoKeep).ToList();
+        // While current stays what it is, its rollback target (which the log may place elsewhere) stays too.
+        var logTarget = current == CurrentReleaseId ? RollbackTarget : null;
+        return all.Where(r => !kept.Contains(r) && r != current && r != target && r != alsoKeep && r != logTarget).ToList();
     }
 
     internal static RemoteState Parse(string output)
@@ -71,6 +104,7 @@ public sealed record RemoteState
         var bad = new HashSet<string>(StringComparer.Ordinal);
         var meta = new Dictionary<string, ReleaseMeta>(StringComparer.Ordinal);
         var owner = new List<string>();
+        var switches = new List<(string, string?)>();
         string? link = null, current = null, manifestJson = null, broken = null;
         bool exists = true, locked = false, hash = false, gzip = false, ended = false;
         var acquisition = LockAcquisition.None;
@@ -97,7 +131,7 @@ public sealed record RemoteState
                         if (JsonSerializer.Deserialize(value, ReleaseJson.Default.ReleaseMeta) is { } m && ServerName.IsReleaseId(m.Release))
                             meta[m.Release] = m;
                     }
-                    catch (JsonException)
+                    catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or FormatException or OverflowException)
                     {
                         // A damaged meta file only costs the listing its commit and time.
                     }
@@ -106,12 +140,14 @@ public sealed record RemoteState
                 case "@manifest": manifestJson = value; break;
                 case "@cap": hash |= value == "hash"; gzip |= value == "gzip"; break;
                 case "@cleaned": _ = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out cleaned); break;
+                case "@log": if (LogSwitch(value) is { } sw) switches.Add(sw); break;
                 case "@end": ended = true; break;
             }
         }
         if (!ended)
             throw new ReleaseException("The server's answer to the state query was cut short.", ReleaseFailure.Remote);
         Manifest? manifest = null;
+        string? problem = null;
         if (manifestJson is not null && current is not null && releases.Contains(current))
         {
             try
@@ -119,10 +155,13 @@ public sealed record RemoteState
                 var (m, info) = Manifest.FromJson(manifestJson);
                 if (info.ReleaseId == current)
                     manifest = m;
+                else
+                    problem = $"the stored manifest of {current} names another release";
             }
-            catch (Exception e) when (e is JsonException or FormatException)
+            catch (Exception e) when (e is JsonException or FormatException or ArgumentException or OverflowException or NotSupportedException or InvalidOperationException)
             {
-                // An unreadable manifest means no delta: everything is sent, nothing linked.
+                // A corrupt manifest (duplicate paths, a bad mode, a wrong hash) is no manifest: no delta, everything is sent.
+                problem = $"the stored manifest of {current} is unusable ({ServerText.Clean(e.Message.Split('\n')[0], 200)})";
             }
         }
         releases.Sort(StringComparer.Ordinal);
@@ -138,12 +177,31 @@ public sealed record RemoteState
             Locked = locked,
             LockOwner = Release.LockOwner.Parse(owner),
             Lock = acquisition,
-            BrokenStaleLock = broken is null ? null : new LockOwner(broken, null, null, null, null),
+            BrokenStaleLock = broken is null ? null : LockOwner.IsValidRunId(broken) ? new LockOwner(broken, null, null, null, null) : Release.LockOwner.Unknown,
             CurrentManifest = manifest,
+            ManifestProblem = problem,
             CanHashStream = hash,
             CanGzip = gzip,
             StaleStagingRemoved = cleaned,
+            Switches = switches,
         };
+    }
+
+    /// <summary>
+    /// A log line (tab-separated; tabs arrive as spaces once cleaned) that made its release current: a deploy that
+    /// switched or a rollback. Switch-backs restore what was there and say nothing about what came before it.
+    /// </summary>
+    private static (string, string?)? LogSwitch(string line)
+    {
+        string? release = null, from = null, outcome = null;
+        foreach (var field in line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (field.StartsWith("release=", StringComparison.Ordinal)) release ??= field[8..];
+            else if (field.StartsWith("from=", StringComparison.Ordinal)) from ??= field[5..];
+            else if (field.StartsWith("outcome=", StringComparison.Ordinal)) outcome ??= field[8..];
+        }
+        if (release is null || !ServerName.IsReleaseId(release) || outcome is not ("deployed" or "rolled-back")) return null;
+        return (release, from is not null && ServerName.IsReleaseId(from) ? from : null);
     }
 
     internal static (string Key, string Value) Split(string line)

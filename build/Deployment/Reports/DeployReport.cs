@@ -5,14 +5,30 @@ using Build.Output;
 
 namespace Build.Deployment.Reports;
 
+/// <summary>What became of one server; written in JSON as kebab-case (<c>held-back</c>). Defined once, for every operation.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<Outcome>))]
+public enum Outcome
+{
+    [JsonStringEnumMemberName("deployed")] Deployed,
+    [JsonStringEnumMemberName("unchanged")] Unchanged,
+    /// <summary>Ready to switch, but not switched because another server failed (<c>--switch=together</c>).</summary>
+    [JsonStringEnumMemberName("held-back")] HeldBack,
+    [JsonStringEnumMemberName("failed")] Failed,
+    /// <summary>Switched, then switched back to its previous release because another server's switch failed.</summary>
+    [JsonStringEnumMemberName("switched-back")] SwitchedBack,
+    [JsonStringEnumMemberName("planned")] Planned,
+    [JsonStringEnumMemberName("rolled-back")] RolledBack,
+}
+
 public static class Outcomes
 {
-    public const string Deployed = "deployed";
-    public const string Unchanged = "unchanged";
-    public const string RolledBack = "rolled-back";
-    public const string Planned = "planned";
-    public const string Failed = "failed";
-    public const string Skipped = "skipped";
+    public static string Text(this Outcome outcome) => outcome switch
+    {
+        Outcome.HeldBack => "held-back",
+        Outcome.SwitchedBack => "switched-back",
+        Outcome.RolledBack => "rolled-back",
+        _ => outcome.ToString().ToLowerInvariant(),
+    };
 }
 
 /// <summary>One server's line of the report.</summary>
@@ -20,7 +36,7 @@ public sealed record ServerReport
 {
     [JsonPropertyName("server")] public required string Server { get; init; }
     [JsonPropertyName("address")] public required string Address { get; init; }
-    [JsonPropertyName("outcome")] public string Outcome { get; set; } = Outcomes.Skipped;
+    [JsonPropertyName("outcome")] public Outcome Outcome { get; set; } = Outcome.HeldBack;
     [JsonPropertyName("release_id")] public string? ReleaseId { get; set; }
     [JsonPropertyName("previous_release_id")] public string? PreviousReleaseId { get; set; }
     [JsonPropertyName("files_sent")] public int FilesSent { get; set; }
@@ -30,7 +46,13 @@ public sealed record ServerReport
     [JsonPropertyName("seconds")] public double Seconds { get; set; }
     [JsonPropertyName("error")] public string? Error { get; set; }
 
-    [JsonIgnore] public bool IsFailure => Outcome == Outcomes.Failed;
+    /// <summary>Why a failed server failed, when the release protocol said (a retry does not fix every kind).</summary>
+    [JsonIgnore] public Release.ReleaseFailure? FailureKind { get; set; }
+
+    [JsonIgnore] public bool IsFailure => Outcome == Outcome.Failed;
+
+    /// <summary>Whether the server serves what the operation wanted it to: the ones a retry must name are the others.</summary>
+    [JsonIgnore] public bool Reached => Outcome is Outcome.Deployed or Outcome.Unchanged or Outcome.Planned or Outcome.RolledBack;
 }
 
 /// <summary>
@@ -49,6 +71,9 @@ public sealed record DeployReport
 
     [JsonIgnore] public IEnumerable<ServerReport> Failed => Servers.Where(s => s.IsFailure);
 
+    /// <summary>Every server that does not serve what the operation wanted (failed, held back, switched back).</summary>
+    [JsonIgnore] public IEnumerable<ServerReport> NotReached => Servers.Where(s => !s.Reached);
+
     /// <summary>Writes both files; called from a finally (so without a token), so a failed or cancelled run still leaves them.</summary>
     public async Task WriteAsync(string artifacts)
     {
@@ -66,16 +91,16 @@ public sealed record DeployReport
                 new XAttribute("time", s.Seconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)));
             if (s.IsFailure)
                 testcase.Add(new XElement("failure", new XAttribute("message", FirstLine(s.Error ?? "failed")), s.Error ?? "failed"));
-            else if (s.Outcome == Outcomes.Skipped)
-                testcase.Add(new XElement("skipped", new XAttribute("message", s.Error ?? "skipped")));
-            testcase.Add(new XElement("system-out", $"{s.Outcome} {s.ReleaseId} (from {s.PreviousReleaseId ?? "none"}): {s.FilesSent} sent, {s.FilesLinked} linked, {s.FilesRemoved} removed, {s.BytesSent} bytes"));
+            else if (!s.Reached)
+                testcase.Add(new XElement("skipped", new XAttribute("message", FirstLine(s.Error ?? s.Outcome.Text()))));
+            testcase.Add(new XElement("system-out", $"{s.Outcome.Text()} {s.ReleaseId} (from {s.PreviousReleaseId ?? "none"}): {s.FilesSent} sent, {s.FilesLinked} linked, {s.FilesRemoved} removed, {s.BytesSent} bytes"));
             return testcase;
         });
         var suite = new XElement("testsuite",
             new XAttribute("name", Operation),
             new XAttribute("tests", Servers.Count),
             new XAttribute("failures", Servers.Count(s => s.IsFailure)),
-            new XAttribute("skipped", Servers.Count(s => s.Outcome == Outcomes.Skipped)),
+            new XAttribute("skipped", Servers.Count(s => !s.Reached && !s.IsFailure)),
             new XAttribute("timestamp", StartedAt.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)),
             cases);
         return new XDocument(new XElement("testsuites", suite));

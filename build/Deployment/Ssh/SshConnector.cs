@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Net;
 using Build.Settings;
 using Renci.SshNet;
@@ -107,13 +108,27 @@ public sealed class SshConnector
             if (e is SshAuthenticationException)
                 throw new SshPermanentException(target.Name, SshFailureKind.AuthenticationFailed,
                     $"SSH login to {where} as \"{_user}\" was refused ({e.Message}). Check that the deploy key's public key is in "
-                    + $"~{_user}/.ssh/authorized_keys on the server and that --ssh-user / DEPLOY_SSH_USER names that account. Not retried.", e);
+                    + $"~{_user}/.ssh/authorized_keys on the server and that --ssh-user / DEPLOY_SSH_USER names that account. "
+                    + $"A locked account (useradd -m and adduser -D create one) is refused even with the right key where sshd runs without PAM "
+                    + $"(Alpine, UsePAM no): unlock it with usermod -p '*' {_user}. Not retried.", e);
+            if (FindSocketError(e) is SocketError.ConnectionRefused)
+                throw new IOException(
+                    $"Connection to {target.Address} port {port} ({target.Name}) was refused: nothing accepts SSH there. "
+                    + "Check the address, the port (--ssh-port, or name=address:port in --hosts) and the firewall or tailnet policy "
+                    + $"(an ACL rule that lets this node reach port {port}).", e);
             if (e is SshConnectionException && e.Message.Contains("host key algorithm", StringComparison.OrdinalIgnoreCase))
                 throw new SshPermanentException(target.Name, SshFailureKind.HostKeyMismatch,
                     $"HOST KEY MISMATCH for {where}: the server offers none of the host key types known_hosts holds for it "
                     + $"({string.Join(", ", _knownHosts.KnownKeyTypes(names, port))}). Verify the server's new host keys and update known_hosts. Not retried.", e);
             throw;
         }
+    }
+
+    private static SocketError? FindSocketError(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+            if (e is SocketException socket) return socket.SocketErrorCode;
+        return null;
     }
 
     // Offer only the algorithms of the key types known for this host, so the server presents the

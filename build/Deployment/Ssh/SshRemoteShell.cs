@@ -38,6 +38,9 @@ public sealed class SshRemoteShell(SshClient client) : IRemoteShell
         {
             throw new ChannelRefusedException($"The server refused another session on this connection ({e.Message}); its sshd MaxSessions is lower than the deploy's sessions at once.", e);
         }
+        // Read while it runs, each stream bounded: a server that sends without end costs bytes, not memory.
+        var output = Read(command.OutputStream, ServerText.MaxOutputBytes);
+        var error = Read(command.ExtendedOutputStream, ServerText.MaxErrorBytes);
         Exception? inputFailure = null;
         if (writeInput is not null)
         {
@@ -62,13 +65,16 @@ public sealed class SshRemoteShell(SshClient client) : IRemoteShell
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(inputFailure).Throw();
         }
 
-        var result = new RemoteResult(ExitStatusOf(command), command.Result, command.Error);
+        var result = new RemoteResult(ExitStatusOf(command), await output.ConfigureAwait(false), await error.ConfigureAwait(false));
         // A remote failure that ended the input early is reported by its exit status; a local
         // failure (reading the site, cancellation) with a remote success is still a failure.
         if (inputFailure is not null && (result.Succeeded || inputFailure is OperationCanceledException))
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(inputFailure).Throw();
         return result;
     }
+
+    private static Task<string> Read(Stream stream, int limit) =>
+        Task.Factory.StartNew(() => ServerText.ReadBounded(stream, limit), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
     /// <summary><c>sh -c 'SCRIPT' sh 'ARG'...</c>: $0 is "sh", the arguments are $1...</summary>
     public static string CommandLine(string script, IReadOnlyList<string> arguments)

@@ -79,9 +79,14 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
         var run = await RunAsync(bed, ["--target=Deploy", "--switch=independent"], knownHosts: knownHosts, extraHosts: [$"down1={down.Address}:{down.Port}"]);
 
         Assert.Equal(3, run.ExitCode);
-        Assert.Contains("./build.sh --target=Deploy --server=server2,down1", run.Text);
         Assert.Contains("MISMATCH", run.Text, StringComparison.OrdinalIgnoreCase);
-        Assert.Matches(@"Deployed release \S+ to 1 servers in", run.Stdout); // only server1 switched
+        Assert.DoesNotContain("Deployed release", run.Stdout); // only server1 switched: no claim about all three
+        Assert.Matches(@"Release \S+ is served by 1 of 3 servers: server1 serves \S+; server2 serves [^;]+ \(failed\)", run.Stdout);
+        // The retry command repeats the run's options (hosts, key, known hosts, root...) and replaces the server selection.
+        var retry = System.Text.RegularExpressions.Regex.Match(run.Text, @"\./build\.sh --target=Deploy \S.*--server=server2,down1");
+        Assert.True(retry.Success, "the retry command is printed");
+        Assert.Contains("--switch=independent", retry.Value);
+        Assert.Contains("--tailnet=off", retry.Value);
         Assert.Equal(before, DeployBed.Snapshot(bed.RootOf("server2")));
         bed.AssertCurrentIsSite("server1");
         var junit = XDocument.Load(Path.Join(run.Artifacts, "deploy-report.xml"));
@@ -89,6 +94,30 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
         Assert.Equal(["down1", "server2"], junit.Descendants("testcase").Where(t => t.Element("failure") is not null).Select(t => (string?)t.Attribute("name")).Order());
         var json = JsonNode.Parse(File.ReadAllText(Path.Join(run.Artifacts, "deploy-report.json")))!;
         Assert.Equal("failed", (string?)json["servers"]!.AsArray().Single(s => (string?)s!["server"] == "down1")!["outcome"]);
+
+        // Pasted as printed (only the working directory added, which build.sh's cwd gives): it works on exactly those two.
+        // (Its words hold no spaces here; quoted ones, such as the remote root's {server}, lose their quotes as sh would.)
+        var words = retry.Value.Split(' ')[1..].Select(w => w.Length > 1 && w[0] == '\'' && w[^1] == '\'' ? w[1..^1] : w).ToArray();
+        var pasted = await RunAsync(bed, words, knownHosts: knownHosts, bare: true);
+        Assert.Equal(3, pasted.ExitCode); // server2's key still mismatches and down1 is still down
+        var again = JsonNode.Parse(File.ReadAllText(Path.Join(pasted.Artifacts, "deploy-report.json")))!;
+        Assert.Equal(["server2", "down1"], again["servers"]!.AsArray().Select(s => (string?)s!["server"]));
+    }
+
+    [Fact]
+    public async Task An_empty_site_dir_exits_2_and_changes_nothing()
+    {
+        await using var bed = new DeployBed(servers, count: 1);
+        bed.Generate(files: 4, version: "v1");
+        await bed.DeployAsync();
+        var before = DeployBed.Snapshot(bed.RootOf("server1"));
+        bed.Site = Path.Join(bed.Workspace, "empty-site");
+        Directory.CreateDirectory(Path.Join(bed.Site, "sub"));
+
+        var run = await RunAsync(bed, "--target=Deploy");
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("holds no files", run.Text);
+        Assert.Equal(before, DeployBed.Snapshot(bed.RootOf("server1")));
     }
 
     [Fact]
@@ -131,13 +160,18 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
         }
         var before = DeployBed.Snapshot(bed.RootOf("server1"));
 
-        var plan = await RunAsync(bed, "--target=Deploy", "--plan");
+        var plan = await RunAsync(bed, "--target=Deploy", "--plan", "--verbosity=verbose");
         Assert.Equal(0, plan.ExitCode);
         Assert.Contains("run-crashed", plan.Stdout);
         Assert.Equal(before, DeployBed.Snapshot(bed.RootOf("server1")));
         var json = JsonNode.Parse(File.ReadAllText(Path.Join(plan.Artifacts, "deploy-report.json")))!;
         Assert.Equal("plan", (string?)json["operation"]);
         Assert.Equal(("planned", 1), ((string?)json["servers"]![0]!["outcome"], (int)json["servers"]![0]!["files_sent"]!));
+        // At -v verbose the plan names the files, and its figures agree with the report (singular, too).
+        var size = new FileInfo(Path.Join(bed.Site, "index.html")).Length;
+        Assert.Contains($"server1: would send index.html ({size} B)", plan.Stdout);
+        Assert.Contains($"send 1 file ({size} B)", plan.Stdout);
+        Assert.Equal(size, (long)json["servers"]![0]!["bytes_sent"]!);
 
         var unlock = await RunAsync(bed, "--target=Unlock", "--server=server1");
         Assert.Equal(0, unlock.ExitCode);
@@ -185,7 +219,7 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
 
     private Task<Run> RunAsync(DeployBed bed, params string[] arguments) => RunAsync(bed, arguments, null, null, null);
 
-    private async Task<Run> RunAsync(DeployBed bed, string[] arguments, Func<Process, Lines, Task>? during = null, string? knownHosts = null, string[]? extraHosts = null)
+    private async Task<Run> RunAsync(DeployBed bed, string[] arguments, Func<Process, Lines, Task>? during = null, string? knownHosts = null, string[]? extraHosts = null, bool bare = false)
     {
         var work = Path.Join(bed.Workspace, "work-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(work);
@@ -200,6 +234,7 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
             $"--known-hosts={bed.KnownHostsFile(knownHosts)}", $"--remote-root={bed.RemoteRoot}", $"--ssh-user={bed.User}",
             "--retries=2", "--retry-delay=50ms", "--connect-timeout=10s",
         ];
+        if (bare) defaults = [$"--working={work}"];
         var lines = new Lines();
         PipelineRun result;
         try

@@ -22,7 +22,7 @@ public sealed class FanOutDeployTests(DeployServers servers, ITestOutputHelper o
         output.WriteLine(bed.Progress.ToString());
         Assert.All(first.Servers, s =>
         {
-            Assert.Equal(Outcomes.Deployed, s.Outcome);
+            Assert.Equal(Outcome.Deployed, s.Outcome);
             Assert.Equal(fileCount, s.FilesSent);
             Assert.Equal(0, s.FilesLinked);
             Assert.True(s.BytesSent > 30 * 2000, $"bytes sent {s.BytesSent}");
@@ -39,7 +39,7 @@ public sealed class FanOutDeployTests(DeployServers servers, ITestOutputHelper o
         var second = await bed.DeployAsync();
         Assert.All(second.Servers, s =>
         {
-            Assert.Equal(Outcomes.Deployed, s.Outcome);
+            Assert.Equal(Outcome.Deployed, s.Outcome);
             Assert.Equal(1, s.FilesSent);
             Assert.Equal(fileCount - 1, s.FilesLinked);
             Assert.Equal(first.ReleaseId, s.PreviousReleaseId);
@@ -55,7 +55,7 @@ public sealed class FanOutDeployTests(DeployServers servers, ITestOutputHelper o
         var third = await bed.DeployAsync();
         Assert.All(third.Servers, s =>
         {
-            Assert.Equal(Outcomes.Deployed, s.Outcome);
+            Assert.Equal(Outcome.Deployed, s.Outcome);
             Assert.Equal(0, s.FilesSent);
             Assert.Equal(1, s.FilesRemoved);
             Assert.False(File.Exists(Path.Join(bed.Current(s.Server), "tags/tag-1/index-1.html")));
@@ -65,7 +65,7 @@ public sealed class FanOutDeployTests(DeployServers servers, ITestOutputHelper o
         var again = await bed.DeployAsync();
         Assert.All(again.Servers, s =>
         {
-            Assert.Equal(Outcomes.Unchanged, s.Outcome);
+            Assert.Equal(Outcome.Unchanged, s.Outcome);
             Assert.Equal(0, s.FilesSent);
             Assert.Equal(0, s.BytesSent);
             Assert.Equal(third.ReleaseId, s.ReleaseId);
@@ -75,7 +75,7 @@ public sealed class FanOutDeployTests(DeployServers servers, ITestOutputHelper o
         });
         // Healthy servers need no second attempt.
         Assert.DoesNotContain(bed.Progress.Lines, l => l.Contains(": retry", StringComparison.Ordinal));
-        Assert.Contains(bed.Progress.Lines, l => l.Contains("sent in 2 stream(s)", StringComparison.Ordinal));
+        Assert.Contains(bed.Progress.Lines, l => l.Contains("sent in 2 streams", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -84,7 +84,7 @@ public sealed class FanOutDeployTests(DeployServers servers, ITestOutputHelper o
         await using var bed = new DeployBed(servers, count: 3);
         bed.Generate(files: 12);
         var first = await bed.DeployAsync();
-        Assert.All(first.Servers, s => Assert.Equal(Outcomes.Deployed, s.Outcome));
+        Assert.All(first.Servers, s => Assert.Equal(Outcome.Deployed, s.Outcome));
         var before = new[] { "server1", "server3" }.ToDictionary(s => s, s => DeployBed.Snapshot(bed.RootOf(s)));
 
         bed.Write("index.html", "<html>only server2 gets this</html>\n");
@@ -93,7 +93,7 @@ public sealed class FanOutDeployTests(DeployServers servers, ITestOutputHelper o
         var report = await bed.DeployAsync(bed.FanOut(selected));
 
         var line = Assert.Single(report.Servers);
-        Assert.Equal(("server2", Outcomes.Deployed, 1), (line.Server, line.Outcome, line.FilesSent));
+        Assert.Equal(("server2", Outcome.Deployed, 1), (line.Server, line.Outcome, line.FilesSent));
         bed.AssertCurrentIsSite("server2");
         foreach (var (server, snapshot) in before) Assert.Equal(snapshot, DeployBed.Snapshot(bed.RootOf(server)));
     }
@@ -121,7 +121,7 @@ public sealed class FanOutDeployTests(DeployServers servers, ITestOutputHelper o
 
         Assert.All(report.Servers, s =>
         {
-            Assert.Equal(Outcomes.Planned, s.Outcome);
+            Assert.Equal(Outcome.Planned, s.Outcome);
             Assert.Equal(2, s.FilesSent);
             Assert.Equal(Directory.GetFiles(bed.Site, "*", SearchOption.AllDirectories).Length - 2, s.FilesLinked);
         });
@@ -164,7 +164,7 @@ public sealed class FanOutDeployTests(DeployServers servers, ITestOutputHelper o
         ];
         foreach (var name in names) bed.Write(name, $"content of {name}");
         var report = await bed.DeployAsync();
-        Assert.Equal(Outcomes.Deployed, Assert.Single(report.Servers).Outcome);
+        Assert.Equal(Outcome.Deployed, Assert.Single(report.Servers).Outcome);
         bed.AssertCurrentIsSite("server1");
         Assert.Equal(0, (await bed.Fixture[0].RunAsUserAsync("cd && test ! -e pwned*")).ExitCode);
 
@@ -188,7 +188,7 @@ public sealed class FanOutDeployTests(DeployServers servers, ITestOutputHelper o
         File.SetUnixFileMode(Path.Join(bed.Site, "run.sh"), (UnixFileMode)0b111_101_101);
         var second = await bed.DeployAsync();
         var line = Assert.Single(second.Servers);
-        Assert.Equal((Outcomes.Deployed, 1), (line.Outcome, line.FilesSent));
+        Assert.Equal((Outcome.Deployed, 1), (line.Outcome, line.FilesSent));
         Assert.Equal(liveMode, File.GetUnixFileMode(live));
         Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Join(bed.Current("server1"), "run.sh")));
         Assert.NotEqual(ReleaseTestKit.Inode(live), ReleaseTestKit.Inode(Path.Join(bed.Current("server1"), "run.sh")));

@@ -62,7 +62,7 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
             var report = await bed.DeployAsync();
             bed.Progress.OnPhase = null;
             output.WriteLine($"round {round}:\n{bed.Progress}");
-            Assert.All(report.Servers, s => Assert.Equal(Outcomes.Deployed, s.Outcome));
+            Assert.All(report.Servers, s => Assert.Equal(Outcome.Deployed, s.Outcome));
             Assert.Contains(bed.Progress.Lines, l => l.StartsWith("server1: retry", StringComparison.Ordinal));
             bed.AssertCurrentIsSite("server1");
             bed.AssertCurrentIsSite("server2");
@@ -92,7 +92,7 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
             var connections = proxy.Connections;
             var report = await bed.DeployAsync(bed.FanOut(connect: connect, attempts: 4));
             var line = Assert.Single(report.Servers);
-            Assert.Equal(Outcomes.Failed, line.Outcome);
+            Assert.Equal(Outcome.Failed, line.Outcome);
             Assert.Equal(1, proxy.Connections - connections);
             Assert.Equal(before, DeployBed.Snapshot(bed.RootOf("server1")));
             return line;
@@ -110,6 +110,7 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         var refused = await Attempt(bed.Connect(bed.Connector(key: stranger)));
         Assert.Contains("refused", refused.Error);
         Assert.Contains("authorized_keys", refused.Error);
+        Assert.Contains("usermod -p '*'", refused.Error); // the locked-account cause
         Assert.DoesNotContain(bed.Progress.Lines, l => l.Contains(": retry", StringComparison.Ordinal));
     }
 
@@ -128,7 +129,7 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         var report = await bed.DeployAsync(fanOut);
         output.WriteLine(bed.Progress.ToString());
         var line = Assert.Single(report.Servers);
-        Assert.Equal(Outcomes.Failed, line.Outcome);
+        Assert.Equal(Outcome.Failed, line.Outcome);
         Assert.Contains(locked, line.Error);
         Assert.DoesNotContain(bed.Progress.Lines, l => l.Contains(": retry", StringComparison.Ordinal));
         Assert.Empty(Directory.GetFileSystemEntries(locked));
@@ -149,27 +150,72 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         output.WriteLine(bed.Progress.ToString());
 
         var down = report.Servers.Single(s => s.Server == "down1");
-        Assert.Equal(Outcomes.Failed, down.Outcome);
+        Assert.Equal(Outcome.Failed, down.Outcome);
         Assert.Equal(3, bed.Progress.Count("down1", "connect")); // transient: retried up to --retries attempts
+        Assert.Matches(@"Connection to 127\.0\.0\.5 port \d+ \(down1\) was refused.*address, the port.*firewall or tailnet policy", down.Error);
         Assert.Equal(["down1"], report.Failed.Select(s => s.Server));
-        Assert.Equal("./build.sh --target=Deploy --server=down1", Build.Deployment.Reports.DeploySummary.RetryCommand(report, "Deploy", []));
+        // Together: the held-back servers do not serve the new release either, so the retry names them too.
+        Assert.Equal(mode == SwitchMode.Together ? "./build.sh --target=Deploy --server=server1,server2,down1" : "./build.sh --target=Deploy --server=down1",
+            Build.Deployment.Reports.DeploySummary.RetryCommand(report, "Deploy", []));
         foreach (var server in new[] { "server1", "server2" })
         {
             var line = report.Servers.Single(s => s.Server == server);
             Assert.False(bed.Locked(server));
             if (mode == SwitchMode.Together)
             {
-                Assert.Equal(Outcomes.Skipped, line.Outcome);
+                Assert.Equal(Outcome.HeldBack, line.Outcome);
                 Assert.Contains("down1", line.Error);
+                Assert.Equal(first.ReleaseId, line.ReleaseId); // what it serves
                 Assert.Equal(first.ReleaseId, bed.CurrentId(server));
                 Assert.Equal([first.ReleaseId!], bed.Releases(server)); // the staged upload was withdrawn
             }
             else
             {
-                Assert.Equal(Outcomes.Deployed, line.Outcome);
+                Assert.Equal(Outcome.Deployed, line.Outcome);
                 bed.AssertCurrentIsSite(server);
             }
         }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_switch_that_fails_after_others_switched_switches_them_back(bool firstDeploy)
+    {
+        await using var bed = new DeployBed(servers, count: 3);
+        bed.Generate(files: 8, version: "v1");
+        var first = firstDeploy ? null : (await bed.DeployAsync()).ReleaseId;
+        bed.Generate(files: 8, seed: 2, version: "v2");
+        // server3 loses its lock just before its switch: its switch fails while server1 and server2 switch.
+        bed.Progress.OnPhase = (server, phase) =>
+        {
+            if (server == "server3" && phase == "switch") Directory.Delete(Path.Join(bed.RootOf("server3"), ".deploy", "lock"), recursive: true);
+        };
+        var report = await bed.DeployAsync();
+        bed.Progress.OnPhase = null;
+        output.WriteLine(bed.Progress.ToString());
+
+        Assert.Equal(Outcome.Failed, report.Servers.Single(s => s.Server == "server3").Outcome);
+        foreach (var server in new[] { "server1", "server2" })
+        {
+            var line = report.Servers.Single(s => s.Server == server);
+            Assert.Equal(Outcome.SwitchedBack, line.Outcome);
+            Assert.Equal(first, line.ReleaseId);
+            Assert.Contains("server3", line.Error);
+            Assert.Contains(bed.LogLines(server), l => l.Contains("\tswitch-back\t", StringComparison.Ordinal) && l.Contains("outcome=switched-back", StringComparison.Ordinal));
+        }
+        foreach (var server in new[] { "server1", "server2", "server3" })
+        {
+            Assert.Equal(first, bed.CurrentId(server)); // one release (or none) across the fleet again
+            if (firstDeploy) Assert.False(File.Exists(bed.Current(server)) || Directory.Exists(bed.Current(server)));
+            Assert.False(bed.Locked(server));
+        }
+        Assert.Equal("./build.sh --target=Deploy --server=server1,server2,server3", Build.Deployment.Reports.DeploySummary.RetryCommand(report, "Deploy", []));
+        Assert.DoesNotContain("Deployed release", Build.Deployment.Reports.DeploySummary.Headline(report, TimeSpan.Zero));
+
+        // The retry the summary suggests deploys the release everywhere.
+        var again = await bed.DeployAsync();
+        Assert.All(again.Servers, s => Assert.Equal(Outcome.Deployed, s.Outcome));
     }
 
     [Fact]
@@ -197,7 +243,7 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         var refused = await bed.DeployAsync(bed.FanOut(bed.Targets(), run: DeployBed.Run("run-b"), attempts: 1, progress: progressB,
             connect: bed.Connect()));
         var refusedLine = Assert.Single(refused.Servers);
-        Assert.Equal(Outcomes.Failed, refusedLine.Outcome);
+        Assert.Equal(Outcome.Failed, refusedLine.Outcome);
         Assert.Contains("run-a", refusedLine.Error);
         Assert.True(bed.Locked("server1"), "A's lock survives B's refusal");
 
@@ -205,8 +251,8 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         bed.Release = bed.Release with { LockWait = TimeSpan.FromMinutes(2) };
         var reportC = await bed.DeployAsync(bed.FanOut(run: DeployBed.Run("run-c"), progress: new RecordingProgress()));
         await runA;
-        Assert.Equal(Outcomes.Deployed, Assert.Single(reportA.Servers).Outcome);
-        Assert.Equal(Outcomes.Deployed, Assert.Single(reportC.Servers).Outcome);
+        Assert.Equal(Outcome.Deployed, Assert.Single(reportA.Servers).Outcome);
+        Assert.Equal(Outcome.Deployed, Assert.Single(reportC.Servers).Outcome);
         bed.AssertCurrentIsSite("server1");
         Build.Tests.Release.ReleaseTestKit.AssertSameTree(siteA, Path.Join(bed.RootOf("server1"), "releases", candidateA.ReleaseId));
 
@@ -240,14 +286,14 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         {
             var (was, owner) = await session.UnlockAsync(ct);
             owners.Add($"{target.Name}:{was}:{owner}");
-            return Outcomes.Unchanged;
+            return Outcome.Unchanged;
         }, CancellationToken.None);
         Assert.Contains("run-crashed", Assert.Single(owners));
         Assert.StartsWith("server1:True:", owners[0]);
         Assert.False(bed.Locked("server1"));
 
         var deployed = await bed.DeployAsync();
-        Assert.Equal(Outcomes.Deployed, Assert.Single(deployed.Servers).Outcome);
+        Assert.Equal(Outcome.Deployed, Assert.Single(deployed.Servers).Outcome);
     }
 
     [Fact]
@@ -277,7 +323,7 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         output.WriteLine(bed.Progress.ToString());
 
         var line = report.Servers.Single(s => s.Server == "server1");
-        Assert.Equal(Outcomes.Failed, line.Outcome);
+        Assert.Equal(Outcome.Failed, line.Outcome);
         Assert.Equal("cancelled", line.Error);
         Assert.Equal(first.ReleaseId, bed.CurrentId("server1"));
         Assert.Equal([first.ReleaseId!], bed.Releases("server1"));

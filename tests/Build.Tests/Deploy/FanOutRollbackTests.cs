@@ -20,7 +20,7 @@ public sealed class FanOutRollbackTests(DeployServers servers, Xunit.Abstraction
             bed.Generate(files: 9, seed: v, version: $"v{v}");
             if (v == 2) File.Delete(Path.Join(bed.Site, "assets/img-2.bin"));
             var report = await bed.DeployAsync();
-            Assert.All(report.Servers, s => Assert.Equal(Outcomes.Deployed, s.Outcome));
+            Assert.All(report.Servers, s => Assert.Equal(Outcome.Deployed, s.Outcome));
             sites[report.ReleaseId!] = bed.Site;
             return report.ReleaseId!;
         }
@@ -33,7 +33,7 @@ public sealed class FanOutRollbackTests(DeployServers servers, Xunit.Abstraction
         output.WriteLine(bed.Progress.ToString());
         Assert.All(back.Servers, s =>
         {
-            Assert.Equal((Outcomes.RolledBack, a, b), (s.Outcome, s.ReleaseId, s.PreviousReleaseId));
+            Assert.Equal((Outcome.RolledBack, a, b), (s.Outcome, s.ReleaseId, s.PreviousReleaseId));
             Assert.Equal(a, bed.CurrentId(s.Server));
             ReleaseTestKit.AssertSameTree(sites[a], bed.Current(s.Server));
             Assert.True(File.Exists(Path.Join(bed.RootOf(s.Server), ".deploy", "bad", b)));
@@ -46,7 +46,7 @@ public sealed class FanOutRollbackTests(DeployServers servers, Xunit.Abstraction
         var second = await bed.RollbackAsync();
         Assert.All(second.Servers, s =>
         {
-            Assert.Equal((Outcomes.RolledBack, a, c), (s.Outcome, s.ReleaseId, s.PreviousReleaseId));
+            Assert.Equal((Outcome.RolledBack, a, c), (s.Outcome, s.ReleaseId, s.PreviousReleaseId));
             ReleaseTestKit.AssertSameTree(sites[a], bed.Current(s.Server));
         });
 
@@ -54,7 +54,7 @@ public sealed class FanOutRollbackTests(DeployServers servers, Xunit.Abstraction
         var only = Build.Tailnet.ServerSelection.Filter(bed.Targets(), ["server2"]);
         var explicitly = await bed.RollbackAsync(b, only);
         var line = Assert.Single(explicitly.Servers);
-        Assert.Equal(("server2", Outcomes.RolledBack, b), (line.Server, line.Outcome, line.ReleaseId));
+        Assert.Equal(("server2", Outcome.RolledBack, b), (line.Server, line.Outcome, line.ReleaseId));
         ReleaseTestKit.AssertSameTree(sites[b], bed.Current("server2"));
         ReleaseTestKit.AssertSameTree(sites[a], bed.Current("server1"));
 
@@ -62,7 +62,7 @@ public sealed class FanOutRollbackTests(DeployServers servers, Xunit.Abstraction
         var missing = await bed.RollbackAsync("20200101T000000Z-00000000");
         Assert.All(missing.Servers, s =>
         {
-            Assert.Equal(Outcomes.Failed, s.Outcome);
+            Assert.Equal(Outcome.Failed, s.Outcome);
             Assert.Contains("20200101T000000Z-00000000", s.Error);
             Assert.False(bed.Locked(s.Server));
         });

@@ -91,6 +91,50 @@ public sealed class ReleaseLifecycleTests
         Assert.Equal(ids[2], (await session.InspectAsync(false, CancellationToken.None)).RollbackTarget);
     }
 
+    private const string R1 = "20260101T000000Z-00000001", R2 = "20260102T000000Z-00000002", R3 = "20260103T000000Z-00000003", R4 = "20260104T000000Z-00000004";
+
+    private static string Log(string op, string release, string from, string outcome) =>
+        $"@log 2026-01-0{release[7]}T00:00:00Z\t{op}\trelease={release}\tfrom={from}\tcommit=-\toutcome={outcome}\twho=a@b\tpipeline=-\trun=r";
+
+    [Fact]
+    public void The_rollback_target_is_the_release_current_before_as_the_log_says_with_a_fallback_that_says_why()
+    {
+        // R3 is current; it was deployed over R1 (R2 was staged elsewhere, switched back, never current here).
+        var lines = new List<string>
+        {
+            Log("deploy", R1, "-", "deployed"), Log("deploy", R2, R1, "deployed"), Log("switch-back", R1, R2, "switched-back"),
+            Log("deploy", R3, R1, "deployed"), Log("deploy", R3, R3, "unchanged"),
+        };
+        RemoteState State(string bad = "", IEnumerable<string>? log = null, string[]? releases = null) => RemoteState.Parse(string.Join('\n',
+            new[] { "@lock taken", $"@current-link releases/{R3}", $"@current {R3}" }
+                .Concat((releases ?? [R1, R2, R3, R4]).Select(r => $"@release {r}"))
+                .Concat(bad.Length > 0 ? [$"@bad {bad}"] : [])
+                .Concat(log ?? lines)
+                .Append("@end")));
+
+        var state = State();
+        Assert.Equal(R1, state.RollbackTarget); // the old rule said R2, the newest older release
+        Assert.Null(state.RollbackTargetNote);
+
+        var bad = State(bad: R1);
+        Assert.Equal(R2, bad.RollbackTarget);
+        Assert.Contains($"{R1}, current before {R3}, is marked bad", bad.RollbackTargetNote);
+
+        var pruned = State(releases: [R2, R3, R4]);
+        Assert.Equal(R2, pruned.RollbackTarget);
+        Assert.Contains("was pruned", pruned.RollbackTargetNote);
+
+        var noLog = State(log: []);
+        Assert.Equal(R2, noLog.RollbackTarget);
+        Assert.Contains("does not say", noLog.RollbackTargetNote);
+
+        // A rollback makes its target current: from then on the log names the release rolled back from (marked bad).
+        var rolled = RemoteState.Parse($"@current-link releases/{R1}\n@current {R1}\n@release {R1}\n@release {R3}\n@bad {R3}\n{Log("rollback", R1, R3, "rolled-back")}\n@end");
+        Assert.Null(rolled.RollbackTarget);
+        // Pruning spares the log's target while current stays: R1 here, not the newest older R2.
+        Assert.DoesNotContain(R1, state.PruneList(R3, 1));
+    }
+
     [Fact]
     public void Prune_list_spares_current_and_rollback_target()
     {

@@ -151,6 +151,16 @@ public sealed class SettingsTests : IDisposable
     [InlineData("remote-root", "DEPLOY_ROOT", "/var/www/../etc")]
     [InlineData("hosts", "DEPLOY_HOSTS", "server1")]
     [InlineData("hosts", "DEPLOY_HOSTS", "a=1.2.3.4:99999")]
+    [InlineData("hosts", "DEPLOY_HOSTS", "a=1.2.3.4:0")]
+    [InlineData("hosts", "DEPLOY_HOSTS", "a=:22")]
+    [InlineData("hosts", "DEPLOY_HOSTS", "a=bad host!:22")]
+    [InlineData("retry-delay", "DEPLOY_RETRY_DELAY", "5ms")]
+    [InlineData("retry-delay", "DEPLOY_RETRY_DELAY", "11m")]
+    [InlineData("lock-wait", "DEPLOY_LOCK_WAIT", "25h")]
+    [InlineData("connect-timeout", "DEPLOY_CONNECT_TIMEOUT", "500ms")]
+    [InlineData("connect-timeout", "DEPLOY_CONNECT_TIMEOUT", "25h")]
+    [InlineData("ts-timeout", "TS_TIMEOUT", "0")]
+    [InlineData("ts-ready-timeout", "TS_READY_TIMEOUT", "100h")]
     [InlineData("release", "DEPLOY_RELEASE", "yesterday")]
     [InlineData("ts-api-url", "TS_API_URL", "ftp://x")]
     public void A_bad_value_names_the_setting_and_where_it_came_from(string argument, string variable, string value)
@@ -164,6 +174,22 @@ public sealed class SettingsTests : IDisposable
         var fromArg = Assert.Throws<SettingsException>(() => Resolve());
         Assert.Contains($"--{argument}", fromArg.Message);
         Assert.Equal(ExitCodes.BadSettings, fromArg.ExitCode);
+    }
+
+    [Theory]
+    [InlineData("//srv/blog")]
+    [InlineData("/srv//blog")]
+    [InlineData("/srv/./blog")]
+    [InlineData("/srv/../blog")]
+    [InlineData("/")]
+    [InlineData("srv/blog")]
+    public void The_remote_root_has_one_set_of_rules_for_the_setting_and_the_session(string root)
+    {
+        Arg("remote-root", root);
+        Assert.Throws<SettingsException>(() => Resolve());
+        Assert.Throws<SettingsException>(() => Build.Deployment.Release.ReleaseSession.ValidateRoot(root));
+        Assert.Null(Build.Deployment.RemoteRoot.Parse(root, out _));
+        Assert.Equal("/srv/blog/web1", Build.Deployment.RemoteRoot.Parse("/srv/blog/{server}/", out _)!.Value.For("web1").Path);
     }
 
     [Fact]
@@ -187,10 +213,25 @@ public sealed class SettingsTests : IDisposable
     [InlineData("1.5s", 1.5)]
     [InlineData("250ms", 0.25)]
     [InlineData("1h", 3600)]
+    [InlineData("0", 0)]
+    [InlineData("24h", 86400)]
     public void Durations(string text, double seconds)
     {
-        _env["DEPLOY_CONNECT_TIMEOUT"] = text;
-        Assert.Equal(TimeSpan.FromSeconds(seconds), Resolve().ConnectTimeout);
+        _env["DEPLOY_LOCK_WAIT"] = text;
+        Assert.Equal(TimeSpan.FromSeconds(seconds), Resolve().LockWait);
+    }
+
+    [Theory]
+    [InlineData("retry-delay", "10ms", "9ms", "10 ms to 10 min")]
+    [InlineData("connect-timeout", "1s", "999ms", "1 s to 24 h")]
+    public void Each_duration_has_a_range_that_the_error_names(string argument, string lowest, string below, string range)
+    {
+        Arg(argument, lowest);
+        Resolve();
+        Arg(argument, below);
+        var e = Assert.Throws<SettingsException>(() => Resolve());
+        Assert.Contains($"--{argument}", e.Message);
+        Assert.Contains(range, e.Message);
     }
 
     [Fact]

@@ -37,14 +37,22 @@ public sealed class MaxSessionsTests
 
             var connector = new SshConnector(SshPrivateKey.Load(new PathOrText(server.UserKey.PrivateKeyPath, null, "--ssh-key"), server.UserKey.Passphrase),
                 KnownHosts.Parse(server.KnownHostsLines()), server.UserName, 22, TimeSpan.FromSeconds(15));
-            using var connection = await connector.ConnectAsync(new DeployTarget("s", server.Address, server.Port), timeout.Token);
-            var session = new ReleaseSession(connection.Shell, root, new ReleaseRun("run-max-1", "h", 1, "t", null, null),
-                new ReleaseOptions { MinFilesPerStream = 4 }, TimeProvider.System);
+            // The production path: the fan-out, its retries and its per-server steps, over a real connection.
+            ConnectServer connect = async (target, ct) =>
+            {
+                var connection = await connector.ConnectAsync(target, ct);
+                return new ServerLink(connection.Shell, connection);
+            };
+            var progress = new RecordingProgress();
+            var fanOut = new FanOut([new DeployTarget("s", server.Address, server.Port)], connect, new ReleaseRun("run-max-1", "h", 1, "t", null, null),
+                new ReleaseOptions { MinFilesPerStream = 4 }, new FanOutOptions { RemoteRoot = root, Attempts = 1 }, progress, TimeProvider.System);
             var candidate = await ReleaseCandidate.CreateAsync(site, "abc", TimeProvider.System, timeout.Token);
+            var report = new Build.Deployment.Reports.DeployReport { Operation = "deploy", StartedAt = DateTimeOffset.UtcNow };
 
-            var result = await session.DeployAsync(candidate, timeout.Token);
+            await fanOut.DeployAsync(Task.FromResult(candidate), report, timeout.Token);
 
-            Assert.Equal(DeployOutcome.Deployed, result.Outcome);
+            Assert.True(Assert.Single(report.Servers).Outcome == Build.Deployment.Reports.Outcome.Deployed, progress.ToString());
+            Assert.Contains(progress.Lines, l => l.Contains("sent in 1 stream", StringComparison.Ordinal)); // one command at a time
             ReleaseTestKit.AssertSameTree(site, Path.Join(root, "current"));
             Assert.False(Directory.Exists(Path.Join(root, ".deploy", "lock")));
         }
