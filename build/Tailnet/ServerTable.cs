@@ -6,7 +6,8 @@ namespace Build.Tailnet;
 /// <summary>The servers as a plain text table (server, host name, address, tags, online).</summary>
 public static class ServerTable
 {
-    public static string Format(IReadOnlyList<DeployTarget> targets)
+    /// <param name="onlineChecked">False for <c>--hosts</c> entries: nothing looks at them before the deploy connects.</param>
+    public static string Format(IReadOnlyList<DeployTarget> targets, bool onlineChecked = true)
     {
         string[] header = ["server", "host name", "address", "tags", "online"];
         var rows = targets.Select(t => new[]
@@ -15,7 +16,7 @@ public static class ServerTable
             t.HostName ?? "-",
             t.Port is { } port ? $"{t.Address}:{port}" : t.Address,
             t.Tags.Count == 0 ? "-" : string.Join(",", t.Tags),
-            t.Online ? "yes" : "no (unavailable)",
+            !onlineChecked ? "not checked" : t.Online ? "yes" : "no (unavailable)",
         }).Prepend(header).ToArray();
         var widths = Enumerable.Range(0, header.Length).Select(i => rows.Max(r => r[i].Length)).ToArray();
         var text = new StringBuilder();

@@ -14,7 +14,7 @@ public sealed class FindServersTask : AsyncFrostingTask<BuildContext>
     {
         var session = context.Tailnet ?? throw new InvalidOperationException("JoinTailnet did not run.");
         context.Servers = await session.FindServersAsync(context.CancellationToken);
-        context.Log.Info(ServerTable.Format(context.Servers));
+        context.Log.Info(ServerTable.Format(context.Servers, onlineChecked: context.Settings.Hosts.Count == 0));
         foreach (var disagreement in PolicyTargets.Disagreements(context.Policy.File, context.Settings, context.Servers))
             context.Warning("FindServers: {0}", disagreement);
     }

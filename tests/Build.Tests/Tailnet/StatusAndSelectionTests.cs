@@ -152,6 +152,16 @@ public sealed class StatusAndSelectionTests
     }
 
     [Fact]
+    public void Hosts_entries_are_listed_as_not_checked_since_nothing_looks_at_them_before_the_deploy()
+    {
+        var hosts = new[] { new HostEntry("web", "192.0.2.10", 2222) };
+
+        var table = ServerTable.Format(ServerSelection.FromHosts(hosts, []), onlineChecked: false).Split('\n');
+
+        Assert.Matches(@"^web\s+-\s+192\.0\.2\.10:2222\s+-\s+not checked$", table[1]);
+    }
+
+    [Fact]
     public async Task The_record_holds_host_name_node_id_tailnet_and_time()
     {
         var path = Path.Join(Path.GetTempPath(), $"tailnet-record-{Guid.NewGuid():N}", "tailnet.json");
