@@ -156,7 +156,7 @@ public sealed class NodeForgetter(HttpClient http, TimeProvider clock, ForgetNod
             Attempts = options.Attempts,
             Delay = options.RetryDelay,
             AttemptTimeout = options.AttemptTimeout,
-            ShouldRetry = e => e is HttpRequestException or TimeoutRejectedException or TailscaleApiException { Transient: true },
+            ShouldRetry = TailscaleApiException.IsTransient,
             OnRetry = (attempt, delay, error) =>
             {
                 var why = error is { } e ? Describe(e) : "failed";

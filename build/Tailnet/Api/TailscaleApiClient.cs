@@ -28,6 +28,10 @@ public sealed class TailscaleApiException(string message, HttpStatusCode? status
 {
     public HttpStatusCode? Status { get; } = status;
     public bool Transient { get; } = transient;
+
+    /// <summary>What any Tailscale API call retries: no answer, an attempt's timeout, 5xx/429/408.</summary>
+    public static bool IsTransient(Exception error) =>
+        error is HttpRequestException or Polly.Timeout.TimeoutRejectedException or TailscaleApiException { Transient: true };
 }
 
 /// <summary>

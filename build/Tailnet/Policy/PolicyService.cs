@@ -156,7 +156,7 @@ public sealed class PolicyService(HttpClient http, TimeProvider clock, PolicyApi
             Attempts = options.Attempts,
             Delay = options.RetryDelay,
             AttemptTimeout = options.AttemptTimeout,
-            ShouldRetry = e => e is HttpRequestException or TimeoutRejectedException or TailscaleApiException { Transient: true },
+            ShouldRetry = TailscaleApiException.IsTransient,
             OnRetry = (attempt, delay, error) =>
                 Warn($"{what}, attempt {attempt} of {options.Attempts}: {(error is { } e ? Describe(e) : "failed").TrimEnd('.')}; retrying in {delay.TotalSeconds:0.##}s."),
         }, clock);
