@@ -5,11 +5,11 @@ using System.Runtime.Versioning;
 using System.Text.Json.Nodes;
 using System.Xml.Linq;
 using Build.Docker;
-using Build.Tests.Deploy;
+using Build.Tests.Deployment;
 using Build.Tests.Docker;
-using Build.Tests.ForgetNode;
+using Build.Tests.Tailnet.Api;
 using Build.Tests.GitLab.Runner;
-using Build.Tests.Release;
+using Build.Tests.Deployment.Release;
 using Build.Tests.Support;
 
 namespace Build.Tests.GitLab;
