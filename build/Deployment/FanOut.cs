@@ -226,6 +226,7 @@ public sealed class FanOut(
             w.State = state;
             var c = await candidate.WaitAsync(token);
             var plan = ReleaseSession.Plan(c, state);
+            if (plan.Warning is { } edited) progress.Phase(w.Target.Name, "warning", edited);
             Count(w.Report, plan);
             w.Report.PreviousReleaseId = state.CurrentReleaseId;
             if (plan.Unchanged)

@@ -25,7 +25,7 @@ public enum ShellFlavor
 [UnsupportedOSPlatform("windows")]
 public sealed class LocalShell : IRemoteShell, IDisposable
 {
-    private static readonly string[] Required = ["sh", "tar", "mkdir", "mv", "ln", "rm", "cat", "ls"];
+    private static readonly string[] Required = ["sh", "tar", "mkdir", "mv", "ln", "rm", "cat", "ls", "find"];
     private static readonly string[] Optional = ["sha256sum", "tee", "mkfifo", "gzip", "awk"];
     private readonly string toolDirectory;
     private bool dead;
