@@ -40,7 +40,7 @@ public sealed class DeltaPlan
     /// <summary>The warning to print when files were edited on the server, or null.</summary>
     public string? Warning => EditedOnServer.Count == 0 ? null
         : $"edited on the server since {BaseReleaseId} was sealed, so sent again instead of linked: "
-          + string.Join(", ", EditedOnServer.Take(10).Select(p => ServerText.Clean(p, 200)))
+          + string.Join(", ", EditedOnServer.Take(10).Select(p => ServerText.Clean(p.Replace("\n", "\\n", StringComparison.Ordinal), 200)))
           + (EditedOnServer.Count > 10 ? $" and {EditedOnServer.Count - 10} more" : "");
 
     /// <param name="editedOnServer">Names the server listed as edited since the current release was sealed, as <c>ls</c>
