@@ -12,7 +12,7 @@ public enum ShellFlavor
     Gnu,
     /// <summary>BusyBox sh with BusyBox applets only.</summary>
     BusyBox,
-    /// <summary>dash with only the assumed tools: sh, tar, mkdir, mv, ln, rm, cat, ls (no stream hash possible).</summary>
+    /// <summary>dash with only the assumed tools: sh, tar, mkdir, mv, ln, rm, cat, ls, find (no stream hash possible).</summary>
     Minimal,
 }
 
