@@ -58,7 +58,13 @@ public sealed class LocalShell : IRemoteShell, IDisposable
     /// <summary>Completed when a stream stalls at <see cref="StallAfterBytes"/>.</summary>
     public TaskCompletionSource Stalled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>The shell's umask, as a login profile may leave it (null: inherited).</summary>
+    public string? Umask { get; set; }
+
     public int Calls => calls;
+
+    /// <summary>The "connection" was cut: every later call fails.</summary>
+    public bool Dead => dead;
 
     private int calls;
 
@@ -91,7 +97,7 @@ public sealed class LocalShell : IRemoteShell, IDisposable
             start.FileName = Path.Join(toolDirectory, "sh");
         }
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(script);
+        start.ArgumentList.Add(Umask is null ? script : $"umask {Umask}\n{script}");
         start.ArgumentList.Add("sh");
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);

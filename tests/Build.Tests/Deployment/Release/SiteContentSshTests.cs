@@ -31,7 +31,7 @@ public sealed class SiteContentSshTests(DeployServers servers, ITestOutputHelper
         File.CreateSymbolicLink(Path.Join(bed.Site, "feed.xml"), "atom.xml");
 
         var first = await bed.DeployAsync().WaitAsync(Bound);
-        Assert.Equal("deployed", Assert.Single(first.Servers).Outcome.Text());
+        Assert.Equal(Outcome.Deployed, Assert.Single(first.Servers).Outcome);
         var current = bed.Current("server1");
         foreach (var (name, i) in SiteContentTests.OddNames.Select((n, i) => (n, i)))
             Assert.Equal($"content {i}", File.ReadAllText(Path.Join(current, name)));
@@ -43,7 +43,7 @@ public sealed class SiteContentSshTests(DeployServers servers, ITestOutputHelper
 
         bed.Write("index.html", "v2");
         var second = Assert.Single((await bed.DeployAsync().WaitAsync(Bound)).Servers);
-        Assert.Equal("deployed", second.Outcome.Text());
+        Assert.Equal(Outcome.Deployed, second.Outcome);
         Assert.Equal(1, second.FilesSent);
         Assert.Equal("v2", File.ReadAllText(Path.Join(bed.Current("server1"), "index.html")));
         Assert.Equal("content 0", File.ReadAllText(Path.Join(bed.Current("server1"), SiteContentTests.OddNames[0])));
@@ -63,7 +63,7 @@ public sealed class SiteContentSshTests(DeployServers servers, ITestOutputHelper
 
         var report = Assert.Single((await bed.DeployAsync().WaitAsync(Bound)).Servers);
 
-        Assert.Equal("deployed", report.Outcome.Text());
+        Assert.Equal(Outcome.Deployed, report.Outcome);
         Assert.Equal(1, report.FilesSent);
         Assert.Equal("<p>original</p>", File.ReadAllText(Path.Join(bed.Current("server1"), "-dash\nnew line é.html")));
         var warning = Assert.Single(bed.Progress.Lines, l => l.StartsWith("server1: warning edited on the server", StringComparison.Ordinal));

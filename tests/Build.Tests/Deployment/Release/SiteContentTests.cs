@@ -3,6 +3,7 @@ using System.Runtime.Versioning;
 using System.Text;
 using Build.Deployment;
 using Build.Deployment.Release;
+using Build.Deployment.Reports;
 using TestHosts;
 
 namespace Build.Tests.Deployment.Release;
@@ -55,7 +56,7 @@ public sealed class SiteContentTests
 
         var result = await kit.DeployAsync().WaitAsync(Bound);
 
-        Assert.Equal(DeployOutcome.Deployed, result.Outcome);
+        Assert.Equal(Outcome.Deployed, result.Report.Outcome);
         var served = Path.Join(kit.Current, "style.css");
         Assert.Null(new FileInfo(served).LinkTarget);
         Assert.Equal("body{}", File.ReadAllText(served));
@@ -121,11 +122,11 @@ public sealed class SiteContentTests
         kit.Write("private.html", "owner only", 0b110_000_000);
         File.SetUnixFileMode(Path.Join(kit.Site, "open"), (UnixFileMode)0b111_111_111);
         // And the server's shell under umask 0000 too.
-        var session = new ReleaseSession(new UmaskShell(kit.Shell), kit.Root, kit.Run, kit.Options, kit.Time);
+        kit.Shell.Umask = "0000";
 
         var candidate = await kit.CandidateAsync();
         Assert.All(candidate.Manifest.Entries, e => Assert.True(e.Mode is 0b110_100_100 or 0b111_101_101, $"{e.Path}: {Convert.ToString(e.Mode, 8)}"));
-        await session.DeployAsync(candidate, CancellationToken.None).WaitAsync(Bound);
+        await kit.DeployAsync(candidate).WaitAsync(Bound);
 
         UnixFileMode Mode(string path) => File.GetUnixFileMode(Path.Join(kit.Current, path));
         Assert.Equal((UnixFileMode)0b110_100_100, Mode("open/index.html"));
@@ -158,12 +159,12 @@ public sealed class SiteContentTests
             default: File.WriteAllText(path, "short"); break;
         }
 
-        var e = await Assert.ThrowsAsync<ReleaseException>(() => kit.Session().DeployAsync(candidate, CancellationToken.None).WaitAsync(Bound));
+        var failed = await kit.TryDeployAsync(candidate).WaitAsync(Bound);
 
-        Assert.Contains("the site changed while deploying: big.bin", e.Message);
-        Assert.Equal(2, e.ExitCode);
-        Assert.Equal(first.ReleaseId, kit.CurrentId());
-        Assert.Equal([first.ReleaseId], kit.ReleaseNames());
+        Assert.Equal(Outcome.Failed, failed.Report.Outcome);
+        Assert.Contains("the site changed while deploying: big.bin", failed.Report.Error);
+        Assert.Equal(first.Id(), kit.CurrentId());
+        Assert.Equal([first.Id()], kit.ReleaseNames());
         Assert.False(File.Exists(Path.Join(kit.Root, ".deploy", "manifests", candidate.ReleaseId + ".sealed")));
     }
 
@@ -215,7 +216,7 @@ public sealed class SiteContentTests
         Assert.Equal(OddNames.Length + 8, second.Upload.FilesLinked);
         ReleaseTestKit.AssertSameTree(kit.Site, kit.Current);
         foreach (var name in OddNames)
-            Assert.Equal(ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(first.ReleaseId), name)), ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(second.ReleaseId), name)));
+            Assert.Equal(ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(first.Id()), name)), ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(second.Id()), name)));
     }
 
     [Theory]
@@ -229,7 +230,7 @@ public sealed class SiteContentTests
         kit.Write("new\nline.html", "<p>one</p>");
         kit.Write("café/ü.html", "<p>two</p>");
         var first = await kit.DeployAsync().WaitAsync(Bound);
-        Assert.True(File.Exists(Path.Join(kit.Root, ".deploy", "manifests", first.ReleaseId + ".sealed")));
+        Assert.True(File.Exists(Path.Join(kit.Root, ".deploy", "manifests", first.Id() + ".sealed")));
 
         // An admin's hot fix with an editor that writes in place: same size, same inode, every release sharing it changes.
         foreach (var (name, text) in new[] { ("index.html", "<h1>HACK</h1>"), ("new\nline.html", "<p>ONE</p>"), ("café/ü.html", "<p>TWO</p>") })
@@ -237,19 +238,20 @@ public sealed class SiteContentTests
 
         var second = await kit.DeployAsync().WaitAsync(Bound);
 
-        Assert.Equal(DeployOutcome.Deployed, second.Outcome); // the same site, but the live release no longer matches it
-        Assert.Equal(["café/ü.html", "index.html", "new\nline.html"], second.Plan.EditedOnServer.Order(StringComparer.Ordinal));
+        Assert.Equal(Outcome.Deployed, second.Report.Outcome); // the same site, but the live release no longer matches it
+        Assert.Equal(["café/ü.html", "index.html", "new\nline.html"], second.Plan!.EditedOnServer.Order(StringComparer.Ordinal));
         Assert.Equal(3, second.Upload!.FilesSent);
         Assert.Equal(10, second.Upload.FilesLinked);
         Assert.Contains("index.html", second.Plan.Warning);
-        Assert.Contains(first.ReleaseId, second.Plan.Warning);
+        Assert.Contains(first.Id(), second.Plan.Warning);
+        Assert.Contains(kit.Progress.Lines, l => l.StartsWith("local: warning edited on the server", StringComparison.Ordinal) && l.Contains("new\\nline.html", StringComparison.Ordinal));
         ReleaseTestKit.AssertSameTree(kit.Site, kit.Current);
-        Assert.NotEqual(ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(first.ReleaseId), "index.html")), ReleaseTestKit.Inode(Path.Join(kit.Current, "index.html")));
+        Assert.NotEqual(ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(first.Id()), "index.html")), ReleaseTestKit.Inode(Path.Join(kit.Current, "index.html")));
 
         // The new release is sealed after its files arrived: nothing in it counts as edited.
         var third = await kit.DeployAsync().WaitAsync(Bound);
-        Assert.Equal(DeployOutcome.Unchanged, third.Outcome);
-        Assert.Empty(third.Plan.EditedOnServer);
+        Assert.Equal(Outcome.Unchanged, third.Report.Outcome);
+        Assert.Empty(third.Plan!.EditedOnServer);
     }
 
     [Theory]
@@ -261,7 +263,7 @@ public sealed class SiteContentTests
         kit.Generate(10, 400);
         kit.Write("index.html", "home");
         var first = await kit.DeployAsync().WaitAsync(Bound);
-        File.Delete(Path.Join(kit.Root, ".deploy", "manifests", first.ReleaseId + ".sealed")); // as an older deploy left it
+        File.Delete(Path.Join(kit.Root, ".deploy", "manifests", first.Id() + ".sealed")); // as an older deploy left it
 
         var state = await kit.Session().InspectAsync(withManifest: true, CancellationToken.None);
         Assert.Null(state.CurrentManifest);
@@ -302,12 +304,5 @@ public sealed class SiteContentTests
         Assert.Equal(inode, ReleaseTestKit.Inode(path));
         // BusyBox find compares whole seconds: an edit made within the second of the seal would not count.
         File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddSeconds(2));
-    }
-
-    /// <summary>The server's shell with umask 0000, as a careless login profile leaves it.</summary>
-    private sealed class UmaskShell(IRemoteShell inner) : IRemoteShell
-    {
-        public Task<RemoteResult> RunAsync(string script, IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task>? writeInput, CancellationToken cancellationToken) =>
-            inner.RunAsync("umask 0000\n" + script, arguments, writeInput, cancellationToken);
     }
 }
