@@ -123,6 +123,7 @@ public sealed class ServerDeploy : IDisposable
 
                 var candidate = _candidate = await _candidateTask.WaitAsync(token);
                 var plan = Plan = ReleaseSession.Plan(candidate, state);
+                if (plan.Warning is { } edited) Progress.Phase(Name, DeployPhase.Warning, edited);
                 Report.FilesSent = plan.Unchanged ? 0 : plan.Send.Count;
                 Report.FilesLinked = plan.Unchanged ? 0 : plan.Link.Count;
                 Report.FilesRemoved = plan.Unchanged ? 0 : plan.Removed;

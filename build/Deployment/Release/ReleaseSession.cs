@@ -122,7 +122,7 @@ public sealed class ReleaseSession
     }
 
     public static DeltaPlan Plan(ReleaseCandidate candidate, RemoteState state) =>
-        DeltaPlan.Compute(candidate.Manifest, state.CurrentManifest is null ? null : state.CurrentReleaseId, state.CurrentManifest);
+        DeltaPlan.Compute(candidate.Manifest, state.CurrentManifest is null ? null : state.CurrentReleaseId, state.CurrentManifest, state.EditedOnServer);
 
     /// <summary>
     /// One round trip: streams the delta into releases/.&lt;id&gt;.partial in parallel parts (one channel and one remote

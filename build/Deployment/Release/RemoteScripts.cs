@@ -2,8 +2,8 @@ namespace Build.Deployment.Release;
 
 /// <summary>
 /// The POSIX <c>sh</c> scripts of the release protocol, run as <c>sh -c SCRIPT sh ARG...</c>.
-/// Only <c>sh</c>, <c>tar</c>, <c>mkdir</c>, <c>mv</c>, <c>ln</c>, <c>rm</c>, <c>cat</c>, <c>ls</c> are required
-/// (GNU or BusyBox; <c>mv -T</c> and <c>tar -o -p</c> exist in both). <c>sha256sum</c>, <c>tee</c> and <c>mkfifo</c>
+/// Only <c>sh</c>, <c>tar</c>, <c>mkdir</c>, <c>mv</c>, <c>ln</c>, <c>rm</c>, <c>cat</c>, <c>ls</c>, <c>find</c> are required
+/// (GNU or BusyBox; <c>mv -T</c>, <c>tar -m -o -p</c> and <c>find -newer -exec {} +</c> exist in both). <c>sha256sum</c>, <c>tee</c> and <c>mkfifo</c>
 /// are used for the stream hash when present, <c>gzip</c> for compression and <c>awk</c> to count the staged files when present.
 /// Arguments are the validated remote root, run id, release ids and numbers, and the run's own free text (lock
 /// owner, log line), single-quoted and only ever expanded as "$n"; file names travel in tar entries, so nothing
@@ -70,7 +70,7 @@ internal static class RemoteScripts
           mv -f -T .current.tmp current || { rm -f .current.tmp; fail 65 "cannot rename .current.tmp to current"; }
         }
         remove_release() {
-          rm -rf "releases/$1" ".deploy/manifests/$1.json" ".deploy/manifests/$1.meta" ".deploy/bad/$1"
+          rm -rf "releases/$1" ".deploy/manifests/$1.json" ".deploy/manifests/$1.meta" ".deploy/manifests/$1.sealed" ".deploy/bad/$1"
         }
         """;
 
@@ -142,6 +142,16 @@ internal static class RemoteScripts
         fi
         if [ "$want" = yes ] && [ -n "$cid" ] && [ -f ".deploy/manifests/$cid.json" ]; then
           say "@manifest $(cat ".deploy/manifests/$cid.json")"
+          # Files are hard-linked from the current release only as far as it is proven unchanged since its seal:
+          # a file whose mtime is newer than the seal marker was edited in place and is sent again. A release
+          # without a marker (sealed by an older deploy) is never linked from. ls prints one line per name
+          # (GNU with -q, BusyBox always), so a newline in a name cannot forge a line.
+          if [ -f ".deploy/manifests/$cid.sealed" ] && [ -d "releases/$cid" ] && command -v find >/dev/null 2>&1; then
+            say "@sealed"
+            q=; ls -dq . >/dev/null 2>&1 && q=q
+            (cd "releases/$cid" && find . -type f -newer "../../.deploy/manifests/$cid.sealed" -exec ls -d$q {} + 2>/dev/null) |
+              while IFS= read -r l; do say "@edited $l"; done
+          fi
         fi
         command -v sha256sum >/dev/null 2>&1 && command -v tee >/dev/null 2>&1 && command -v mkfifo >/dev/null 2>&1 && say "@cap hash"
         command -v gzip >/dev/null 2>&1 && say "@cap gzip"
@@ -174,16 +184,18 @@ internal static class RemoteScripts
         # write, would kill sh without its EXIT trap and leave tmp behind; exiting from the signal runs it.
         trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
         zf=; [ "$z" = z ] && zf=-z
+        # Modes come from the archive (-p, normalized by the client); -m: files get the extraction time, so every file
+        # of a release is older than its seal marker, whatever the clocks of the client and the server say.
         sum=-
         if command -v sha256sum >/dev/null 2>&1 && command -v tee >/dev/null 2>&1 && mkfifo "$tmp/fifo" 2>/dev/null; then
           sha256sum < "$tmp/fifo" > "$tmp/sum" &
           hp=$!
-          tee "$tmp/fifo" | tar -x $zf -o -p -f - -C releases 2> "$tmp/err"
+          tee "$tmp/fifo" | tar -x $zf -m -o -p -f - -C releases 2> "$tmp/err"
           st=$?
           wait "$hp"
           read -r sum rest < "$tmp/sum" || sum=-
         else
-          tar -x $zf -o -p -f - -C releases 2> "$tmp/err"
+          tar -x $zf -m -o -p -f - -C releases 2> "$tmp/err"
           st=$?
         fi
         if [ "$st" != 0 ]; then
@@ -197,24 +209,30 @@ internal static class RemoteScripts
         set -- "$marks"/part*
         [ "$#" = "$parts" ] && mkdir "$marks/seal" 2>/dev/null || { say "@part $part"; exit 0; }
         [ -d "releases/.$id.partial" ] || fail 67 "the stream held no release"
+        # The count never reads a name: find hands the names to sh as arguments, which prints how many it got.
+        n=0
+        for c in $(find "releases/.$id.partial" -type f -exec sh -c 'echo "$#"' sh {} +); do n=$((n+c)); done
+        # Bytes from ls's size column: one line per name (GNU with -q, BusyBox always), so a name cannot add a line.
+        q=; ls -dq . >/dev/null 2>&1 && q=q
         if command -v awk >/dev/null 2>&1; then
-          got=$(ls -lnRA "releases/.$id.partial" | awk '/^-/ { n++; b += $5 } END { printf "%d %.0f", n, b }')
+          b=$(ls -lnRA$q "releases/.$id.partial" | awk '/^-/ { b += $5 } END { printf "%.0f", b }')
         else
-          got=$(ls -lnRA "releases/.$id.partial" | {
-            n=0 b=0
+          b=$(ls -lnRA$q "releases/.$id.partial" | {
+            b=0
             while read -r m l u g s rest; do
-              case $m in -[r-][w-]?[r-][w-]?[r-][w-]?*) n=$((n+1)); b=$((b+s)) ;; esac
+              case $m in -[r-][w-]?[r-][w-]?[r-][w-]?*) b=$((b+s)) ;; esac
             done
-            printf '%s %s' "$n" "$b"
+            printf '%s' "$b"
           })
         fi
-        n=${got% *} b=${got#* }
         say "@received $n $b"
         [ "$n" = "$count" ] && [ "$b" = "$bytes" ] || fail 67 "staged $n files and $b bytes, the manifest has $count files and $bytes bytes"
         [ -f "releases/.$id.deploy/manifest.json" ] && [ -f "releases/.$id.deploy/meta" ] || fail 67 "the stream lacks the manifest"
         if [ -e "releases/$id" ]; then remove_release "$id"; say "@restaged"; fi
+        # The seal marker: touched once every file is in place; later deploys link only files not newer than it.
         mv -f "releases/.$id.deploy/manifest.json" ".deploy/manifests/$id.json" &&
           mv -f "releases/.$id.deploy/meta" ".deploy/manifests/$id.meta" &&
+          : > ".deploy/manifests/$id.sealed" &&
           rm -rf "releases/.$id.deploy" &&
           mv "releases/.$id.partial" "releases/$id" || fail 65 "cannot move the staged release into place"
         say "@staged $id"

@@ -42,6 +42,12 @@ public sealed record RemoteState
     /// <summary>Why the current release's stored manifest could not be used (then every file is sent), for a warning.</summary>
     public string? ManifestProblem { get; init; }
 
+    /// <summary>
+    /// Files of the current release whose mtime is newer than its seal marker (edited in place on the server), as
+    /// <c>ls</c> printed them (a non-printable character may arrive as '?'): they are sent again, never linked.
+    /// </summary>
+    public IReadOnlyList<string> EditedOnServer { get; init; } = [];
+
     public bool CanHashStream { get; init; }
 
     public bool CanGzip { get; init; }
@@ -105,6 +111,8 @@ public sealed record RemoteState
         var meta = new Dictionary<string, ReleaseMeta>(StringComparer.Ordinal);
         var owner = new List<string>();
         var switches = new List<(string, string?)>();
+        var edited = new List<string>();
+        var sealedMarker = false;
         string? link = null, current = null, manifestJson = null, broken = null;
         bool exists = true, locked = false, hash = false, gzip = false, ended = false;
         var acquisition = LockAcquisition.None;
@@ -138,6 +146,8 @@ public sealed record RemoteState
                     break;
                 case "@bad": if (ServerName.IsReleaseId(value)) bad.Add(value); break;
                 case "@manifest": manifestJson = value; break;
+                case "@sealed": sealedMarker = true; break;
+                case "@edited": edited.Add(value.StartsWith("./", StringComparison.Ordinal) ? value[2..] : value); break;
                 case "@cap": hash |= value == "hash"; gzip |= value == "gzip"; break;
                 case "@cleaned": _ = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out cleaned); break;
                 case "@log": if (LogSwitch(value) is { } sw) switches.Add(sw); break;
@@ -153,10 +163,13 @@ public sealed record RemoteState
             try
             {
                 var (m, info) = Manifest.FromJson(manifestJson);
-                if (info.ReleaseId == current)
-                    manifest = m;
-                else
+                if (info.ReleaseId != current)
                     problem = $"the stored manifest of {current} names another release";
+                else if (!sealedMarker)
+                    // Nothing proves its files unchanged since it was staged (sealed before seal markers, or no find).
+                    problem = $"{current} has no seal marker (sealed by an older deploy, or the server lacks find), so its files cannot be proven unchanged";
+                else
+                    manifest = m;
             }
             catch (Exception e) when (e is JsonException or FormatException or ArgumentException or OverflowException or NotSupportedException or InvalidOperationException)
             {
@@ -180,6 +193,7 @@ public sealed record RemoteState
             BrokenStaleLock = broken is null ? null : LockOwner.IsValidRunId(broken) ? new LockOwner(broken, null, null, null, null) : Release.LockOwner.Unknown,
             CurrentManifest = manifest,
             ManifestProblem = problem,
+            EditedOnServer = manifest is null ? [] : edited,
             CanHashStream = hash,
             CanGzip = gzip,
             StaleStagingRemoved = cleaned,
