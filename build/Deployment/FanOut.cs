@@ -220,9 +220,11 @@ public sealed class FanOut(
         {
             var session = await ConnectAsync(w, token);
             progress.Phase(w.Target.Name, "lock");
-            var state = await session.PrepareDeployAsync(token);
+            // A retry on a new connection goes on only while current is where the first attempt found it.
+            var state = await session.PrepareDeployAsync(token, w.Reconnected ? w.State : null);
             if (state.ManifestProblem is { } problem) progress.Phase(w.Target.Name, "warning", $"{problem}; sending every file");
-            if (state.BrokenStaleLock is { } stale) progress.Phase(w.Target.Name, "lock", $"broke a stale lock ({stale})");
+            if (state.BrokenStaleLock is { } stale)
+                progress.Phase(w.Target.Name, "lock", $"took over an abandoned lock ({stale}; heartbeat {(state.BrokenLockAge is { } age ? $"{age.TotalSeconds:0} s old" : "age unknown")})");
             w.State = state;
             var c = await candidate.WaitAsync(token);
             var plan = ReleaseSession.Plan(c, state);
@@ -253,8 +255,11 @@ public sealed class FanOut(
             var session = await ConnectAsync(w, token);
             if (w.Reconnected || w.State is null)
             {
-                // A new connection: take our own lock again and re-read the state before switching.
-                w.State = await session.PrepareAsync(withManifest: false, token);
+                // A new connection: take our own lock again and re-read the state before switching, only while
+                // current is where this deploy found it (else another deploy switched in between: stop, switch nothing).
+                w.State = w.State is { } found
+                    ? await session.RetakeAsync(found.CurrentReleaseId, withManifest: false, token)
+                    : await session.PrepareAsync(withManifest: false, token);
                 w.Reconnected = false;
             }
             progress.Phase(w.Target.Name, "switch", $"current -> {candidate.ReleaseId}");
@@ -340,7 +345,7 @@ public sealed class FanOut(
         if (w.Session is { } open) return open;
         progress.Phase(w.Target.Name, "connect", w.Report.Address);
         var link = await connect(w.Target, cancellationToken);
-        w.Open(link, new ReleaseSession(link.Shell, w.Root, run, release, time));
+        w.Open(link, new ReleaseSession(link.Shell, w.Root, run, release, time, w.Target.Name));
         return w.Session!;
     }
 
@@ -458,6 +463,8 @@ public sealed class FanOut(
 
         public void Drop()
         {
+            // The lock's heartbeat stops with the connection it runs over.
+            Session?.Dispose();
             _link?.Dispose();
             _link = null;
             Session = null;
