@@ -48,7 +48,13 @@ public sealed class LockHeartbeat : IAsyncDisposable
     public bool Running => loop is { IsCompleted: false };
 
     /// <summary>Starts beating (the first beat one interval from now: the lock was just written).</summary>
-    public void Start() => loop ??= Task.Run(RunAsync);
+    public void Start()
+    {
+        if (loop is not null) return;
+        // The timer counts from now, not from whenever the loop first runs.
+        var timer = new PeriodicTimer(Interval, time);
+        loop = Task.Run(() => RunAsync(timer));
+    }
 
     /// <summary>Stops beating and waits for a beat in flight, so that nothing renews the lock after this returns.</summary>
     public async Task StopAsync()
@@ -64,9 +70,9 @@ public sealed class LockHeartbeat : IAsyncDisposable
         stop.Dispose();
     }
 
-    private async Task RunAsync()
+    private async Task RunAsync(PeriodicTimer timer)
     {
-        using var timer = new PeriodicTimer(Interval, time);
+        using var owned = timer;
         try
         {
             while (await timer.WaitForNextTickAsync(stop.Token))

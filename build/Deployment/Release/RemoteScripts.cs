@@ -54,12 +54,21 @@ internal static class RemoteScripts
           printf '%s' "$v"
         }
         # The heartbeat's age in seconds, on this server's clock alone: now minus the owner file's mtime (each
-        # heartbeat rewrites the file). Empty when unknown (no owner file, no date).
+        # heartbeat rewrites the file). Upload data arriving counts as a heartbeat too (the stream's fifo is written
+        # as it arrives): on a slow link the heartbeat's own packets queue behind the upload's. Empty when unknown
+        # (no owner file, no date).
         lock_age() {
           a=
-          if [ -f .deploy/lock/owner ] && n=$(date +%s 2>/dev/null) && m=$(date -r .deploy/lock/owner +%s 2>/dev/null); then
-            case "$n$m" in ''|*[!0-9]*) ;; *) a=$((n - m)) ;; esac
-          fi
+          [ -f .deploy/lock/owner ] || return 0
+          n=$(date +%s 2>/dev/null) && m=$(date -r .deploy/lock/owner +%s 2>/dev/null) || return 0
+          case "$n$m" in ''|*[!0-9]*) return 0 ;; esac
+          for f in .deploy/tmp.*/fifo; do
+            [ -p "$f" ] || continue
+            t=$(date -r "$f" +%s 2>/dev/null) || continue
+            case $t in ''|*[!0-9]*) continue ;; esac
+            [ "$t" -gt "$m" ] && [ "$t" -le "$n" ] && m=$t
+          done
+          a=$((n - m))
         }
         # Stale: a heartbeat older than the timeout, or as far in the future (the server's clock was set back).
         stale() { [ -n "$a" ] && { [ "$a" -gt "$1" ] || [ "$a" -lt "-$1" ]; }; }
@@ -135,9 +144,10 @@ internal static class RemoteScripts
           elif own_lock; then took=retaken
           else
             took=
-            lock_age
+            # The nonce before the age: a nonce read after another waiter's takeover comes with that fresh age.
             held=$(owner_field lock)
             case $held in ''|*[!0-9a-f]*) held= ;; esac
+            lock_age
             # Takeover: only a heartbeat older than the timeout on this server's clock, and only by the one waiter
             # whose rename of this holding's marker succeeds (a later holding has another nonce, so no waiter can
             # take over a lock it did not judge stale).
