@@ -128,12 +128,19 @@ public sealed class ReleaseLockSshTests(DeployServers servers, ITestOutputHelper
             bed.Release = bed.Release with { LockTimeout = TimeSpan.FromSeconds(30), LockWait = TimeSpan.Zero };
             await LeaveLockAsync(bed, $"run-crashed-{round}");
             File.SetLastWriteTimeUtc(OwnerFile(bed, "server1"), DateTime.UtcNow.AddMinutes(-5));
-            var runs = Enumerable.Range(0, 5).Select(i => bed.FanOut(run: DeployBed.Run($"run-{round}-{i}"), attempts: 1, progress: new RecordingProgress())).ToList();
+            var progress = Enumerable.Range(0, 5).Select(_ => new RecordingProgress()).ToList();
+            var runs = progress.Select((p, i) => bed.FanOut(run: DeployBed.Run($"run-{round}-{i}"), attempts: 1, progress: p)).ToList();
             var reports = await Task.WhenAll(runs.Select(r => DeployAsync(bed, r)));
             var lines = reports.Select(r => Assert.Single(r.Servers)).ToList();
             output.WriteLine(string.Join('\n', lines.Select(l => $"{l.Outcome}: {l.Error}")));
-            var won = Assert.Single(lines, l => !l.IsFailure);
-            Assert.All(lines.Where(l => l != won), l => Assert.Contains("locked by run run-", l.Error));
+            // One takeover, by the run that deployed; the others found the lock alive (the winner's), or free once it was done.
+            var takeovers = progress.Select((p, i) => (p, i)).Where(x => x.p.Lines.Any(l => l.Contains("took over an abandoned lock (run run-crashed-", StringComparison.Ordinal))).ToList();
+            var (_, winner) = Assert.Single(takeovers);
+            Assert.Equal(Outcome.Deployed, lines[winner].Outcome);
+            Assert.Single(lines, l => l.Outcome == Outcome.Deployed);
+            Assert.All(lines.Where(l => l.IsFailure), l => Assert.Contains($"locked by run run-{round}-{winner}, target server1", l.Error));
+            Assert.All(lines.Where(l => !l.IsFailure && l != lines[winner]), l => Assert.Equal(Outcome.Unchanged, l.Outcome));
+            bed.Generate(files: 4, seed: round + 10, version: $"race-{round}");
             Assert.False(bed.Locked("server1"));
         }
     }
