@@ -111,8 +111,8 @@ internal static class RemoteScripts
 
     /// <summary>
     /// Args: root run(the lock owner, run/target) mode(lock|look) timeout(seconds: a heartbeat older than this is
-    /// abandoned) manifest(yes|no) owner(the owner file; empty to look) instance(the owner's nonce) expect(the release
-    /// current must still be, - for none, * for any).
+    /// abandoned) manifest(yes|no) owner(the owner file; empty to look) instance(the owner's nonce) expect(the
+    /// releases, space separated, one of which current must still be; - for none, * for any).
     /// </summary>
     public const string Prepare = Common + """
 
@@ -176,10 +176,11 @@ internal static class RemoteScripts
           # Another deploy may have switched while this one waited for the lock: the state is what holds now.
           check_current || { st=$?; [ "$took" = retaken ] || rm -rf .deploy/lock; refuse "$st"; }
           # A reconnect re-takes the lock only while current is where this deploy found it.
-          if [ "$expect" != '*' ] && [ "${cid:--}" != "$expect" ]; then
-            [ "$took" = retaken ] || rm -rf .deploy/lock
-            fail 70 "current changed under this deploy: it points to ${cid:-no release}, not $expect"
-          fi
+          case " $expect " in
+            *" * "*|*" ${cid:--} "*) ;;
+            *) [ "$took" = retaken ] || rm -rf .deploy/lock
+               fail 70 "current changed under this deploy: it points to ${cid:-no release}, not $expect" ;;
+          esac
           trap - HUP PIPE
         else
           print_owner

@@ -34,7 +34,7 @@ public sealed class ReleaseLockSshTests(DeployServers servers, ITestOutputHelper
     private static async Task LeaveLockAsync(DeployBed bed, string runId, TimeProvider? clock = null)
     {
         using var connection = await bed.Connector().ConnectAsync(bed.Targets()[0], CancellationToken.None);
-        using var crashed = new ReleaseSession(connection.Shell, bed.RootOf("server1"), DeployBed.Run(runId), bed.Release, clock ?? TimeProvider.System, "server1");
+        using var crashed = new ReleaseSession(connection.Shell, Build.Deployment.RemoteRoot.Of(bed.RootOf("server1")), DeployBed.Run(runId), bed.Release, clock ?? TimeProvider.System, "server1");
         await crashed.PrepareAsync(withManifest: false, CancellationToken.None);
     }
 
@@ -59,7 +59,7 @@ public sealed class ReleaseLockSshTests(DeployServers servers, ITestOutputHelper
         bed.Generate(files: 12, bytesPerFile: 200_000, version: "slow");
         bed.Release = bed.Release with { LockTimeout = ShortestTimeout, LockWait = TimeSpan.FromSeconds(120), LockPoll = TimeSpan.FromMilliseconds(500) };
         var uploading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var progressA = new RecordingProgress { OnPhase = (_, phase) => { if (phase == "upload") uploading.TrySetResult(); } };
+        var progressA = new RecordingProgress { OnPhase = (_, phase) => { if (phase == Build.Deployment.Progress.DeployPhase.Upload) uploading.TrySetResult(); } };
         var clock = Stopwatch.StartNew();
         var runA = DeployAsync(bed, bed.FanOut(run: DeployBed.Run("run-slow"), progress: progressA));
         await WaitForAsync(uploading, "upload");
@@ -92,7 +92,7 @@ public sealed class ReleaseLockSshTests(DeployServers servers, ITestOutputHelper
         // The killed run: locked, half way through its upload, then its connection is reset (the process died).
         var candidate = await bed.CandidateAsync();
         var connection = await bed.Connector().ConnectAsync(bed.Targets()[0], CancellationToken.None);
-        var killed = new ReleaseSession(connection.Shell, bed.RootOf("server1"), DeployBed.Run("run-killed"), bed.Release, TimeProvider.System, "server1");
+        var killed = new ReleaseSession(connection.Shell, Build.Deployment.RemoteRoot.Of(bed.RootOf("server1")), DeployBed.Run("run-killed"), bed.Release, TimeProvider.System, "server1");
         var state = await killed.PrepareDeployAsync(CancellationToken.None);
         var upload = killed.UploadAsync(candidate, ReleaseSession.Plan(candidate, state), gzip: false, CancellationToken.None);
         await Poll.UntilAsync(() => Directory.GetDirectories(Path.Join(bed.RootOf("server1"), "releases"), ".*.partial").Length > 0, TimeSpan.FromSeconds(60), "the killed run's staging");
@@ -157,14 +157,14 @@ public sealed class ReleaseLockSshTests(DeployServers servers, ITestOutputHelper
         bed.Proxy(1, bytesPerSecond: 100_000);
         bed.Generate(files: 12, bytesPerFile: 120_000, seed: 3, version: "v2");
         var staged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var progressA = new RecordingProgress { OnPhase = (server, phase) => { if (server == "server1" && phase == "verified") staged.TrySetResult(); } };
+        var progressA = new RecordingProgress { OnPhase = (server, phase) => { if (server == "server1" && phase == Build.Deployment.Progress.DeployPhase.Verified) staged.TrySetResult(); } };
         var runA = DeployAsync(bed, bed.FanOut(run: DeployBed.Run("run-a"), progress: progressA));
         await WaitForAsync(staged, "staging on server1");
 
         // Meanwhile, someone forces the lock and deploys run B to server1; then A's connection to server1 is cut.
         using (var connection = await bed.Connector().ConnectAsync(bed.Targets()[0], CancellationToken.None))
         {
-            using var admin = new ReleaseSession(connection.Shell, bed.RootOf("server1"), DeployBed.Run("run-admin"), bed.Release, TimeProvider.System, "server1");
+            using var admin = new ReleaseSession(connection.Shell, Build.Deployment.RemoteRoot.Of(bed.RootOf("server1")), DeployBed.Run("run-admin"), bed.Release, TimeProvider.System, "server1");
             Assert.True((await admin.UnlockAsync(force: true, CancellationToken.None)).WasLocked);
         }
         bed.Write("index.html", "run b");
@@ -200,7 +200,7 @@ public sealed class ReleaseLockSshTests(DeployServers servers, ITestOutputHelper
         {
             bed.Release = bed.Release with { LockWait = wait };
             return new FanOut(targets, bed.Connect(bed.Connector(keys)), DeployBed.Run($"run-{mode}".ToLowerInvariant()), bed.Release,
-                new FanOutOptions { RemoteRoot = shared, Attempts = 1, Switch = mode }, progress, TimeProvider.System);
+                new FanOutOptions { RemoteRoot = Build.Deployment.RemoteRoot.Of(shared), Attempts = 1, Switch = mode }, progress, TimeProvider.System);
         }
 
         // Independent switches: the second target waits for the first, as any other run would, then finds it done.

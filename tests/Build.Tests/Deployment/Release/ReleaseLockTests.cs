@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.Versioning;
 using Build.Deployment.Release;
+using Build.Deployment.Reports;
 
 namespace Build.Tests.Deployment.Release;
 
@@ -21,14 +22,14 @@ public sealed class ReleaseLockTests
     public async Task The_same_run_and_target_retake_their_lock_another_run_waits_then_fails_naming_the_live_owner(ShellFlavor flavor)
     {
         using var kit = new ReleaseTestKit(flavor);
-        var mine = new ReleaseSession(kit.Shell, kit.Root, kit.Run, kit.Options, TimeProvider.System, "web1");
+        var mine = new ReleaseSession(kit.Shell, kit.RemoteRoot, kit.Run, kit.Options, TimeProvider.System, "web1");
         Assert.Equal(LockAcquisition.Taken, (await mine.PrepareAsync(true, CancellationToken.None)).Lock);
         Assert.Equal(LockAcquisition.Retaken, (await mine.PrepareAsync(true, CancellationToken.None)).Lock);
 
         using var otherShell = new LocalShell(flavor);
         // Long enough for a second poll even when starting a shell is slow on a loaded machine.
         var wait = TimeSpan.FromSeconds(2);
-        var theirs = new ReleaseSession(otherShell, kit.Root, Other, kit.Options with { LockWait = wait, LockPoll = TimeSpan.FromMilliseconds(50) }, TimeProvider.System, "web1");
+        var theirs = new ReleaseSession(otherShell, kit.RemoteRoot, Other, kit.Options with { LockWait = wait, LockPoll = TimeSpan.FromMilliseconds(50) }, TimeProvider.System, "web1");
         var clock = Stopwatch.StartNew();
         var error = await Assert.ThrowsAsync<ReleaseException>(() => theirs.PrepareAsync(true, CancellationToken.None));
         Assert.True(clock.Elapsed >= wait, $"gave up after {clock.Elapsed}");
@@ -70,7 +71,7 @@ public sealed class ReleaseLockTests
     {
         using var kit = new ReleaseTestKit(flavor);
         using var otherShell = new LocalShell(flavor);
-        await new ReleaseSession(otherShell, kit.Root, Other, kit.Options, kit.Time).PrepareAsync(false, CancellationToken.None);
+        await new ReleaseSession(otherShell, kit.RemoteRoot, Other, kit.Options, kit.Time).PrepareAsync(false, CancellationToken.None);
         AgeHeartbeat(kit, TimeSpan.FromMinutes(3));
         var (wasLocked, owner, age) = await kit.Session().UnlockAsync(force: false, CancellationToken.None);
         Assert.True(wasLocked);
@@ -95,15 +96,15 @@ public sealed class ReleaseLockTests
 
         using var otherShell = new LocalShell(flavor);
         var options = kit.Options with { LockWait = TimeSpan.FromSeconds(30), LockPoll = TimeSpan.FromMilliseconds(20) };
-        var first = new ReleaseSession(kit.Shell, kit.Root, kit.Run, options, TimeProvider.System);
-        var second = new ReleaseSession(otherShell, kit.Root, Other, options, TimeProvider.System);
-        var results = await Task.WhenAll(first.DeployAsync(a, CancellationToken.None), second.DeployAsync(b, CancellationToken.None));
+        var results = await Task.WhenAll(
+            kit.DeployAsync(a, kit.Run, kit.Shell, options, TimeProvider.System),
+            kit.DeployAsync(b, Other, otherShell, options, TimeProvider.System));
 
-        Assert.All(results, r => Assert.Equal(DeployOutcome.Deployed, r.Outcome));
+        Assert.All(results, r => Assert.Equal(Outcome.Deployed, r.Report.Outcome));
         // Whoever went second linked nothing from a half-made release: it saw the first one complete and current.
-        var later = results.Single(r => r.PreviousReleaseId is not null);
-        Assert.Equal(results.Single(r => r.PreviousReleaseId is null).ReleaseId, later.PreviousReleaseId);
-        Assert.Equal(later.ReleaseId, kit.CurrentId());
+        var later = results.Single(r => r.Report.PreviousReleaseId is not null);
+        Assert.Equal(results.Single(r => r.Report.PreviousReleaseId is null).Id(), later.Report.PreviousReleaseId);
+        Assert.Equal(later.Id(), kit.CurrentId());
         Assert.Equal(2, File.ReadAllLines(Path.Join(kit.Root, ".deploy", "log")).Count(l => l.Contains("outcome=deployed", StringComparison.Ordinal)));
         Assert.False(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
     }
@@ -115,7 +116,7 @@ public sealed class ReleaseLockTests
     {
         using var kit = new ReleaseTestKit(flavor);
         using var otherShell = new LocalShell(flavor);
-        await new ReleaseSession(otherShell, kit.Root, Other, kit.Options, kit.Time).PrepareAsync(true, CancellationToken.None);
+        await new ReleaseSession(otherShell, kit.RemoteRoot, Other, kit.Options, kit.Time).PrepareAsync(true, CancellationToken.None);
         var staging = Path.Join(kit.Root, "releases", ".20260101T000000Z-0000abcd.partial");
         Directory.CreateDirectory(staging);
         kit.Options = kit.Options with { LockTimeout = TimeSpan.FromSeconds(60), LockWait = TimeSpan.Zero };
@@ -156,10 +157,10 @@ public sealed class ReleaseLockTests
             var options = kit.Options with { LockTimeout = TimeSpan.FromSeconds(30), LockWait = TimeSpan.Zero };
             for (var round = 0; round < 5; round++)
             {
-                await new ReleaseSession(crashedShell, kit.Root, Other, options, kit.Time).PrepareAsync(false, CancellationToken.None);
+                await new ReleaseSession(crashedShell, kit.RemoteRoot, Other, options, kit.Time).PrepareAsync(false, CancellationToken.None);
                 Directory.CreateDirectory(Path.Join(kit.Root, "releases", ".20260101T000000Z-0000abcd.partial"));
                 AgeHeartbeat(kit, TimeSpan.FromMinutes(5));
-                var runs = shells.Select((shell, i) => new ReleaseSession(shell, kit.Root, kit.Run with { RunId = $"run-waiter-{round}-{i}" }, options, kit.Time)).ToList();
+                var runs = shells.Select((shell, i) => new ReleaseSession(shell, kit.RemoteRoot, kit.Run with { RunId = $"run-waiter-{round}-{i}" }, options, kit.Time)).ToList();
                 var attempts = runs.Select(async r =>
                 {
                     try
@@ -197,7 +198,7 @@ public sealed class ReleaseLockTests
         kit.Options = kit.Options with { LockTimeout = TimeSpan.FromSeconds(60), LockWait = TimeSpan.Zero };
         // The other client's clock is five hours behind: its recorded start and heartbeat look ancient.
         var skewed = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow - TimeSpan.FromHours(5));
-        await new ReleaseSession(otherShell, kit.Root, Other, kit.Options, skewed).PrepareAsync(false, CancellationToken.None);
+        await new ReleaseSession(otherShell, kit.RemoteRoot, Other, kit.Options, skewed).PrepareAsync(false, CancellationToken.None);
         var held = await Assert.ThrowsAsync<ReleaseException>(() => kit.Session().PrepareAsync(false, CancellationToken.None));
         Assert.Contains("alive (heartbeat", held.Message);
 
@@ -212,7 +213,7 @@ public sealed class ReleaseLockTests
 
         // A heartbeat far in the future by the server's clock (its clock was set back) counts as abandoned too.
         await kit.Session().AbortAsync(null, "test", CancellationToken.None);
-        await new ReleaseSession(otherShell, kit.Root, Other, kit.Options, TimeProvider.System).PrepareAsync(false, CancellationToken.None);
+        await new ReleaseSession(otherShell, kit.RemoteRoot, Other, kit.Options, TimeProvider.System).PrepareAsync(false, CancellationToken.None);
         File.SetLastWriteTimeUtc(OwnerFile(kit), DateTime.UtcNow.AddHours(3));
         Assert.Equal(LockAcquisition.TookOver, (await kit.Session().PrepareAsync(false, CancellationToken.None)).Lock);
     }
@@ -225,8 +226,8 @@ public sealed class ReleaseLockTests
         using var kit = new ReleaseTestKit(flavor);
         using var otherShell = new LocalShell(flavor);
         kit.Write("index.html", "x");
-        var a = new ReleaseSession(kit.Shell, kit.Root, kit.Run, kit.Options, TimeProvider.System, "a");
-        var b = new ReleaseSession(otherShell, kit.Root, kit.Run, kit.Options with { LockWait = TimeSpan.FromMilliseconds(200) }, TimeProvider.System, "b");
+        var a = new ReleaseSession(kit.Shell, kit.RemoteRoot, kit.Run, kit.Options, TimeProvider.System, "a");
+        var b = new ReleaseSession(otherShell, kit.RemoteRoot, kit.Run, kit.Options with { LockWait = TimeSpan.FromMilliseconds(200) }, TimeProvider.System, "b");
         await a.PrepareDeployAsync(CancellationToken.None);
         Directory.CreateDirectory(Path.Join(kit.Root, "releases", ".20260101T000000Z-0000abcd.partial"));
         var error = await Assert.ThrowsAsync<ReleaseException>(() => b.PrepareAsync(false, CancellationToken.None));
@@ -257,22 +258,22 @@ public sealed class ReleaseLockTests
         a.Dispose();
         AgeHeartbeat(kit, TimeSpan.FromMinutes(10));
         kit.Write("index.html", "three");
-        var b = await kit.DeployAsync(Other);
-        Assert.Equal(DeployOutcome.Deployed, b.Outcome);
+        var b = await kit.DeployAsync(run: Other);
+        Assert.Equal(Outcome.Deployed, b.Report.Outcome);
 
         // A's new session (same run and target) refuses, switches nothing and leaves no lock.
         var reconnected = kit.Session();
-        var error = await Assert.ThrowsAsync<ReleaseException>(() => reconnected.RetakeAsync(found.CurrentReleaseId, false, CancellationToken.None));
+        var error = await Assert.ThrowsAsync<ReleaseException>(() => reconnected.RetakeAsync([found.CurrentReleaseId], false, CancellationToken.None));
         Assert.Equal(ReleaseFailure.CurrentChanged, error.Kind);
         Assert.Contains("current changed under this deploy", error.Message);
-        Assert.Contains(b.ReleaseId, error.Message);
-        Assert.Equal(b.ReleaseId, kit.CurrentId());
+        Assert.Contains(b.Id(), error.Message);
+        Assert.Equal(b.Id(), kit.CurrentId());
         Assert.False(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
 
         // While current is unchanged, the same re-take goes ahead.
-        var state = await kit.Session().RetakeAsync(b.ReleaseId, false, CancellationToken.None);
+        var state = await kit.Session().RetakeAsync([null, b.Id()], false, CancellationToken.None);
         Assert.Equal(LockAcquisition.Taken, state.Lock);
-        Assert.NotEqual(first.ReleaseId, state.CurrentReleaseId);
+        Assert.NotEqual(first.Id(), state.CurrentReleaseId);
     }
 
     [Theory]
@@ -283,7 +284,7 @@ public sealed class ReleaseLockTests
         using var kit = new ReleaseTestKit(flavor);
         // 10 s, the shortest timeout: a beat every 2.5 s.
         var options = kit.Options with { LockTimeout = TimeSpan.FromSeconds(10) };
-        using var holder = new ReleaseSession(kit.Shell, kit.Root, kit.Run, options, TimeProvider.System);
+        using var holder = new ReleaseSession(kit.Shell, kit.RemoteRoot, kit.Run, options, TimeProvider.System);
         await holder.PrepareAsync(false, CancellationToken.None);
         // As if the holder had been silent for minutes: only its heartbeat can make the lock look alive again.
         AgeHeartbeat(kit, TimeSpan.FromMinutes(5));
@@ -297,7 +298,7 @@ public sealed class ReleaseLockTests
         Assert.Contains("beat=", File.ReadAllText(OwnerFile(kit)));
 
         using var otherShell = new LocalShell(flavor);
-        var waiter = new ReleaseSession(otherShell, kit.Root, Other, options with { LockWait = TimeSpan.Zero }, TimeProvider.System);
+        var waiter = new ReleaseSession(otherShell, kit.RemoteRoot, Other, options with { LockWait = TimeSpan.Zero }, TimeProvider.System);
         var error = await Assert.ThrowsAsync<ReleaseException>(() => waiter.PrepareAsync(false, CancellationToken.None));
         Assert.Contains("alive (heartbeat", error.Message);
 
@@ -320,7 +321,7 @@ public sealed class ReleaseLockTests
         var deployed = await kit.DeployAsync();
         var before = Directory.GetFileSystemEntries(kit.Root, "*", SearchOption.AllDirectories).Order().ToArray();
         var state = await kit.Session().InspectAsync(true, CancellationToken.None);
-        Assert.Equal(deployed.ReleaseId, state.CurrentReleaseId);
+        Assert.Equal(deployed.Id(), state.CurrentReleaseId);
         Assert.NotNull(state.CurrentManifest);
         Assert.False(state.Locked);
         kit.Write("index.html", "y");
