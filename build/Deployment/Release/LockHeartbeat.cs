@@ -6,14 +6,16 @@ public enum BeatOutcome { Renewed, Lost }
 /// <summary>
 /// Keeps a held lock alive: calls <c>beat</c> every <see cref="Interval"/> (a quarter of <c>--lock-timeout</c>) until
 /// stopped, so a waiter never judges a live deploy abandoned however long it runs. A beat that fails (a refused
-/// channel, a slow link) is tried again at the next tick; beats that fail for a whole lock timeout, or a lost lock,
-/// end the heartbeat, since by then the lock can be taken over anyway. Each beat is bounded by the interval.
+/// channel, a link so slow that the beat waits behind an upload) is tried again at the next tick, for as long as
+/// the session holds the lock: only a lost lock or <see cref="StopAsync"/> (unlock, a dropped connection) ends it.
+/// Each beat is bounded by the lock timeout: a later beat is of no use.
 /// </summary>
 public sealed class LockHeartbeat : IAsyncDisposable
 {
     private readonly Func<CancellationToken, Task<BeatOutcome>> beat;
     private readonly TimeProvider time;
     private readonly CancellationTokenSource stop = new();
+    private readonly TimeSpan bound;
     private Task? loop;
     private int beats;
     private int failures;
@@ -25,7 +27,7 @@ public sealed class LockHeartbeat : IAsyncDisposable
         this.beat = beat;
         this.time = time;
         Interval = IntervalFor(lockTimeout);
-        MaxFailures = 4;
+        bound = lockTimeout;
     }
 
     /// <summary>A quarter of the timeout: three beats may be lost before a waiter may take over.</summary>
@@ -33,8 +35,8 @@ public sealed class LockHeartbeat : IAsyncDisposable
 
     public TimeSpan Interval { get; }
 
-    /// <summary>Consecutive failed beats after which the heartbeat gives up (one lock timeout's worth).</summary>
-    public int MaxFailures { get; }
+    /// <summary>Beats that failed in a row (the next tick tries again).</summary>
+    public int Failures => Volatile.Read(ref failures);
 
     /// <summary>Beats that renewed the lock.</summary>
     public int Beats => Volatile.Read(ref beats);
@@ -77,8 +79,8 @@ public sealed class LockHeartbeat : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(stop.Token))
             {
-                using var bound = new CancellationTokenSource(Interval, time);
-                using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, bound.Token);
+                using var beatBound = new CancellationTokenSource(bound, time);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, beatBound.Token);
                 try
                 {
                     if (await beat(linked.Token) == BeatOutcome.Lost)
@@ -87,7 +89,7 @@ public sealed class LockHeartbeat : IAsyncDisposable
                         return;
                     }
                     Interlocked.Increment(ref beats);
-                    failures = 0;
+                    Volatile.Write(ref failures, 0);
                     LastError = null;
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -97,8 +99,7 @@ public sealed class LockHeartbeat : IAsyncDisposable
                 catch (Exception e)
                 {
                     LastError = e;
-                    if (++failures >= MaxFailures)
-                        return;
+                    Interlocked.Increment(ref failures);
                 }
             }
         }
