@@ -68,9 +68,10 @@ public sealed class Deployer(BuildContext context)
         var report = new DeployReport { Operation = "unlock", StartedAt = _time.GetUtcNow() };
         await RunAsync(report, "Unlock", (fanOut, _) => fanOut.ForEachAsync(report, async (target, session, ct) =>
         {
-            var (wasLocked, owner) = await session.UnlockAsync(ct);
+            // A lock whose heartbeat is fresh belongs to a deploy that is running: refused (a failure naming it) unless --force-unlock.
+            var (wasLocked, owner, age) = await session.UnlockAsync(context.Settings.ForceUnlock, ct);
             context.Information(wasLocked
-                ? $"{target.Name}: removed the lock of {session.Root} held by {owner?.ToString() ?? "an unknown owner"}"
+                ? $"{target.Name}: removed the lock of {session.Root} held by {owner?.ToString() ?? "an unknown owner"} ({ReleaseListing.Heartbeat(age, context.Settings.LockTimeout)})"
                 : $"{target.Name}: {session.Root} was not locked");
             return Outcome.Unchanged;
         }, context.CancellationToken), writeReport: false);

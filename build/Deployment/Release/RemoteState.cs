@@ -4,7 +4,8 @@ using Build.Settings;
 
 namespace Build.Deployment.Release;
 
-public enum LockAcquisition { None, Taken, Retaken }
+/// <summary>How a prepare got the lock: free, its own (same run and target), or taken over from an abandoned holder.</summary>
+public enum LockAcquisition { None, Taken, Retaken, TookOver }
 
 /// <summary>What one round trip learned about a server's release directory.</summary>
 public sealed record RemoteState
@@ -32,10 +33,19 @@ public sealed record RemoteState
 
     public bool Locked { get; init; }
 
+    /// <summary>
+    /// The lock's heartbeat age, measured by the server on its own clock (now minus the owner file's modification
+    /// time); null when the server cannot tell (no owner file, no <c>date</c>). Negative when the file is in the future.
+    /// </summary>
+    public TimeSpan? LockAge { get; init; }
+
     public LockAcquisition Lock { get; init; }
 
-    /// <summary>A stale lock this prepare broke (older than --lock-timeout), to be reported.</summary>
+    /// <summary>An abandoned lock this prepare took over (heartbeat older than --lock-timeout), to be reported.</summary>
     public LockOwner? BrokenStaleLock { get; init; }
+
+    /// <summary>The heartbeat age of the lock taken over, on the server's clock.</summary>
+    public TimeSpan? BrokenLockAge { get; init; }
 
     public Manifest? CurrentManifest { get; init; }
 
@@ -110,10 +120,12 @@ public sealed record RemoteState
         var bad = new HashSet<string>(StringComparer.Ordinal);
         var meta = new Dictionary<string, ReleaseMeta>(StringComparer.Ordinal);
         var owner = new List<string>();
+        var brokenOwner = new List<string>();
+        long? age = null, brokenAge = null;
         var switches = new List<(string, string?)>();
         var edited = new List<string>();
         var sealedMarker = false;
-        string? link = null, current = null, manifestJson = null, broken = null;
+        string? link = null, current = null, manifestJson = null;
         bool exists = true, locked = false, hash = false, gzip = false, ended = false;
         var acquisition = LockAcquisition.None;
         var cleaned = 0;
@@ -127,8 +139,13 @@ public sealed record RemoteState
                 case "@current": current = ServerName.IsReleaseId(value) ? value : null; break;
                 case "@locked": locked = true; break;
                 case "@owner": owner.Add(value); break;
-                case "@broke": broken = value; break;
-                case "@lock": acquisition = value == "retaken" ? LockAcquisition.Retaken : LockAcquisition.Taken; locked = true; break;
+                case "@lock-age": age = Seconds(value); break;
+                case "@broke": brokenOwner.Add(value); break;
+                case "@broke-age": brokenAge = Seconds(value); break;
+                case "@lock":
+                    acquisition = value switch { "retaken" => LockAcquisition.Retaken, "took-over" => LockAcquisition.TookOver, _ => LockAcquisition.Taken };
+                    locked = true;
+                    break;
                 case "@release":
                     if (ServerName.IsReleaseId(value)) releases.Add(value);
                     else if (value.StartsWith('.') && (value.EndsWith(".partial", StringComparison.Ordinal) || value.EndsWith(".deploy", StringComparison.Ordinal))) partials.Add(value);
@@ -190,7 +207,9 @@ public sealed record RemoteState
             Locked = locked,
             LockOwner = Release.LockOwner.Parse(owner),
             Lock = acquisition,
-            BrokenStaleLock = broken is null ? null : LockOwner.IsValidRunId(broken) ? new LockOwner(broken, null, null, null, null) : Release.LockOwner.Unknown,
+            LockAge = age is { } a ? TimeSpan.FromSeconds(a) : null,
+            BrokenStaleLock = acquisition == LockAcquisition.TookOver ? Release.LockOwner.Parse(brokenOwner) ?? Release.LockOwner.Unknown : null,
+            BrokenLockAge = brokenAge is { } b ? TimeSpan.FromSeconds(b) : null,
             CurrentManifest = manifest,
             ManifestProblem = problem,
             EditedOnServer = manifest is null ? [] : edited,
@@ -217,6 +236,10 @@ public sealed record RemoteState
         if (release is null || !ServerName.IsReleaseId(release) || outcome is not ("deployed" or "rolled-back")) return null;
         return (release, from is not null && ServerName.IsReleaseId(from) ? from : null);
     }
+
+    /// <summary>A signed whole number of seconds within a century, else nothing (server text is not trusted).</summary>
+    internal static long? Seconds(string value) =>
+        long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var s) && Math.Abs(s) < 3_155_760_000 ? s : null;
 
     internal static (string Key, string Value) Split(string line)
     {

@@ -12,7 +12,7 @@ public enum ShellFlavor
     Gnu,
     /// <summary>BusyBox sh with BusyBox applets only.</summary>
     BusyBox,
-    /// <summary>dash with only the assumed tools: sh, tar, mkdir, mv, ln, rm, cat, ls, find (no stream hash possible).</summary>
+    /// <summary>dash with only the assumed tools: sh, tar, mkdir, mv, ln, rm, cat, ls, find, date (no stream hash possible).</summary>
     Minimal,
 }
 
@@ -25,7 +25,7 @@ public enum ShellFlavor
 [UnsupportedOSPlatform("windows")]
 public sealed class LocalShell : IRemoteShell, IDisposable
 {
-    private static readonly string[] Required = ["sh", "tar", "mkdir", "mv", "ln", "rm", "cat", "ls", "find"];
+    private static readonly string[] Required = ["sh", "tar", "mkdir", "mv", "ln", "rm", "cat", "ls", "find", "date"];
     private static readonly string[] Optional = ["sha256sum", "tee", "mkfifo", "gzip", "awk"];
     private readonly string toolDirectory;
     private bool dead;

@@ -176,7 +176,7 @@ public sealed class ServerGarbageTests(ITestOutputHelper output)
                 "rollback" => fanOut.RollbackAsync(number % 2 == 0 ? null : ReleaseId.Parse(Older), report, CancellationToken.None),
                 "unlock" => fanOut.ForEachAsync(report, async (t, session, ct) =>
                 {
-                    var (_, owner) = await session.UnlockAsync(ct);
+                    var (_, owner, _) = await session.UnlockAsync(force: true, ct);
                     AssertClean(owner?.ToString());
                     return Outcome.Unchanged;
                 }, CancellationToken.None),
