@@ -12,7 +12,7 @@ public enum ShellFlavor
     Gnu,
     /// <summary>BusyBox sh with BusyBox applets only.</summary>
     BusyBox,
-    /// <summary>dash with only the assumed tools: sh, tar, mkdir, mv, ln, rm, cat, ls (no stream hash possible).</summary>
+    /// <summary>dash with only the assumed tools: sh, tar, mkdir, mv, ln, rm, cat, ls, find, date (no stream hash possible).</summary>
     Minimal,
 }
 
@@ -26,7 +26,7 @@ public enum ShellFlavor
 public sealed class LocalShell : IRemoteShell, IDisposable
 {
     /// <summary>The tools the remote scripts assume.</summary>
-    internal static readonly string[] Required = ["sh", "tar", "mkdir", "mv", "ln", "rm", "cat", "ls"];
+    internal static readonly string[] Required = ["sh", "tar", "mkdir", "mv", "ln", "rm", "cat", "ls", "find", "date"];
 
     /// <summary>The tools the remote scripts use when present (stream hash, gzip, a faster count).</summary>
     internal static readonly string[] Optional = ["sha256sum", "tee", "mkfifo", "gzip", "awk"];
@@ -67,6 +67,9 @@ public sealed class LocalShell : IRemoteShell, IDisposable
     /// <summary>Completed when a stream stalls at <see cref="StallAfterBytes"/>.</summary>
     public TaskCompletionSource Stalled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>The shell's umask, as a login profile may leave it (null: inherited).</summary>
+    public string? Umask { get; set; }
+
     public int Calls => calls;
 
     /// <summary>The "connection" was cut: every later call fails.</summary>
@@ -103,7 +106,7 @@ public sealed class LocalShell : IRemoteShell, IDisposable
             start.FileName = Path.Join(toolDirectory, "sh");
         }
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(script);
+        start.ArgumentList.Add(Umask is null ? script : $"umask {Umask}\n{script}");
         start.ArgumentList.Add("sh");
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);
