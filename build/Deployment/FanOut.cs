@@ -275,7 +275,8 @@ public sealed class FanOut(
         }
         catch (Exception e)
         {
-            var error = e is OperationCanceledException && cancellationToken.IsCancellationRequested
+            // Once the run is cancelled, that is the reason, whatever the step it cut short threw.
+            var error = cancellationToken.IsCancellationRequested
                 ? "cancelled"
                 // Server text reaches messages (errors, lock owners): cleaned before the log, the JSON and the XML see it.
                 : ServerText.Clean(e.Message, ServerText.MaxErrorBytes);

@@ -293,10 +293,11 @@ public sealed class ServerDeploy : IDisposable
 
     private ReleaseId? CandidateId => _candidate is { } c ? ReleaseId.Parse(c.ReleaseId) : null;
 
+    // Once the run is cancelled, that is the reason, whatever the step it cut short threw (a closed channel, a cut stream).
     private Task FailAsync(Exception e, CancellationToken cancellationToken, (bool Known, string? Id)? serving = null) =>
-        cancellationToken.IsCancellationRequested && e is OperationCanceledException
-            // Server text reaches messages (errors, lock owners): cleaned before the log, the JSON and the XML see it.
+        cancellationToken.IsCancellationRequested
             ? FailAsync("cancelled", null, serving)
+            // Server text reaches messages (errors, lock owners): cleaned before the log, the JSON and the XML see it.
             : FailAsync(ServerText.Clean(e.Message, ServerText.MaxErrorBytes), (e as ReleaseException)?.Kind, serving);
 
     /// <summary>

@@ -17,6 +17,12 @@ public sealed record SshServerOptions
 
     /// <summary>sshd's MaxSessions: channels one connection may have open at once (OpenSSH's default is 10).</summary>
     public int MaxSessions { get; init; } = 100;
+
+    /// <summary>
+    /// PATH of every session (sshd's <c>SetEnv</c>, which overrides the default environment): a directory of BusyBox
+    /// applet links here makes BusyBox the remote shell's tools. Null: sshd's default PATH.
+    /// </summary>
+    public string? SessionPath { get; init; }
 }
 
 /// <summary>A public key line's parts: type and base64 blob.</summary>
@@ -244,6 +250,7 @@ public sealed class SshServer : IAsyncDisposable
         "LogLevel VERBOSE",
         "MaxStartups 200",
         $"MaxSessions {_options.MaxSessions}",
+        _options.SessionPath is { } path ? $"SetEnv PATH={path}" : "",
         "Subsystem sftp internal-sftp",
         "");
 

@@ -38,6 +38,8 @@ public sealed class TcpProxy : IAsyncDisposable
     private int _connections;
     private int _cuts;
     private int _nextId;
+    private TaskCompletionSource _flowing = Completed();
+    private readonly List<(long Bytes, TaskCompletionSource Reached)> _upstreamMarks = [];
 
     /// <param name="target">Where to forward to.</param>
     /// <param name="oneWayDelay">Added in each direction: the round trip grows by twice this.</param>
@@ -90,6 +92,54 @@ public sealed class TcpProxy : IAsyncDisposable
             _cutRemaining = bytes;
             _cutDirection = direction;
             return _cutDone.Task;
+        }
+    }
+
+    /// <summary>
+    /// Holds what is sent from now on, both ways, until <see cref="Resume"/>: a stalled link whose connections stay open.
+    /// A test pauses at an observable point instead of hoping a transfer is still running.
+    /// </summary>
+    public void Pause()
+    {
+        lock (_cutLock)
+            if (_flowing.Task.IsCompleted) _flowing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    public void Resume()
+    {
+        lock (_cutLock) _flowing.TrySetResult();
+    }
+
+    /// <summary>Completes once <see cref="BytesUpstream"/> has reached <paramref name="bytes"/>: a marker to wait on.</summary>
+    public Task UpstreamReached(long bytes)
+    {
+        lock (_upstreamMarks)
+        {
+            if (BytesUpstream >= bytes) return Task.CompletedTask;
+            var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _upstreamMarks.Add((bytes, reached));
+            return reached.Task;
+        }
+    }
+
+    private static TaskCompletionSource Completed()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        done.SetResult();
+        return done;
+    }
+
+    private void Counted(ProxyDirection direction, long length)
+    {
+        var total = Interlocked.Add(ref direction == ProxyDirection.Upstream ? ref _upstream : ref _downstream, length);
+        if (direction != ProxyDirection.Upstream) return;
+        lock (_upstreamMarks)
+        {
+            foreach (var mark in _upstreamMarks.Where(m => m.Bytes <= total).ToList())
+            {
+                mark.Reached.TrySetResult();
+                _upstreamMarks.Remove(mark);
+            }
         }
     }
 
@@ -188,6 +238,9 @@ public sealed class TcpProxy : IAsyncDisposable
                 }
                 var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), sendAt);
                 if (wait > TimeSpan.Zero) await Task.Delay(wait, token);
+                Task flowing;
+                lock (_cutLock) flowing = _flowing.Task;
+                await flowing.WaitAsync(token);
 
                 if (chunk.Length == 0)
                 {
@@ -197,7 +250,7 @@ public sealed class TcpProxy : IAsyncDisposable
                 var length = chunk.Length;
                 var cut = TakeCut(direction, ref length);
                 if (length > 0) await to.SendAsync(chunk.Buffer.AsMemory(0, length), SocketFlags.None, token);
-                Interlocked.Add(ref direction == ProxyDirection.Upstream ? ref _upstream : ref _downstream, length);
+                Counted(direction, length);
                 if (cut)
                 {
                     Interlocked.Increment(ref _cuts);

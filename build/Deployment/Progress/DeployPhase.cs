@@ -24,12 +24,11 @@ public enum DeployPhase
     [JsonStringEnumMemberName("rolled-back")] RolledBack,
     [JsonStringEnumMemberName("retry")] Retry,
     [JsonStringEnumMemberName("failed")] Failed,
-    [JsonStringEnumMemberName("done")] Done,
 }
 
 public static class DeployPhases
 {
     /// <summary>Whether the phase ends a server's part of the operation (its live bar completes).</summary>
     public static bool EndsServer(this DeployPhase phase) => phase is DeployPhase.Switched or DeployPhase.Unchanged or DeployPhase.Failed
-        or DeployPhase.Planned or DeployPhase.RolledBack or DeployPhase.HeldBack or DeployPhase.SwitchedBack or DeployPhase.Done;
+        or DeployPhase.Planned or DeployPhase.RolledBack or DeployPhase.HeldBack or DeployPhase.SwitchedBack;
 }

@@ -55,14 +55,15 @@ public static class DeploySummary
         }
         var serving = deployed + unchanged.Count;
         return $"Release {report.ReleaseId ?? "-"} is served by {serving} of {Count(servers.Count, "server")}: " +
-            string.Join("; ", servers.Select(Serves)) + $" ({seconds} s)";
+            string.Join("; ", servers.Select(s => Serves(s, report.ReleaseId))) + $" ({seconds} s)";
     }
 
-    /// <summary>What one server serves after the run, as far as the run knows.</summary>
-    public static string Serves(ServerReport s) => s.Outcome switch
+    /// <summary>What one server serves after the run, as far as the run knows (<paramref name="wanted"/>: the run's release).</summary>
+    public static string Serves(ServerReport s, string? wanted = null) => s.Outcome switch
     {
         Outcome.Deployed or Outcome.Unchanged or Outcome.RolledBack => $"{s.Server} serves {s.ReleaseId}",
-        Outcome.Failed => $"{s.Server} {(s.PreviousReleaseId is { } p ? $"serves {p}" : "serves what it served before")} (failed)",
+        Outcome.Failed when s.ServingUnknown => $"{s.Server} serves {s.PreviousReleaseId ?? "no release"} or {wanted ?? "the new release"}: it could not be asked (failed)",
+        Outcome.Failed => $"{s.Server} {((s.ReleaseId ?? s.PreviousReleaseId) is { } p ? $"serves {p}" : "serves what it served before")} (failed)",
         _ => $"{s.Server} serves {s.ReleaseId ?? "no release"} ({s.Outcome.Text()})",
     };
 

@@ -13,20 +13,25 @@ using TestHosts;
 namespace Build.Tests.Deployment;
 
 /// <summary>Three real sshd servers (127.0.0.2-4) shared by the deploy tests; each test works under its own remote base.</summary>
-public sealed class DeployServers : IAsyncLifetime
+public class DeployServers : IAsyncLifetime
 {
     public IReadOnlyList<SshServer> Servers { get; private set; } = [];
 
-    public async Task InitializeAsync()
+    /// <summary>The servers' loopback addresses.</summary>
+    protected virtual IReadOnlyList<string> Addresses => ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
+
+    /// <summary>Each server's sshd options.</summary>
+    protected virtual SshServerOptions Options(string address) => new() { Address = address };
+
+    public virtual async Task InitializeAsync()
     {
-        Servers = await Task.WhenAll(new[] { "127.0.0.2", "127.0.0.3", "127.0.0.4" }
-            .Select(a => SshServer.StartAsync(new SshServerOptions { Address = a })));
+        Servers = await Task.WhenAll(Addresses.Select(a => SshServer.StartAsync(Options(a))));
         // One deploy key for all of them, as in production: server1's user key.
         foreach (var s in Servers.Skip(1))
             await File.AppendAllTextAsync(Path.Join(s.Directory, "authorized_keys"), Servers[0].UserKey.PublicKey + "\n");
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         foreach (var s in Servers) await s.DisposeAsync();
     }

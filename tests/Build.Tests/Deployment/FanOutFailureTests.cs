@@ -1,7 +1,7 @@
 using System.Runtime.Versioning;
 using Build.Deployment;
-using Build.Deployment.Release;
 using Build.Deployment.Progress;
+using Build.Deployment.Release;
 using Build.Settings;
 using Build.Tests.Deployment.Release;
 using Build.Deployment.Reports;
@@ -212,7 +212,13 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
             Assert.False(bed.Locked(server));
         }
         Assert.Equal("./build.sh --target=Deploy --server=server1,server2,server3", Build.Deployment.Reports.DeploySummary.RetryCommand(report, "Deploy", []));
-        Assert.DoesNotContain("Deployed release", Build.Deployment.Reports.DeploySummary.Headline(report, TimeSpan.Zero));
+        // The summary says which server serves which release.
+        var headline = Build.Deployment.Reports.DeploySummary.Headline(report, TimeSpan.Zero);
+        output.WriteLine(headline);
+        Assert.DoesNotContain("Deployed release", headline);
+        Assert.Contains($"server1 serves {first ?? "no release"} (switched-back)", headline);
+        Assert.Contains($"server2 serves {first ?? "no release"} (switched-back)", headline);
+        Assert.Contains(first is null ? "server3 serves what it served before (failed)" : $"server3 serves {first} (failed)", headline);
 
         // The retry the summary suggests deploys the release everywhere.
         var again = await bed.DeployAsync();
@@ -220,50 +226,112 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
     }
 
     [Fact]
+    public async Task A_switch_whose_reply_was_lost_counts_as_the_switch_it_was_and_the_fleet_stays_on_one_release()
+    {
+        await using var bed = new DeployBed(servers, count: 2);
+        bed.Generate(files: 8, version: "v1");
+        var first = await bed.DeployAsync();
+        bed.Generate(files: 8, seed: 2, version: "v2");
+        // server1's first connection dies right after its switch ran on the server: the client never hears back.
+        var connect = bed.Connect();
+        var lost = 0;
+        ConnectServer losing = async (target, ct) =>
+        {
+            var link = await connect(target, ct);
+            return target.Name == "server1" && Interlocked.Exchange(ref lost, 1) == 0
+                ? new ServerLink(new ReplyLosingShell(link.Shell, RemoteScripts.Switch, link.Dispose), link)
+                : link;
+        };
+
+        var report = await bed.DeployAsync(bed.FanOut(connect: losing));
+        output.WriteLine(bed.Progress.ToString());
+
+        Assert.All(report.Servers, s => Assert.Equal(Outcome.Deployed, s.Outcome));
+        Assert.Contains(bed.Progress.Lines, l => l.StartsWith("server1: switched", StringComparison.Ordinal) && l.Contains("reply was lost", StringComparison.Ordinal));
+        Assert.StartsWith($"Deployed release {report.ReleaseId} to 2 servers", Build.Deployment.Reports.DeploySummary.Headline(report, TimeSpan.Zero));
+        foreach (var server in new[] { "server1", "server2" })
+        {
+            bed.AssertCurrentIsSite(server);
+            Assert.False(bed.Locked(server));
+            // One switch, logged once, from the release served before: the rollback target stays right.
+            var deployed = Assert.Single(bed.LogLines(server), l => l.Contains($"release={report.ReleaseId}", StringComparison.Ordinal));
+            Assert.Contains($"from={first.ReleaseId}", deployed);
+        }
+    }
+
+    /// <summary>Runs every command, but after <paramref name="script"/> has run the connection dies before its reply is read.</summary>
+    private sealed class ReplyLosingShell(IRemoteShell inner, string script, Action cut) : IRemoteShell
+    {
+        public async Task<RemoteResult> RunAsync(string command, IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task>? writeInput, CancellationToken cancellationToken)
+        {
+            var result = await inner.RunAsync(command, arguments, writeInput, cancellationToken);
+            if (command != script) return result;
+            cut();
+            throw new IOException("connection lost before the reply (simulated)");
+        }
+    }
+
+    [Fact]
     public async Task Two_deploys_to_one_server_serialise_through_the_lock_or_refuse_and_never_interleave()
     {
         await using var bed = new DeployBed(servers, count: 1);
-        var proxy = bed.Proxy(0, bytesPerSecond: 400_000);
+        var proxy = bed.Proxy(0);
         bed.Generate(files: 20, bytesPerFile: 40_000, version: "a");
         var siteA = bed.Site;
         var candidateA = await bed.CandidateAsync();
         // B and C deploy another directory: A streams its files from siteA while they run.
         bed.Site = Path.Join(bed.Workspace, "site-b");
+        // A goes through the proxy, B and C straight to the server: pausing the proxy holds A alone.
+        var direct = new[] { new DeployTarget("server1", bed.Fixture[0].Address, bed.Fixture[0].Port) };
+        var connectDirect = bed.Connect(bed.Connector(knownHosts: bed.KnownHosts() + bed.Fixture[0].KnownHostsLines("server1")));
 
-        // Run A uploads slowly through the capped proxy; run B starts once A holds the lock.
+        // Run A holds the lock mid-upload: the proxy is paused the moment A starts uploading, whatever the machine's speed.
         var aUploading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var progressA = new RecordingProgress { OnPhase = (_, phase) => { if (phase == DeployPhase.Upload) aUploading.TrySetResult(); } };
+        var progressA = new RecordingProgress { OnPhase = (_, phase) => { if (phase == DeployPhase.Upload) { proxy.Pause(); aUploading.TrySetResult(); } } };
         var reportA = new DeployReport { Operation = "deploy", StartedAt = DateTimeOffset.UtcNow };
         var runA = bed.FanOut(run: DeployBed.Run("run-a"), progress: progressA).DeployAsync(Task.FromResult(candidateA), reportA, CancellationToken.None);
-        await aUploading.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        try
+        {
+            await aUploading.Task.WaitAsync(TimeSpan.FromMinutes(3));
 
-        bed.Generate(files: 20, bytesPerFile: 40_000, seed: 7, version: "b");
-        // B with a short lock wait refuses, naming A.
-        bed.Release = bed.Release with { LockWait = TimeSpan.FromMilliseconds(300) };
-        var progressB = new RecordingProgress();
-        var refused = await bed.DeployAsync(bed.FanOut(bed.Targets(), run: DeployBed.Run("run-b"), attempts: 1, progress: progressB,
-            connect: bed.Connect()));
-        var refusedLine = Assert.Single(refused.Servers);
-        Assert.Equal(Outcome.Failed, refusedLine.Outcome);
-        Assert.Contains("run-a", refusedLine.Error);
-        Assert.True(bed.Locked("server1"), "A's lock survives B's refusal");
+            bed.Generate(files: 20, bytesPerFile: 40_000, seed: 7, version: "b");
+            // B with a short lock wait refuses, naming A.
+            bed.Release = bed.Release with { LockWait = TimeSpan.FromMilliseconds(300) };
+            var refused = await bed.DeployAsync(bed.FanOut(direct, run: DeployBed.Run("run-b"), attempts: 1, progress: new RecordingProgress(), connect: connectDirect));
+            var refusedLine = Assert.Single(refused.Servers);
+            Assert.Equal(Outcome.Failed, refusedLine.Outcome);
+            Assert.Contains("run-a", refusedLine.Error);
+            Assert.True(bed.Locked("server1"), "A's lock survives B's refusal");
 
-        // C with a long lock wait waits for A and then deploys its own content after A.
-        bed.Release = bed.Release with { LockWait = TimeSpan.FromMinutes(2) };
-        var reportC = await bed.DeployAsync(bed.FanOut(run: DeployBed.Run("run-c"), progress: new RecordingProgress()));
-        await runA;
-        Assert.Equal(Outcome.Deployed, Assert.Single(reportA.Servers).Outcome);
-        Assert.Equal(Outcome.Deployed, Assert.Single(reportC.Servers).Outcome);
-        bed.AssertCurrentIsSite("server1");
-        Build.Tests.Deployment.Release.ReleaseTestKit.AssertSameTree(siteA, Path.Join(bed.RootOf("server1"), "releases", candidateA.ReleaseId));
+            // C with a long lock wait asks for the lock while A holds it, waits for A, then deploys its own content after A.
+            bed.Release = bed.Release with { LockWait = TimeSpan.FromMinutes(3) };
+            var cLocking = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var progressC = new RecordingProgress { OnPhase = (_, phase) => { if (phase == DeployPhase.Lock) cLocking.TrySetResult(); } };
+            var runC = bed.DeployAsync(bed.FanOut(direct, run: DeployBed.Run("run-c"), progress: progressC, connect: connectDirect));
+            await cLocking.Task.WaitAsync(TimeSpan.FromMinutes(3));
+            Assert.True(bed.Locked("server1"), "A still holds the lock while C asks for it");
+            proxy.Resume();
+            var reportC = await runC;
+            await runA;
 
-        // The log shows A's whole deploy before C's: lock order, not interleaving.
-        var log = bed.LogLines("server1").Where(l => l.Contains("outcome=deployed", StringComparison.Ordinal)).ToList();
-        Assert.Equal(2, log.Count);
-        Assert.Contains("run=run-a", log[0]);
-        Assert.Contains("run=run-c", log[1]);
-        Assert.Contains($"from={candidateA.ReleaseId}", log[1]);
-        Assert.False(bed.Locked("server1"));
+            Assert.Equal(Outcome.Deployed, Assert.Single(reportA.Servers).Outcome);
+            Assert.Equal(Outcome.Deployed, Assert.Single(reportC.Servers).Outcome);
+            bed.AssertCurrentIsSite("server1");
+            Build.Tests.Deployment.Release.ReleaseTestKit.AssertSameTree(siteA, Path.Join(bed.RootOf("server1"), "releases", candidateA.ReleaseId));
+
+            // The log shows A's whole deploy before C's: lock order, not interleaving.
+            var log = bed.LogLines("server1").Where(l => l.Contains("outcome=deployed", StringComparison.Ordinal)).ToList();
+            Assert.Equal(2, log.Count);
+            Assert.Contains("run=run-a", log[0]);
+            Assert.Contains("run=run-c", log[1]);
+            Assert.Contains($"from={candidateA.ReleaseId}", log[1]);
+            Assert.False(bed.Locked("server1"));
+        }
+        finally
+        {
+            proxy.Resume();
+            await runA.WaitAsync(TimeSpan.FromMinutes(3)).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
     }
 
     [Fact]
@@ -308,28 +376,59 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         bed.Generate(files: 30, bytesPerFile: 60_000, seed: 3, version: "v2");
 
         using var cancel = new CancellationTokenSource();
-        var upstreamAtUpload = -1L;
-        bed.Progress.OnPhase = (server, phase) => { if (server == "server1" && phase == DeployPhase.Upload) Interlocked.Exchange(ref upstreamAtUpload, proxy.BytesUpstream); };
+        // Observable markers, not speed: server1 started uploading, then 200 KB of the upload went through the proxy,
+        // where it is held (the rest of the 1.8 MB would take seconds more anyway) so the cancel lands mid-upload.
+        var midUpload = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bed.Progress.OnPhase = (server, phase) =>
+        {
+            if (server != "server1" || phase != DeployPhase.Upload) return;
+            proxy.UpstreamReached(proxy.BytesUpstream + 200_000).ContinueWith(_ => { proxy.Pause(); midUpload.TrySetResult(); }, TaskScheduler.Default);
+        };
         var candidate = await bed.CandidateAsync();
         var report = new DeployReport { Operation = "deploy", StartedAt = DateTimeOffset.UtcNow };
         var run = bed.FanOut(mode: SwitchMode.Independent).DeployAsync(Task.FromResult(candidate), report, cancel.Token);
-        // Observable marker: 200 KB of the upload went through the proxy.
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (Interlocked.Read(ref upstreamAtUpload) < 0 || proxy.BytesUpstream - Interlocked.Read(ref upstreamAtUpload) < 200_000)
+        try
         {
-            Assert.True(DateTime.UtcNow < deadline, "the upload did not start");
-            await Task.Delay(20);
+            await midUpload.Task.WaitAsync(TimeSpan.FromMinutes(3));
+            await cancel.CancelAsync();
+            // A dropped link: what the proxy held never reaches the server, and the clean-up connects afresh.
+            proxy.CutAll();
+            proxy.Resume();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
         }
-        await cancel.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        finally
+        {
+            proxy.Resume();
+        }
         output.WriteLine(bed.Progress.ToString());
 
         var line = report.Servers.Single(s => s.Server == "server1");
         Assert.Equal(Outcome.Failed, line.Outcome);
         Assert.Equal("cancelled", line.Error);
+        Assert.Equal(first.ReleaseId, line.ReleaseId); // what it serves
         Assert.Equal(first.ReleaseId, bed.CurrentId("server1"));
-        Assert.Equal([first.ReleaseId!], bed.Releases("server1"));
         Assert.False(bed.Locked("server1"));
         Assert.Equal(2, report.Servers.Count);
+        // Once the server's side of the cut upload has ended (its part processes saw the drop), no staging is left.
+        await Support.Poll.UntilAsync(() => !RunningUnder(bed.RootOf("server1")), TimeSpan.FromMinutes(1), "the server's upload processes to end");
+        Assert.Equal([first.ReleaseId!], bed.Releases("server1"));
+    }
+
+    /// <summary>Whether a process on this machine (the test servers are local) has <paramref name="root"/> on its command line.</summary>
+    private static bool RunningUnder(string root)
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out _)) continue;
+            try
+            {
+                if (File.ReadAllText(Path.Join(dir, "cmdline")).Contains(root, StringComparison.Ordinal)) return true;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The process ended meanwhile.
+            }
+        }
+        return false;
     }
 }

@@ -25,8 +25,11 @@ public enum ShellFlavor
 [UnsupportedOSPlatform("windows")]
 public sealed class LocalShell : IRemoteShell, IDisposable
 {
-    private static readonly string[] Required = ["sh", "tar", "mkdir", "mv", "ln", "rm", "cat", "ls", "find", "date"];
-    private static readonly string[] Optional = ["sha256sum", "tee", "mkfifo", "gzip", "awk"];
+    /// <summary>The tools the remote scripts assume.</summary>
+    internal static readonly string[] Required = ["sh", "tar", "mkdir", "mv", "ln", "rm", "cat", "ls", "find", "date"];
+
+    /// <summary>The tools the remote scripts use when present (stream hash, gzip, a faster count).</summary>
+    internal static readonly string[] Optional = ["sha256sum", "tee", "mkfifo", "gzip", "awk"];
     private readonly string toolDirectory;
     private bool dead;
 
@@ -54,6 +57,12 @@ public sealed class LocalShell : IRemoteShell, IDisposable
 
     /// <summary>Hold the next stream after this many bytes until the call is cancelled (a hung upload).</summary>
     public long? StallAfterBytes { get; set; }
+
+    /// <summary>
+    /// The next run of this script goes through on the "server", then the connection dies before its reply arrives
+    /// (a switch whose reply was lost).
+    /// </summary>
+    public string? LoseReplyOf { get; set; }
 
     /// <summary>Completed when a stream stalls at <see cref="StallAfterBytes"/>.</summary>
     public TaskCompletionSource Stalled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -152,6 +161,12 @@ public sealed class LocalShell : IRemoteShell, IDisposable
                 throw new IOException("connection cut (simulated)");
             var result = new RemoteResult(process.ExitCode, await output, await error);
             Interlocked.Increment(ref completed);
+            if (LoseReplyOf is { } lost && lost == script)
+            {
+                LoseReplyOf = null;
+                dead = true;
+                throw new IOException("connection lost before the reply (simulated)");
+            }
             return result;
         }
         catch (OperationCanceledException)

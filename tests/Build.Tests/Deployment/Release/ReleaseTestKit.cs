@@ -74,7 +74,8 @@ public sealed class ReleaseTestKit : IDisposable
 
     /// <summary>
     /// One deploy through the production path (lifecycle, retries, clean-up); the server's deploy whatever its outcome.
-    /// A cancelled deploy throws, as the fan-out does.
+    /// A cancelled deploy throws, as the fan-out does. Retry delays and lock polls run on the system clock unless
+    /// <paramref name="time"/> says otherwise (a fake clock would never let a retry delay end).
     /// </summary>
     public async Task<ServerDeploy> TryDeployAsync(ReleaseCandidate? candidate = null, ReleaseRun? run = null, LocalShell? shell = null,
         ReleaseOptions? options = null, TimeProvider? time = null, int attempts = 1, CancellationToken cancellationToken = default)
@@ -82,7 +83,7 @@ public sealed class ReleaseTestKit : IDisposable
         candidate ??= await CandidateAsync();
         var fanOut = new FanOut([new DeployTarget("local", "127.0.0.1")], Connect(shell), run ?? Run, options ?? Options,
             new FanOutOptions { RemoteRoot = RemoteRoot, Attempts = attempts, RetryDelay = TimeSpan.FromMilliseconds(10), Switch = SwitchMode.Independent },
-            Progress, time ?? Time);
+            Progress, time ?? TimeProvider.System);
         var report = new DeployReport { Operation = "deploy", StartedAt = DateTimeOffset.UnixEpoch, ReleaseId = candidate.ReleaseId };
         var result = await fanOut.DeployAsync(Task.FromResult(candidate), report, cancellationToken);
         return Assert.Single(result.Servers);

@@ -1,0 +1,111 @@
+using System.Runtime.Versioning;
+using Build.Deployment;
+using Build.Deployment.Progress;
+using Build.Deployment.Release;
+using Build.Deployment.Reports;
+using Build.Tests.Deployment.Release;
+
+namespace Build.Tests.Deployment;
+
+/// <summary>
+/// One server's lifecycle (<see cref="ServerDeploy"/>) where the protocol alone cannot tell what happened: a switch
+/// whose reply was lost. Through the production path, against a local shell.
+/// </summary>
+[UnsupportedOSPlatform("windows")]
+public sealed class ServerDeployTests
+{
+    [Theory]
+    [InlineData(3)]
+    [InlineData(1)]
+    public async Task A_switch_whose_reply_was_lost_is_found_to_have_happened_and_not_repeated(int attempts)
+    {
+        using var kit = new ReleaseTestKit(ShellFlavor.Gnu);
+        kit.Write("index.html", "one");
+        var first = await kit.DeployAsync();
+        kit.Write("index.html", "two");
+        var candidate = await kit.CandidateAsync();
+
+        // The switch goes through on the server; the connection dies before its reply reaches the client.
+        kit.Shell.LoseReplyOf = RemoteScripts.Switch;
+        var deploy = await kit.TryDeployAsync(candidate, attempts: attempts);
+
+        Assert.Equal(ServerStage.Finished, deploy.Stage);
+        Assert.Equal(Outcome.Deployed, deploy.Report.Outcome);
+        Assert.Equal(candidate.ReleaseId, deploy.Report.ReleaseId);
+        Assert.Equal(first.Id(), deploy.Previous);
+        Assert.Null(deploy.Switch); // its result never arrived
+        Assert.Contains(kit.Progress.Lines, l => l.Contains("the switch's reply was lost", StringComparison.Ordinal));
+        Assert.Equal(candidate.ReleaseId, kit.CurrentId());
+        // Switched once: one log line for it, whose from= keeps the rollback target right; the lock is free.
+        var log = File.ReadAllLines(Path.Join(kit.Root, ".deploy", "log"));
+        Assert.Single(log, l => l.Contains($"release={candidate.ReleaseId}", StringComparison.Ordinal));
+        Assert.Contains($"from={first.Id()}", log[^1]);
+        Assert.False(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
+        Assert.Equal(first.Id(), (await kit.Session().InspectAsync(false, CancellationToken.None)).RollbackTarget);
+    }
+
+    [Fact]
+    public async Task A_switch_whose_reply_was_lost_on_a_server_that_cannot_be_asked_again_says_so()
+    {
+        using var kit = new ReleaseTestKit(ShellFlavor.Gnu);
+        kit.Write("index.html", "one");
+        var first = await kit.DeployAsync();
+        kit.Write("index.html", "two");
+        var candidate = await kit.CandidateAsync();
+
+        kit.Shell.LoseReplyOf = RemoteScripts.Switch;
+        kit.ReconnectsAfterCut = false;
+        var deploy = await kit.TryDeployAsync(candidate, attempts: 2);
+
+        Assert.Equal(ServerStage.Failed, deploy.Stage);
+        Assert.True(deploy.Report.ServingUnknown);
+        Assert.Null(deploy.Report.ReleaseId);
+        Assert.Contains($"whether it serves {first.Id()} or {candidate.ReleaseId} could not be read", deploy.Report.Error);
+        var report = new DeployReport { Operation = "deploy", StartedAt = DateTimeOffset.UnixEpoch, ReleaseId = candidate.ReleaseId, Servers = [deploy.Report] };
+        var headline = DeploySummary.Headline(report, TimeSpan.Zero);
+        Assert.DoesNotContain("Deployed release", headline);
+        Assert.Contains($"local serves {first.Id()} or {candidate.ReleaseId}: it could not be asked (failed)", headline);
+        Assert.Equal(["local"], DeploySummary.RetryServers(report));
+    }
+
+    [Fact]
+    public async Task A_step_out_of_order_is_refused_by_the_lifecycle()
+    {
+        using var kit = new ReleaseTestKit(ShellFlavor.Gnu);
+        kit.Write("index.html", "one");
+        var deploy = await kit.DeployAsync();
+        Assert.Equal(ServerStage.Finished, deploy.Stage);
+        var again = await kit.DeployAsync();
+        Assert.Equal(Outcome.Unchanged, again.Report.Outcome);
+        Assert.Null(again.Upload);
+
+        // A finished server is never switched, held back or switched back afterwards.
+        await Assert.ThrowsAsync<InvalidOperationException>(() => again.SwitchAsync(CancellationToken.None));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => again.HoldBackAsync("no"));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => deploy.SwitchBackAsync("no", CancellationToken.None));
+        Assert.Throws<InvalidOperationException>(deploy.Finish);
+        Assert.Equal(ServerStage.Finished, again.Stage);
+        Assert.Equal(Outcome.Unchanged, again.Report.Outcome);
+    }
+
+    [Fact]
+    public void Every_phase_that_ends_a_server_completes_its_live_bar()
+    {
+        // The live list (an interactive terminal) completes a server's bar on the phase that ends its part: a server
+        // held back under --switch=together, or switched back, must not be left with a bar stuck half way.
+        var ending = new[] { DeployPhase.Switched, DeployPhase.Unchanged, DeployPhase.Failed, DeployPhase.Planned, DeployPhase.RolledBack, DeployPhase.HeldBack, DeployPhase.SwitchedBack };
+        foreach (var phase in Enum.GetValues<DeployPhase>())
+        {
+            var task = new Spectre.Console.ProgressTask(1, "s", 100);
+            task.Value = 10;
+            new ProgressDisplay.LiveProgress(new Dictionary<string, Spectre.Console.ProgressTask> { ["s"] = task }).Phase("s", phase, "detail");
+            Assert.Equal(ending.Contains(phase), task.IsFinished);
+            Assert.Contains(phase.Text(), task.Description);
+        }
+        Assert.Equal("held-back", DeployPhase.HeldBack.Text());
+        Assert.Equal("would-send", DeployPhase.WouldSend.Text());
+        Assert.Equal("switched-back", Outcome.SwitchedBack.Text());
+        Assert.Equal("\"rolled-back\"", System.Text.Json.JsonSerializer.Serialize(Outcome.RolledBack));
+        Assert.Equal("\"held-back\"", System.Text.Json.JsonSerializer.Serialize(DeployPhase.HeldBack));
+    }
+}
