@@ -89,6 +89,9 @@ public sealed class BuildContext : FrostingContext
     /// <summary>Userspace networking: connect to servers through this SOCKS5 proxy.</summary>
     public System.Net.DnsEndPoint? Socks5Proxy { get; set; }
 
+    /// <summary>The manifest of <see cref="SiteOutput"/>, started by CheckSite and reused by the deploy (hashed once).</summary>
+    public Task<Deployment.Release.Manifest>? SiteManifest { get; set; }
+
     /// <summary>The deploy targets FindServers found (or took from --hosts).</summary>
     public IReadOnlyList<Deployment.DeployTarget> Servers { get; set; } = [];
 }

@@ -26,7 +26,14 @@ public sealed class Deployer(BuildContext context)
 
         // Hash the site while the connections are being opened.
         var commit = ReleaseCandidate.ResolveCommitAsync(context.Processes, context.Root, Environment.GetEnvironmentVariable, token);
-        var candidate = Task.Run(async () => await ReleaseCandidate.CreateAsync(context.SiteOutput, await commit, _time, token), token);
+        var candidate = Task.Run(async () =>
+        {
+            // CheckSite already hashed the site it checked: the same files, hashed once.
+            if (context.SiteManifest is not { } checkedManifest) return await ReleaseCandidate.CreateAsync(context.SiteOutput, await commit, _time, token);
+            var manifest = await checkedManifest;
+            var now = _time.GetUtcNow();
+            return new ReleaseCandidate(context.SiteOutput, manifest, new ReleaseInfo(ReleaseCandidate.NewReleaseId(now, manifest.Hash), await commit, now));
+        }, token);
 
         var report = new DeployReport { Operation = settings.Plan ? "plan" : "deploy", StartedAt = _time.GetUtcNow() };
         await RunAsync(report, "Deploy", async (fanOut, progress) =>
