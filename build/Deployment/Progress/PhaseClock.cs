@@ -48,7 +48,7 @@ public sealed class PhaseClock(TimeProvider time, DateTimeOffset processStart)
 {
     private readonly TimeProvider _time = time;
     private readonly ConcurrentDictionary<RunMark, DateTimeOffset> _marks = new();
-    private readonly ConcurrentQueue<(string Server, string Phase, DateTimeOffset At)> _phases = new();
+    private readonly ConcurrentQueue<(string Server, DeployPhase Phase, DateTimeOffset At)> _phases = new();
 
     public static PhaseClock ForThisProcess(TimeProvider time)
     {
@@ -80,14 +80,14 @@ public sealed class PhaseClock(TimeProvider time, DateTimeOffset processStart)
 
         // Per server, a phase runs from its first entry to the next event that is another phase
         // (a warning or a retry note is not); the run's figure spans every server's.
-        double? Span(string phase)
+        double? Span(DeployPhase phase)
         {
             DateTimeOffset? from = null, to = null;
             foreach (var events in byServer)
             {
                 var i = Array.FindIndex(events, e => e.Phase == phase);
                 if (i < 0) continue;
-                var next = events.Skip(i + 1).FirstOrDefault(e => e.Phase != phase && e.Phase is not ("warning" or "retry"));
+                var next = events.Skip(i + 1).FirstOrDefault(e => e.Phase != phase && e.Phase is not (DeployPhase.Warning or DeployPhase.Retry));
                 if (next.Server is null) continue;
                 if (from is null || events[i].At < from) from = events[i].At;
                 if (to is null || next.At > to) to = next.At;
@@ -100,19 +100,19 @@ public sealed class PhaseClock(TimeProvider time, DateTimeOffset processStart)
             Start: Between(processStart, At(RunMark.CheckStart) ?? At(RunMark.DeployStart)),
             Check: Between(At(RunMark.CheckStart), At(RunMark.CheckEnd)),
             Hash: Between(At(RunMark.HashStart), At(RunMark.HashEnd)),
-            Connect: Span("connect") is { } connect && At(RunMark.DeployStart) is { } deployStart && byServer.Length > 0
+            Connect: Span(DeployPhase.Connect) is { } connect && At(RunMark.DeployStart) is { } deployStart && byServer.Length > 0
                 // From the deploy's start: opening the first connection is part of it.
-                ? Math.Round(connect + (byServer.SelectMany(e => e).Where(p => p.Phase == "connect").Min(p => p.At) - deployStart).TotalSeconds, 3)
+                ? Math.Round(connect + (byServer.SelectMany(e => e).Where(p => p.Phase == DeployPhase.Connect).Min(p => p.At) - deployStart).TotalSeconds, 3)
                 : null,
-            Lock: Span("lock"),
-            Upload: Span("upload"),
-            Switch: Span("switch"),
+            Lock: Span(DeployPhase.Lock),
+            Upload: Span(DeployPhase.Upload),
+            Switch: Span(DeployPhase.Switch),
             Total: Between(processStart, At(RunMark.DeployEnd)));
     }
 
     private sealed class Recording(PhaseClock clock, IDeployProgress inner) : IDeployProgress
     {
-        public void Phase(string server, string phase, string? detail = null)
+        public void Phase(string server, DeployPhase phase, string? detail = null)
         {
             clock._phases.Enqueue((server, phase, clock._time.GetUtcNow()));
             inner.Phase(server, phase, detail);

@@ -8,7 +8,7 @@ public sealed class PhaseClockTests
     private sealed class Lines : IDeployProgress
     {
         public List<string> Seen { get; } = [];
-        public void Phase(string server, string phase, string? detail = null) => Seen.Add($"{server} {phase}");
+        public void Phase(string server, DeployPhase phase, string? detail = null) => Seen.Add($"{server} {phase.ToString().ToLowerInvariant()}");
         public void Upload(string server, long sent, long total) => Seen.Add($"{server} {sent}/{total}");
     }
 
@@ -25,15 +25,15 @@ public sealed class PhaseClockTests
         After(0.1); clock.Mark(RunMark.HashEnd);
         After(0.2); clock.Mark(RunMark.CheckEnd);
         After(0.05); clock.Mark(RunMark.DeployStart);
-        progress.Phase("a", "connect"); progress.Phase("b", "connect");
-        After(0.3); progress.Phase("a", "lock");
-        After(0.1); progress.Phase("b", "lock");
-        After(0.2); progress.Phase("a", "upload");
-        After(0.1); progress.Phase("b", "unchanged", "already serving it");
-        After(1.0); progress.Phase("a", "verified");
+        progress.Phase("a", DeployPhase.Connect); progress.Phase("b", DeployPhase.Connect);
+        After(0.3); progress.Phase("a", DeployPhase.Lock);
+        After(0.1); progress.Phase("b", DeployPhase.Lock);
+        After(0.2); progress.Phase("a", DeployPhase.Upload);
+        After(0.1); progress.Phase("b", DeployPhase.Unchanged, "already serving it");
+        After(1.0); progress.Phase("a", DeployPhase.Verified);
         progress.Upload("a", 5, 10);
-        After(0.1); progress.Phase("a", "switch");
-        After(0.05); progress.Phase("a", "switched");
+        After(0.1); progress.Phase("a", DeployPhase.Switch);
+        After(0.05); progress.Phase("a", DeployPhase.Switched);
         clock.Mark(RunMark.DeployEnd);
 
         var times = clock.Times();
@@ -52,7 +52,7 @@ public sealed class PhaseClockTests
         clock.Mark(RunMark.DeployStart);
         After(1);
         clock.Mark(RunMark.DeployStart);
-        clock.Wrap(new Lines()).Phase("a", "connect");
+        clock.Wrap(new Lines()).Phase("a", DeployPhase.Connect);
 
         var times = clock.Times();
 
