@@ -89,6 +89,12 @@ public sealed class BuildContext : FrostingContext
     /// <summary>Userspace networking: connect to servers through this SOCKS5 proxy.</summary>
     public System.Net.DnsEndPoint? Socks5Proxy { get; set; }
 
+    /// <summary>When the run reached each part of a deploy, from the process's start (artifacts/deploy-timing.json).</summary>
+    public Deployment.Progress.PhaseClock Clock { get; } = Deployment.Progress.PhaseClock.ForThisProcess(TimeProvider.System);
+
+    /// <summary>The manifest of <see cref="SiteOutput"/>, started by CheckSite and reused by the deploy (hashed once).</summary>
+    public Task<Deployment.Release.Manifest>? SiteManifest { get; set; }
+
     /// <summary>The deploy targets FindServers found (or took from --hosts).</summary>
     public IReadOnlyList<Deployment.DeployTarget> Servers { get; set; } = [];
 }

@@ -1,8 +1,7 @@
 using System.Text.RegularExpressions;
 using System.Xml;
 using System.Xml.Linq;
-using AngleSharp.Dom;
-using AngleSharp.Html.Parser;
+using Microsoft.Win32.SafeHandles;
 
 namespace Build.Site;
 
@@ -34,6 +33,7 @@ public sealed record LinkCheckResult(
 /// <summary>
 /// Checks a generated site: every internal <c>href</c>, <c>src</c> and <c>srcset</c> entry of every
 /// HTML page must resolve to a file; the home page and the feeds must exist and the feeds must parse.
+/// Pages are read in parallel and scanned by <see cref="HtmlLinkExtractor"/> (no document tree).
 /// </summary>
 /// <remarks>
 /// A link is internal when it is relative, root-relative, or absolute under the site's <c>url</c>.
@@ -82,7 +82,7 @@ public sealed partial class LinkChecker(string siteDirectory, SiteConfig config,
         Parallel.ForEach(
             pages,
             new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount },
-            () => new PageScan(this, files, new HtmlParser()),
+            () => new PageScan(this, files),
             (page, _, scan) =>
             {
                 scan.Scan(page);
@@ -103,7 +103,7 @@ public sealed partial class LinkChecker(string siteDirectory, SiteConfig config,
 
         foreach (var feed in config.Feeds)
         {
-            var scan = new PageScan(this, files, parser: null);
+            var scan = new PageScan(this, files);
             problems.AddRange(CheckFeed(feed, scan));
             broken.AddRange(scan.Broken);
             checkedLinks += scan.Checked;
@@ -167,9 +167,26 @@ public sealed partial class LinkChecker(string siteDirectory, SiteConfig config,
         }
     }
 
-    /// <summary>Per-thread state: a parser and the findings of the pages this thread scanned.</summary>
-    private sealed class PageScan(LinkChecker checker, HashSet<string> files, HtmlParser? parser)
+    /// <summary>How a link resolved: what it counts as, and for a broken one the file looked for (or why not).</summary>
+    private readonly record struct Resolution(LinkKind Kind, string? LookedFor = null);
+
+    private enum LinkKind
     {
+        Ignored,
+        External,
+        Found,
+        Broken,
+        Invalid,
+    }
+
+    /// <summary>Per-thread state: a read buffer, resolved links, and the findings of the pages this thread scanned.</summary>
+    private sealed class PageScan(LinkChecker checker, HashSet<string> files)
+    {
+        // Links that do not depend on the page (root-relative or absolute) repeat on every page: menus, styles, tags.
+        private readonly Dictionary<string, Resolution> _resolved = new(StringComparer.Ordinal);
+        private readonly List<PageLink> _links = [];
+        private byte[] _buffer = new byte[64 * 1024];
+
         public HashSet<string> Files { get; } = files;
         public List<BrokenLink> Broken { get; } = [];
         public int Checked { get; private set; }
@@ -177,65 +194,101 @@ public sealed partial class LinkChecker(string siteDirectory, SiteConfig config,
 
         public void Scan(string page)
         {
-            using var stream = File.OpenRead(Path.Join(checker.SiteDirectory, page));
-            using var document = parser!.ParseDocument(stream);
+            var length = Read(Path.Join(checker.SiteDirectory, page));
+            _links.Clear();
+            var baseHref = HtmlLinkExtractor.Extract(_buffer.AsSpan(0, length), _links);
 
             var pageUri = checker.AddressOf(page);
-            if (document.QuerySelector("base[href]")?.GetAttribute("href") is { } baseHref && Uri.TryCreate(pageUri, baseHref.Trim(), out var based))
-                pageUri = based;
-
-            foreach (var element in document.QuerySelectorAll("[href],[src],[srcset]"))
+            var sharedResolutions = true;
+            if (baseHref is not null && Uri.TryCreate(pageUri, baseHref.Trim(), out var based))
             {
-                if (element.LocalName != TagNames.Base && element.GetAttribute("href") is { } href) CheckLink(page, href, pageUri);
-                if (element.GetAttribute("src") is { } src) CheckLink(page, src, pageUri);
-                if (element.GetAttribute("srcset") is { } srcset)
-                    foreach (var candidate in SrcsetUrls(srcset)) CheckLink(page, candidate, pageUri);
+                pageUri = based;
+                sharedResolutions = false; // a base on another host would resolve root-relative links elsewhere
+            }
+
+            foreach (var link in _links)
+            {
+                if (link.Attribute == LinkAttribute.Srcset)
+                    foreach (var candidate in SrcsetUrls(link.Value)) CheckLink(page, candidate, pageUri, sharedResolutions);
+                else
+                    CheckLink(page, link.Value, pageUri, sharedResolutions);
             }
         }
 
-        public void CheckLink(string page, string raw, Uri? absoluteBase)
+        private int Read(string path)
+        {
+            using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+            var size = RandomAccess.GetLength(handle);
+            if (size > Array.MaxLength) throw new IOException($"{path} is too large to be a page ({size} bytes).");
+            if (size > _buffer.Length) _buffer = new byte[Math.Max(size, _buffer.Length * 2L)];
+            var total = 0;
+            while (total < size)
+            {
+                var n = RandomAccess.Read(handle, _buffer.AsSpan(total, (int)size - total), total);
+                if (n == 0) break; // shrank while being read: check what is there
+                total += n;
+            }
+            return total;
+        }
+
+        public void CheckLink(string page, string raw, Uri? absoluteBase, bool sharedResolutions = true)
         {
             var link = raw.Trim();
             if (link.Length == 0 || link[0] == '#') return; // the page itself
 
-            var scheme = SchemePattern().Match(link);
-            if (scheme.Success && !IsHttp(scheme.Groups[1].Value)) return; // mailto:, data:, javascript:, tel:, ...
-            var written = scheme.Success || link.StartsWith("//", StringComparison.Ordinal);
-
-            if (!Uri.TryCreate(absoluteBase ?? checker._siteBase, link, out var target) || !IsHttp(target.Scheme))
+            // Relative links depend on the page; the rest resolve alike on every page without a <base>.
+            var shared = sharedResolutions && (link[0] == '/' || SchemePattern().IsMatch(link));
+            Resolution resolution;
+            if (!shared || !_resolved.TryGetValue(link, out resolution))
             {
-                Add(page, raw, "a valid URL");
-                return;
-            }
-            if (!checker.IsSameSite(target, written))
-            {
-                External++;
-                return;
+                resolution = checker.Resolve(link, absoluteBase, Files);
+                if (shared) _resolved[link] = resolution;
             }
 
-            Checked++;
-            var path = Uri.UnescapeDataString(target.AbsolutePath);
-            var root = checker.Root;
-            if (path + "/" == root) path = root;
-            if (!path.StartsWith(root, StringComparison.Ordinal))
+            switch (resolution.Kind)
             {
-                Add(page, raw, $"{path}, which is outside the site's root {root}");
-                return;
-            }
-
-            var relative = path[root.Length..];
-            if (relative.Length == 0 || relative.EndsWith('/'))
-            {
-                var index = relative + "index.html";
-                if (!Files.Contains(index)) Add(page, raw, index);
-            }
-            else if (!Files.Contains(relative) && !Files.Contains(relative + "/index.html"))
-            {
-                Add(page, raw, relative);
+                case LinkKind.External:
+                    External++;
+                    break;
+                case LinkKind.Found:
+                    Checked++;
+                    break;
+                case LinkKind.Broken:
+                    Checked++;
+                    Broken.Add(new BrokenLink(page, raw, resolution.LookedFor!));
+                    break;
+                case LinkKind.Invalid:
+                    Broken.Add(new BrokenLink(page, raw, resolution.LookedFor!));
+                    break;
             }
         }
+    }
 
-        private void Add(string page, string link, string lookedFor) => Broken.Add(new BrokenLink(page, link, lookedFor));
+    /// <summary>Resolves a trimmed, non-empty link that is not a fragment.</summary>
+    private Resolution Resolve(string link, Uri? absoluteBase, HashSet<string> files)
+    {
+        var scheme = SchemePattern().Match(link);
+        if (scheme.Success && !IsHttp(scheme.Groups[1].Value)) return new(LinkKind.Ignored); // mailto:, data:, javascript:, tel:, ...
+        var written = scheme.Success || link.StartsWith("//", StringComparison.Ordinal);
+
+        if (!Uri.TryCreate(absoluteBase ?? _siteBase, link, out var target) || !IsHttp(target.Scheme))
+            return new(LinkKind.Invalid, "a valid URL");
+        if (!IsSameSite(target, written))
+            return new(LinkKind.External);
+
+        var path = Uri.UnescapeDataString(target.AbsolutePath);
+        var root = Root;
+        if (path + "/" == root) path = root;
+        if (!path.StartsWith(root, StringComparison.Ordinal))
+            return new(LinkKind.Broken, $"{path}, which is outside the site's root {root}");
+
+        var relative = path[root.Length..];
+        if (relative.Length == 0 || relative.EndsWith('/'))
+        {
+            var index = relative + "index.html";
+            return files.Contains(index) ? new(LinkKind.Found) : new(LinkKind.Broken, index);
+        }
+        return files.Contains(relative) || files.Contains(relative + "/index.html") ? new(LinkKind.Found) : new(LinkKind.Broken, relative);
     }
 
     private string Root => config.Root;

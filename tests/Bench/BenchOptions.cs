@@ -10,7 +10,13 @@ public sealed class BenchOptionsException(string message) : Exception(message);
 public sealed record BenchOptions
 {
     public static readonly IReadOnlyList<string> AllContenders = ["deploy", "rsync-sequential", "rsync-parallel", "tar-ssh"];
-    public static readonly IReadOnlyList<string> AllScenarios = ["cold", "rebuild"];
+    public static readonly IReadOnlyList<string> AllScenarios = ["cold", "rebuild", "cold-capped", "rebuild-capped"];
+
+    /// <summary>Whether a scenario deploys a rebuild over the first build (rebuild, rebuild-capped).</summary>
+    public static bool IsRebuild(string scenario) => scenario.StartsWith("rebuild", StringComparison.Ordinal);
+
+    /// <summary>Whether a scenario sends through one uplink shared by all servers (<see cref="UplinkBytesPerSecond"/>).</summary>
+    public static bool IsCapped(string scenario) => scenario.EndsWith("-capped", StringComparison.Ordinal);
 
     public int Posts { get; init; } = 1000;
     public int Servers { get; init; } = 4;
@@ -18,6 +24,9 @@ public sealed record BenchOptions
 
     /// <summary>Bytes per second per direction per connection; null for unlimited.</summary>
     public long? BandwidthBytesPerSecond { get; init; }
+
+    /// <summary>The one uplink all servers share in the -capped scenarios, bytes per second (20 Mbit/s).</summary>
+    public long UplinkBytesPerSecond { get; init; } = 20_000_000 / 8;
 
     public int Runs { get; init; } = 3;
     public IReadOnlyList<string> Contenders { get; init; } = AllContenders;
@@ -30,7 +39,7 @@ public sealed record BenchOptions
     public string? Output { get; init; }
 
     private static readonly string[] Names =
-        ["posts", "servers", "rtt", "bandwidth", "runs", "contenders", "scenarios", "site", "output"];
+        ["posts", "servers", "rtt", "bandwidth", "uplink", "runs", "contenders", "scenarios", "site", "output"];
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
     {
@@ -60,6 +69,11 @@ public sealed record BenchOptions
                 "runs" => options with { Runs = PositiveInt(name, value) },
                 "rtt" => options with { Rtt = ParseRtt(value) },
                 "bandwidth" => options with { BandwidthBytesPerSecond = ParseBandwidth(value) },
+                "uplink" => options with
+                {
+                    UplinkBytesPerSecond = ParseBandwidth(value, "uplink")
+                        ?? throw new BenchOptionsException("--bench-uplink must be a rate (the -capped scenarios cap the shared uplink), e.g. --bench-uplink=20mbit."),
+                },
                 "contenders" => options with { Contenders = List(name, value, AllContenders) },
                 "scenarios" => options with { Scenarios = List(name, value, AllScenarios) },
                 "site" => options with { Site = NonEmpty(name, value) },
@@ -81,18 +95,18 @@ public sealed record BenchOptions
     }
 
     /// <summary>"unlimited", or a rate: "100mbit", "1gbit", "500kbit" (bits/s) or "10MB", "512KB" (bytes/s, 1000-based).</summary>
-    public static long? ParseBandwidth(string value)
+    public static long? ParseBandwidth(string value, string name = "bandwidth")
     {
         var text = value.Trim();
         if (text.Equals("unlimited", StringComparison.OrdinalIgnoreCase) || text.Equals("none", StringComparison.OrdinalIgnoreCase)) return null;
         var m = Regex.Match(text, @"^(\d+(?:\.\d+)?)\s*(k|m|g)?(bit|b)(?:/s|ps)?$", RegexOptions.IgnoreCase);
         if (!m.Success)
-            throw new BenchOptionsException($"--bench-bandwidth '{value}' is not a rate. Use e.g. --bench-bandwidth=100mbit, =10MB (bytes per second) or =unlimited.");
+            throw new BenchOptionsException($"--bench-{name} '{value}' is not a rate. Use e.g. --bench-{name}=100mbit, =10MB (bytes per second) or =unlimited.");
         var number = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
         var scale = m.Groups[2].Value.ToLowerInvariant() switch { "k" => 1e3, "m" => 1e6, "g" => 1e9, _ => 1.0 };
         // "b" in lower case after a prefix is ambiguous; only the word "bit" means bits, "B"/"b" means bytes.
         var bytes = m.Groups[3].Value.Equals("bit", StringComparison.OrdinalIgnoreCase) ? number * scale / 8 : number * scale;
-        if (bytes < 1) throw new BenchOptionsException($"--bench-bandwidth '{value}' is below one byte per second.");
+        if (bytes < 1) throw new BenchOptionsException($"--bench-{name} '{value}' is below one byte per second.");
         return (long)bytes;
     }
 

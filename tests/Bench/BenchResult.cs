@@ -19,10 +19,47 @@ public sealed record BenchResult(
     [property: JsonPropertyName("bytes_down")] long BytesDown,
     [property: JsonPropertyName("peak_rss_mb")] double PeakRssMb,
     [property: JsonPropertyName("ratio_vs_rsync")] double? RatioVsRsync,
-    [property: JsonPropertyName("ratio_vs_rsync_parallel")] double? RatioVsRsyncParallel);
+    [property: JsonPropertyName("ratio_vs_rsync_parallel")] double? RatioVsRsyncParallel,
+    [property: JsonPropertyName("phases")] BenchPhases? Phases = null);
 
-/// <summary>One measured run of a contender.</summary>
-public sealed record RunMeasure(double Seconds, long BytesUp, long BytesDown, long PeakRssKb, double CpuSeconds = 0);
+/// <summary>One measured run of a contender; <paramref name="Phases"/> only for deploy.</summary>
+public sealed record RunMeasure(double Seconds, long BytesUp, long BytesDown, long PeakRssKb, double CpuSeconds = 0, BenchPhases? Phases = null);
+
+/// <summary>
+/// Where a deploy's time went, in seconds, from the deploy's own artifacts/deploy-timing.json: start (exec to
+/// the first real work: host, assembly loading, settings), check (the site check, or verifying the build's
+/// record), hash (the site's manifest; it runs beside the check), and the server phases connect, lock (lock
+/// and read the server's state), upload (to verified) and switch. Server phases span the first server
+/// entering to the last leaving, so at several servers they overlap.
+/// </summary>
+public sealed record BenchPhases(
+    [property: JsonPropertyName("start")] double? Start,
+    [property: JsonPropertyName("check")] double? Check,
+    [property: JsonPropertyName("hash")] double? Hash,
+    [property: JsonPropertyName("connect")] double? Connect,
+    [property: JsonPropertyName("lock")] double? Lock,
+    [property: JsonPropertyName("upload")] double? Upload,
+    [property: JsonPropertyName("switch")] double? Switch)
+{
+    /// <summary>Reads the deploy's timing file (its keys are these, and a total the bench does not need).</summary>
+    public static BenchPhases FromDeployTiming(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        double? Get(string name) =>
+            doc.RootElement.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : null;
+        return new BenchPhases(Get("start"), Get("check"), Get("hash"), Get("connect"), Get("lock"), Get("upload"), Get("switch"));
+    }
+
+    /// <summary>The median of each phase over the runs that reached it; null when no run reported phases.</summary>
+    public static BenchPhases? Median(IReadOnlyList<BenchPhases?> runs)
+    {
+        var reported = runs.OfType<BenchPhases>().ToArray();
+        if (reported.Length == 0) return null;
+        double? Of(Func<BenchPhases, double?> phase) =>
+            reported.Select(phase).OfType<double>().ToArray() is { Length: > 0 } values ? Math.Round(Stats.Median(values), 3) : null;
+        return new BenchPhases(Of(p => p.Start), Of(p => p.Check), Of(p => p.Hash), Of(p => p.Connect), Of(p => p.Lock), Of(p => p.Upload), Of(p => p.Switch));
+    }
+}
 
 public static class BenchReport
 {
@@ -42,7 +79,8 @@ public static class BenchReport
             (long)Stats.Median(g.Runs.Select(r => (double)r.BytesUp).ToArray()),
             (long)Stats.Median(g.Runs.Select(r => (double)r.BytesDown).ToArray()),
             Math.Round(g.Runs.Max(r => r.PeakRssKb) / 1024.0, 1),
-            null, null)).ToList();
+            null, null,
+            BenchPhases.Median(g.Runs.Select(r => r.Phases).ToArray()))).ToList();
         double? RatioTo(BenchResult row, string contender)
         {
             var baseline = rows.FirstOrDefault(b => b.Scenario == row.Scenario && b.Servers == row.Servers && b.Contender == contender);
@@ -52,6 +90,8 @@ public static class BenchReport
     }
 
     private static string Ratio(double? ratio) => ratio is { } x ? x.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) + "x" : "-";
+
+    private static string Seconds(double? s) => s is { } x ? x.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture) : "-";
 
     public static string ToJson(IReadOnlyList<BenchResult> rows) => JsonSerializer.Serialize(rows, Json);
 
@@ -65,8 +105,13 @@ public static class BenchReport
             w.WriteLine($"Scenario: {scenario} (rtt {rows[0].RttMs} ms, median of {rows[0].Runs} runs)");
             w.WriteLine($"  {"contender",-17} {"servers",7} {"median s",9} {"cpu s",7} {"bytes up",12} {"bytes down",12} {"peak MB",8} {"vs rsync",9} {"vs rsync-par",12}");
             foreach (var r in rows.Where(r => r.Scenario == scenario))
+            {
                 w.WriteLine(FormattableString.Invariant(
                     $"  {r.Contender,-17} {r.Servers,7} {r.MedianSeconds,9:0.000} {r.CpuSeconds,7:0.00} {r.BytesUp,12:N0} {r.BytesDown,12:N0} {r.PeakRssMb,8:0.0} {Ratio(r.RatioVsRsync),9} {Ratio(r.RatioVsRsyncParallel),12}"));
+                if (r.Phases is { } p)
+                    w.WriteLine(FormattableString.Invariant(
+                        $"  {"",-17} phases: start {Seconds(p.Start)}, check {Seconds(p.Check)}, hash {Seconds(p.Hash)}, connect {Seconds(p.Connect)}, lock {Seconds(p.Lock)}, upload {Seconds(p.Upload)}, switch {Seconds(p.Switch)}"));
+            }
         }
         return w.ToString();
     }

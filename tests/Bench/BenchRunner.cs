@@ -19,7 +19,7 @@ public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSite
         var servers = new[] { 1, options.Servers }.Distinct().Sum();
         var perScenario = options.Runs * options.Contenders.Count * servers;
         var doubling = options.Scenarios.Contains("cold") ? options.Runs * 2 * options.Contenders.Count(c => c is "deploy" or "rsync-sequential") : 0;
-        return options.Scenarios.Sum(s => s == "rebuild" ? 2 * perScenario : perScenario) + doubling;
+        return options.Scenarios.Sum(s => BenchOptions.IsRebuild(s) ? 2 * perScenario : perScenario) + doubling;
     }
 
     public IReadOnlyList<int> ServerCounts => new[] { 1, options.Servers }.Distinct().ToArray();
@@ -71,16 +71,27 @@ public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSite
         var remote = await farm.CreateRemoteBaseAsync($"{scenario}{tag}-{servers}-{contender.Name}-{run}", servers, cancellationToken);
         try
         {
-            if (scenario == "rebuild") await contender.RunAsync(sites.First, remote, servers, cancellationToken);
-            var site = scenario == "rebuild" ? sites.Rebuild : sites.First;
+            var rebuild = BenchOptions.IsRebuild(scenario);
+            if (rebuild) await contender.RunAsync(sites.First, remote, servers, cancellationToken);
+            var site = rebuild ? sites.Rebuild : sites.First;
             // Untimed: flush what earlier runs wrote and deleted, so no run pays for another's writeback.
             (await ChildProcess.RunAsync("sync", [], cancellationToken: cancellationToken)).EnsureSuccess("sync");
             var (up0, down0) = farm.Bytes(servers);
             var cpu0 = CpuTime.OfChildren();
-            var result = await contender.RunAsync(site, remote, servers, cancellationToken);
+            // Only the timed run goes through the shared uplink: the untimed first build above does not.
+            if (BenchOptions.IsCapped(scenario)) farm.SetSharedUplink(options.UplinkBytesPerSecond);
+            ContenderRun result;
+            try
+            {
+                result = await contender.RunAsync(site, remote, servers, cancellationToken);
+            }
+            finally
+            {
+                farm.SetSharedUplink(null);
+            }
             var cpu = CpuTime.OfChildren() - cpu0;
             var (up1, down1) = farm.Bytes(servers);
-            return new RunMeasure(result.Seconds, up1 - up0, down1 - down0, result.PeakRssKb, cpu);
+            return new RunMeasure(result.Seconds, up1 - up0, down1 - down0, result.PeakRssKb, cpu, result.Phases);
         }
         finally
         {

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace Bench;
 
 /// <summary>One contender's measured run: the timed seconds and the peak memory of its local processes.</summary>
-public sealed record ContenderRun(double Seconds, long PeakRssKb);
+public sealed record ContenderRun(double Seconds, long PeakRssKb, BenchPhases? Phases = null);
 
 /// <summary>A way to put a site onto servers, run through the farm's proxies.</summary>
 public interface IContender
@@ -111,8 +111,13 @@ public sealed partial class DeployContender(ServerFarm farm, string repositoryRo
         $"--remote-root={remoteBase}/{{server}}",
     ];
 
+    /// <summary>Where the deploy writes its phase times (it runs from the repository root).</summary>
+    public string TimingPath => Path.Join(repositoryRoot, "artifacts", "deploy-timing.json");
+
     public async Task<ContenderRun> RunAsync(string site, string remoteBase, int servers, CancellationToken cancellationToken)
     {
+        // A file left by an earlier run must never pass for this run's phases.
+        if (File.Exists(TimingPath)) File.Delete(TimingPath);
         var result = (await ChildProcess.RunAsync("bash", Arguments(site, remoteBase, servers), repositoryRoot, onLine, cancellationToken,
             new Dictionary<string, string> { ["NO_COLOR"] = "1" })).EnsureSuccess("deploy");
         // BENCH_DEPLOY_LOG=FILE keeps deploy's own output (its phase lines carry timings) for profiling.
@@ -121,7 +126,8 @@ public sealed partial class DeployContender(ServerFarm farm, string repositoryRo
         // The closing line proves the deploy happened (and gives the breakdown); the time is the process's.
         _ = ParseDeployedSeconds(result.Output)
             ?? throw new InvalidOperationException($"deploy did not print 'Deployed release <id> to <n> servers in <seconds> s'. Its output:\n{result.Tail()}");
-        return new ContenderRun(result.Elapsed.TotalSeconds, result.PeakRssKb);
+        var phases = File.Exists(TimingPath) ? BenchPhases.FromDeployTiming(await File.ReadAllTextAsync(TimingPath, cancellationToken)) : null;
+        return new ContenderRun(result.Elapsed.TotalSeconds, result.PeakRssKb, phases);
     }
 
     /// <summary>Whether the built program lists a Deploy task (its --description table, one task name per row at the left).</summary>

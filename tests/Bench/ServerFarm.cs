@@ -60,6 +60,13 @@ public sealed class ServerFarm : IAsyncDisposable
     internal static string KnownHosts(IEnumerable<BenchServer> servers) =>
         string.Concat(servers.SelectMany(s => s.Sshd.HostKeys.Select(k => $"[{s.Proxy.Address}]:{s.Proxy.Port} {k}\n")));
 
+    /// <summary>Sends every server's upstream through one shared link of <paramref name="bytesPerSecond"/>, or lifts it (null).</summary>
+    public void SetSharedUplink(long? bytesPerSecond)
+    {
+        var link = bytesPerSecond is { } bps ? new SharedLink(bps) : null;
+        foreach (var s in _servers) s.Proxy.Uplink = link;
+    }
+
     public void SetRtt(TimeSpan rtt)
     {
         foreach (var s in _servers) s.Proxy.OneWayDelay = rtt / 2;

@@ -64,6 +64,9 @@ public sealed class TcpProxy : IAsyncDisposable
 
     public long? BytesPerSecond { get; set; }
 
+    /// <summary>When set, data towards the target (upstream) also queues on this link, shared with other proxies; null for none.</summary>
+    public SharedLink? Uplink { get; set; }
+
     /// <summary>Bytes forwarded from clients to the target.</summary>
     public long BytesUpstream => Interlocked.Read(ref _upstream);
 
@@ -235,6 +238,11 @@ public sealed class TcpProxy : IAsyncDisposable
                 {
                     sendAt = Math.Max(sendAt, nextFree);
                     nextFree = sendAt + Stopwatch.Frequency * chunk.Length / bps;
+                }
+                if (direction == ProxyDirection.Upstream && Uplink is { } uplink && chunk.Length > 0)
+                {
+                    // Booked when this connection is ready to send: connections sharing the link take turns.
+                    sendAt = uplink.Reserve(Math.Max(sendAt, Stopwatch.GetTimestamp()), chunk.Length);
                 }
                 var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), sendAt);
                 if (wait > TimeSpan.Zero) await Task.Delay(wait, token);

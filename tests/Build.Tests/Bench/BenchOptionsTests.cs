@@ -14,17 +14,37 @@ public sealed class BenchOptionsTests
         Assert.Null(o.BandwidthBytesPerSecond);
         Assert.Equal(3, o.Runs);
         Assert.Equal(["deploy", "rsync-sequential", "rsync-parallel", "tar-ssh"], o.Contenders);
-        Assert.Equal(["cold", "rebuild"], o.Scenarios);
+        Assert.Equal(["cold", "rebuild", "cold-capped", "rebuild-capped"], o.Scenarios);
+        Assert.Equal(20_000_000 / 8, o.UplinkBytesPerSecond); // one 20 Mbit/s uplink shared by all servers
+    }
+
+    [Theory]
+    [InlineData("cold", false, false)]
+    [InlineData("rebuild", true, false)]
+    [InlineData("cold-capped", false, true)]
+    [InlineData("rebuild-capped", true, true)]
+    public void Capped_scenarios_are_their_base_scenario_through_the_shared_uplink(string scenario, bool rebuild, bool capped)
+    {
+        Assert.Equal(rebuild, BenchOptions.IsRebuild(scenario));
+        Assert.Equal(capped, BenchOptions.IsCapped(scenario));
+    }
+
+    [Fact]
+    public void The_uplink_takes_a_rate_and_refuses_unlimited()
+    {
+        Assert.Equal(1_250_000, BenchOptions.Parse(["--bench-uplink=10mbit"]).UplinkBytesPerSecond);
+        Assert.Contains("--bench-uplink", Assert.Throws<BenchOptionsException>(() => BenchOptions.Parse(["--bench-uplink=unlimited"])).Message);
+        Assert.Contains("--bench-uplink 'fast'", Assert.Throws<BenchOptionsException>(() => BenchOptions.Parse(["--bench-uplink=fast"])).Message);
     }
 
     [Fact]
     public void Counts_the_remote_copies_of_the_site_a_benchmark_writes()
     {
-        // Defaults: 3 runs x 4 contenders x (1 + 4) servers = 60 for cold, twice that for rebuild, and
-        // 3 runs x 2 RTTs x 2 contenders for the RTT doubling.
-        Assert.Equal(60 + 120 + 12, BenchRunner.RemoteCopies(BenchOptions.Parse([])));
+        // Defaults: 3 runs x 4 contenders x (1 + 4) servers = 60 for cold (and cold-capped), twice that for
+        // rebuild (and rebuild-capped), and 3 runs x 2 RTTs x 2 contenders for the RTT doubling.
+        Assert.Equal(2 * (60 + 120) + 12, BenchRunner.RemoteCopies(BenchOptions.Parse([])));
         Assert.Equal(1 * 1 * 1, BenchRunner.RemoteCopies(BenchOptions.Parse(["--bench-runs=1", "--bench-servers=1", "--bench-contenders=tar-ssh", "--bench-scenarios=cold"])));
-        Assert.Equal(2 + 2 * 2 + 2 * 2, BenchRunner.RemoteCopies(BenchOptions.Parse(["--bench-runs=2", "--bench-servers=1", "--bench-contenders=deploy"])));
+        Assert.Equal(2 + 2 * 2 + 2 + 2 * 2 + 2 * 2, BenchRunner.RemoteCopies(BenchOptions.Parse(["--bench-runs=2", "--bench-servers=1", "--bench-contenders=deploy"])));
     }
 
     [Fact]

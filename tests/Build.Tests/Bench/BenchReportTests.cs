@@ -63,8 +63,9 @@ public sealed class BenchReportTests
 
         var row = Assert.Single(json.RootElement.EnumerateArray());
         Assert.Equal(
-            ["scenario", "contender", "servers", "rtt_ms", "runs", "median_s", "cpu_s", "bytes_up", "bytes_down", "peak_rss_mb", "ratio_vs_rsync", "ratio_vs_rsync_parallel"],
+            ["scenario", "contender", "servers", "rtt_ms", "runs", "median_s", "cpu_s", "bytes_up", "bytes_down", "peak_rss_mb", "ratio_vs_rsync", "ratio_vs_rsync_parallel", "phases"],
             row.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(JsonValueKind.Null, row.GetProperty("phases").ValueKind); // no run reported phases
         Assert.Equal("rebuild", row.GetProperty("scenario").GetString());
         Assert.Equal("deploy", row.GetProperty("contender").GetString());
         Assert.Equal(4, row.GetProperty("servers").GetInt32());
@@ -77,6 +78,27 @@ public sealed class BenchReportTests
         Assert.Equal(JsonValueKind.Null, row.GetProperty("ratio_vs_rsync").ValueKind);
         Assert.Equal(2.346, row.GetProperty("cpu_s").GetDouble());
         Assert.Equal(JsonValueKind.Null, row.GetProperty("ratio_vs_rsync_parallel").ValueKind);
+    }
+
+    [Fact]
+    public void Deploy_rows_carry_the_median_of_each_phase_read_from_the_deploys_timing_file()
+    {
+        var one = BenchPhases.FromDeployTiming("""{"start":0.5,"check":0.2,"hash":0.1,"connect":0.3,"lock":0.1,"upload":1.0,"switch":0.05,"total":2.4}""");
+        var two = BenchPhases.FromDeployTiming("""{"start":0.7,"check":null,"hash":0.1,"connect":0.5,"lock":0.2,"upload":2.0,"switch":0.07,"total":3.0}""");
+        var three = BenchPhases.FromDeployTiming("""{"start":0.6,"check":0.4,"hash":0.3,"connect":0.4,"lock":0.3,"upload":3.0,"switch":0.06}""");
+
+        var rows = BenchReport.Summarise(
+        [
+            ("cold", 1, "deploy", [new(1, 1, 1, 1024, 1, one), new(1, 1, 1, 1024, 1, two), new(1, 1, 1, 1024, 1, three)]),
+            ("cold", 1, "rsync-sequential", [new(1, 1, 1, 1024)]),
+        ], Rtt);
+
+        Assert.Equal(new BenchPhases(0.6, 0.3, 0.1, 0.4, 0.2, 2.0, 0.06), rows[0].Phases); // check: the two runs that reported it
+        Assert.Null(rows[1].Phases);
+        using var json = JsonDocument.Parse(BenchReport.ToJson(rows));
+        var phases = json.RootElement[0].GetProperty("phases");
+        Assert.Equal(["start", "check", "hash", "connect", "lock", "upload", "switch"], phases.EnumerateObject().Select(p => p.Name));
+        Assert.Contains("phases: start 0.60, check 0.30, hash 0.10, connect 0.40, lock 0.20, upload 2.00, switch 0.06", BenchReport.Table(rows));
     }
 
     [Fact]

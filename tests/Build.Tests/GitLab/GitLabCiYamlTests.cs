@@ -142,6 +142,7 @@ public sealed partial class GitLabCiYamlTests
         Assert.Null(Get(build, "rules"));                          // every pipeline the workflow allows
         Assert.Equal("true", Text(build, "interruptible"));
         Assert.Contains("site/public/", Sequence(Get(build, "artifacts")!, "paths").Select(Scalar));
+        Assert.Contains("artifacts/site-check.json", Sequence(Get(build, "artifacts")!, "paths").Select(Scalar));
     }
 
     [Fact]

@@ -95,6 +95,8 @@ public sealed class PipelineJobTests(PipelineJobsFixture jobs) : IClassFixture<P
 
         Assert.True(run.Succeeded, run.Tail());
         Assert.DoesNotContain(Compiling, run.Log + run.AfterScriptLog);
+        // The build job's check record came with its artifact: the deploy does not check the site again.
+        Assert.Contains("not checked again", run.Log);
         Assert.Equal(PipelineJobsFixture.ScopedClientId, run.Variables["TS_OAUTH_CLIENT_ID"]);
         var report = JsonNode.Parse(File.ReadAllText(Path.Join(run.ProjectDir, "artifacts", "deploy-report.json")))!;
         Assert.Equal("deploy", (string?)report["operation"]);

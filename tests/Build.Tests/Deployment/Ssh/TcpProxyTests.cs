@@ -185,6 +185,43 @@ public sealed class TcpProxyTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_shared_uplink_carries_the_upstream_of_every_proxy_on_it_in_turn()
+    {
+        // Upstream only reaches the target: it counts what arrives (echo would put the downstream on the clock too).
+        await using var target = new Target(async socket =>
+        {
+            var buffer = new byte[65536];
+            while (await socket.ReceiveAsync(buffer) > 0) { }
+        });
+        var link = new SharedLink(1_000_000);
+        await using var one = new TcpProxy(target.EndPoint) { Uplink = link };
+        await using var two = new TcpProxy(target.EndPoint) { Uplink = link };
+        using var a = await ConnectAsync(one.EndPoint);
+        using var b = await ConnectAsync(two.EndPoint);
+        var watch = Stopwatch.StartNew();
+
+        await Task.WhenAll(a.SendAsync(new byte[300_000]), b.SendAsync(new byte[300_000]));
+        var deadline = Timeout();
+        while (one.BytesUpstream + two.BytesUpstream < 600_000) await Task.Delay(10, deadline);
+
+        output.WriteLine($"2 x 300 kB through one 1 MB/s link: {watch.Elapsed.TotalMilliseconds:0} ms");
+        // Each alone would take 0.3 s; sharing the link, both need 0.6 s, whatever the machine's load.
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(550), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public void A_shared_link_books_each_chunk_after_the_one_before()
+    {
+        var link = new SharedLink(1000);
+        var second = Stopwatch.Frequency;
+
+        Assert.Equal(0, link.Reserve(0, 500));                  // free: goes at once
+        Assert.Equal(second / 2, link.Reserve(0, 1000));        // after the first 500 bytes (0.5 s)
+        Assert.Equal(10 * second, link.Reserve(10 * second, 1)); // the link was idle by then
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SharedLink(0));
+    }
+
+    [Fact]
     public async Task CutAll_resets_open_connections()
     {
         await using var target = new Target(Echo);
