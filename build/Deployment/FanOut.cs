@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Build.Deployment.Health;
 using Build.Deployment.Progress;
 using Build.Deployment.Reports;
 using Build.Deployment.Release;
@@ -43,16 +44,18 @@ public sealed record FanOutOptions
 /// <summary>
 /// Runs one operation on every server at once (up to <see cref="FanOutOptions.Parallel"/>), each server
 /// in its own retry pipeline, and fills the report as it goes so that a failed or cancelled run still
-/// reports every server. One server's failure never stops the others.
+/// reports every server. One server's failure never stops the others. With a <see cref="HealthGate"/>, every switch
+/// is followed by a health check under the same lock (see FanOut.Health.cs).
 /// </summary>
-public sealed class FanOut(
+public sealed partial class FanOut(
     IReadOnlyList<DeployTarget> servers,
     ConnectServer connect,
     ReleaseRun run,
     ReleaseOptions release,
     FanOutOptions options,
     IDeployProgress progress,
-    TimeProvider time)
+    TimeProvider time,
+    HealthGate? health = null)
 {
     private readonly SemaphoreSlim _slots = new(options.Parallel);
 
@@ -75,6 +78,7 @@ public sealed class FanOut(
                 {
                     await StageAsync(w, candidate, ct);
                     if (w.Staged) await SwitchAsync(w, await candidate, ct);
+                    if (health is not null && w.Switched is not null) await GateAsync([w], together: false, ct);
                 }, cancellationToken)));
             }
             else
@@ -96,6 +100,10 @@ public sealed class FanOut(
                         // Some switched, some did not: put the switched ones back so that the fleet serves one release.
                         var reason = $"switched back: the switch failed on {Names(switchFailed)} (--switch=together)";
                         await Task.WhenAll(work.Where(w => w.Switched is not null).Select(w => SwitchBackAsync(w, reason, cancellationToken)));
+                    }
+                    else if (health is not null)
+                    {
+                        await GateAsync(work.Where(w => w.Switched is not null).ToList(), together: true, cancellationToken);
                     }
                 }
             }
@@ -165,12 +173,14 @@ public sealed class FanOut(
                             ?? throw new ReleaseException($"{w.Root} has no release to roll back to (current: {from ?? "none"}).", ReleaseFailure.NoRollbackTarget);
                     }
                     progress.Phase(w.Target.Name, "rollback", $"{from ?? "none"} -> {to}{(note is null ? "" : $" ({note})")}");
-                    var result = await session.RollbackAsync(to, token);
+                    var result = await session.RollbackAsync(to, token, holdLock: health is not null);
+                    if (result.Changed && health is not null) w.Locking();
                     w.Report.PreviousReleaseId = from;
                     w.Report.ReleaseId = to;
                     w.Report.Outcome = result.Changed || from != to ? Outcome.RolledBack : Outcome.Unchanged;
                     progress.Phase(w.Target.Name, "rolled back", $"{from ?? "none"} -> {to}");
                 }, ct);
+                if (health is not null && w.Report.Outcome == Outcome.RolledBack) await CheckRollbackAsync(w, to!, ct);
             }, cancellationToken)));
         }
         finally
@@ -258,9 +268,11 @@ public sealed class FanOut(
                 w.Reconnected = false;
             }
             progress.Phase(w.Target.Name, "switch", $"current -> {candidate.ReleaseId}");
-            var result = await session.SwitchAsync(candidate, w.State, token);
+            var result = await session.SwitchAsync(candidate, w.State, token, holdLock: health is not null);
             w.Report.Outcome = Outcome.Deployed;
             w.Finished();
+            // The lock stays until the health check is over.
+            if (health is not null) w.Locking();
             w.Switched = (candidate.ReleaseId, result.PreviousReleaseId);
             var pruned = result.Pruned.Count > 0 ? $", pruned {result.Pruned.Count}" : "";
             progress.Phase(w.Target.Name, "switched", $"{result.PreviousReleaseId ?? "none"} -> {result.ReleaseId}{pruned}");

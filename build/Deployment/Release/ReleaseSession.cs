@@ -229,7 +229,7 @@ public sealed class ReleaseSession
         StreamStats? stats = null;
         Exception? writeError = null;
         var header = string.Join(' ', candidate.ReleaseId, Number(candidate.Manifest.Count), Number(candidate.Manifest.TotalBytes), gzip ? "z" : "-",
-            Number(part.Index), Number(parts), upload);
+            Number(part.Index), Number(parts), upload, options.Marker?.Path ?? "-");
         var result = await command.RunAsync(header, async (input, ct) =>
         {
             try
@@ -253,15 +253,18 @@ public sealed class ReleaseSession
         return new PartResult(stats, remoteSum != "-", Lines(result.Output, "@staged").Contains(candidate.ReleaseId), Tail(result));
     }
 
-    /// <summary>One round trip: atomic switch of current to the uploaded release, prune, log line, unlock.</summary>
-    public async Task<SwitchResult> SwitchAsync(ReleaseCandidate candidate, RemoteState state, CancellationToken cancellationToken)
+    /// <summary>
+    /// One round trip: atomic switch of current to the uploaded release, prune, log line, unlock; with
+    /// <paramref name="holdLock"/> the lock stays (a health check follows; <see cref="ReleaseLockAsync"/> ends it).
+    /// </summary>
+    public async Task<SwitchResult> SwitchAsync(ReleaseCandidate candidate, RemoteState state, CancellationToken cancellationToken, bool holdLock = false)
     {
         var id = candidate.ReleaseId;
         var prune = state.PruneList(id, options.KeepReleases, [id], state.CurrentReleaseId);
         var line = run.LogLine(time.GetUtcNow(), "deploy", id, state.CurrentReleaseId, candidate.Info.Commit, "deployed");
         var command = pendingSwitch is { } started && !await started.RefusedAsync() ? started : Start(RemoteScripts.Switch);
         pendingSwitch = null;
-        var result = await command.RunAsync(string.Join(' ', [id, .. prune]), (input, ct) => input.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), ct).AsTask(), cancellationToken);
+        var result = await command.RunAsync(string.Join(' ', [id, holdLock ? "hold" : "unlock", .. prune]), (input, ct) => input.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), ct).AsTask(), cancellationToken);
         Check(result, $"switch current to {id}");
         return new SwitchResult(id, state.CurrentReleaseId, Lines(result.Output, "@pruned").ToList());
     }
@@ -295,7 +298,7 @@ public sealed class ReleaseSession
     /// Rollback: lock + state, then one round trip that switches current to the target (the newest older release not
     /// marked bad, or <paramref name="releaseId"/>), marks the release left behind as bad, logs and unlocks.
     /// </summary>
-    public async Task<RollbackResult> RollbackAsync(string? releaseId, CancellationToken cancellationToken)
+    public async Task<RollbackResult> RollbackAsync(string? releaseId, CancellationToken cancellationToken, bool holdLock = false)
     {
         if (releaseId is not null && !ServerName.IsReleaseId(releaseId))
             throw new SettingsException($"--release \"{releaseId}\" is not a release id (yyyyMMddTHHmmssZ-xxxxxxxx); list them with --target=Releases.");
@@ -313,7 +316,7 @@ public sealed class ReleaseSession
                 return new RollbackResult(from, to, false);
             }
             var line = run.LogLine(time.GetUtcNow(), "rollback", to, from, state.Meta.GetValueOrDefault(to)?.Commit, "rolled-back");
-            var result = await RunAsync(RemoteScripts.Rollback, [Root, run.RunId, from ?? "-", to, line], cancellationToken);
+            var result = await RunAsync(RemoteScripts.Rollback, [Root, run.RunId, from ?? "-", to, line, holdLock ? "yes" : "no"], cancellationToken);
             Check(result, $"roll back to {to}");
             return new RollbackResult(from, to, true);
         }
@@ -329,15 +332,22 @@ public sealed class ReleaseSession
     /// re-takes the lock, and while current is still <paramref name="from"/> points it back at <paramref name="to"/>
     /// (no current at all when null: there was none before). 2 round trips. True when it switched back.
     /// </summary>
-    public async Task<bool> SwitchBackAsync(string from, string? to, string reason, CancellationToken cancellationToken)
+    public async Task<bool> SwitchBackAsync(string from, string? to, string reason, CancellationToken cancellationToken, bool markBad = false, bool holdLock = false)
     {
         if (!ServerName.IsReleaseId(from) || (to is not null && !ServerName.IsReleaseId(to)))
             throw new ArgumentException($"not release ids: {from}, {to}");
         await PrepareAsync(false, cancellationToken);
         var line = run.LogLine(time.GetUtcNow(), "switch-back", to, from, null, "switched-back", reason);
-        var result = await RunAsync(RemoteScripts.SwitchBack, [Root, run.RunId, from, to ?? "-", line], cancellationToken);
+        var result = await RunAsync(RemoteScripts.SwitchBack, [Root, run.RunId, from, to ?? "-", line, markBad ? "yes" : "no", holdLock ? "yes" : "no"], cancellationToken);
         Check(result, $"switch back to {to ?? "no release"}");
         return Lines(result.Output, "@switched").Any();
+    }
+
+    /// <summary>Ends a lock this run held past its switch (the health check is over): one round trip, nothing else changes.</summary>
+    public async Task ReleaseLockAsync(CancellationToken cancellationToken)
+    {
+        var result = await RunAsync(RemoteScripts.Finish, [Root, run.RunId, ""], cancellationToken);
+        Check(result, "release the deploy lock");
     }
 
     /// <summary>Removes the lock whoever holds it, returning the owner it had (null when there was no lock).</summary>
