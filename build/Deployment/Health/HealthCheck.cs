@@ -14,6 +14,8 @@ public sealed record HealthResult(bool Healthy, string Detail, int Requests, Tim
 /// until it answers 200, all within one bound (<see cref="HealthSettings.Timeout"/>). Every request has its own
 /// timeout and a query string no cache has seen; between requests a short backoff. Whatever goes wrong (refused,
 /// timed out, a wrong body) is a failed check with the last thing seen, never an exception and never a hang.
+/// Its awaits do not come back to the caller's context: the polling then advances wherever its timers fire, which
+/// also makes it step exactly with a fake clock.
 /// </summary>
 public sealed class HealthCheck(IHealthProbe probe, HealthSettings settings, TimeProvider time)
 {
@@ -38,12 +40,12 @@ public sealed class HealthCheck(IHealthProbe probe, HealthSettings settings, Tim
                 if (remaining <= TimeSpan.Zero)
                     return new HealthResult(false, $"{Show(target)}: {last} (gave up after {Seconds(settings.Timeout)}, {requests} requests)", requests, time.GetElapsedTime(started));
                 requests++;
-                var (ok, seen) = await AskAsync(target, expected, Min(settings.RequestTimeout, remaining), cancellationToken);
+                var (ok, seen) = await AskAsync(target, expected, Min(settings.RequestTimeout, remaining), cancellationToken).ConfigureAwait(false);
                 last = seen;
                 if (ok) break;
                 remaining = settings.Timeout - time.GetElapsedTime(started);
                 if (remaining > TimeSpan.Zero)
-                    await Task.Delay(Min(delay, remaining), time, cancellationToken);
+                    await Task.Delay(Min(delay, remaining), time, cancellationToken).ConfigureAwait(false);
                 delay = Min(delay * 2, MaxDelay);
             }
         }
@@ -56,7 +58,7 @@ public sealed class HealthCheck(IHealthProbe probe, HealthSettings settings, Tim
     {
         try
         {
-            var response = await GetAsync(url, settings.RequestTimeout, cancellationToken);
+            var response = await GetAsync(url, settings.RequestTimeout, cancellationToken).ConfigureAwait(false);
             var body = ServerText.Clean(response.Body.Trim(), 80).Replace('\n', ' ');
             return response.Status == 200 ? body : $"HTTP {response.Status}";
         }
@@ -70,7 +72,7 @@ public sealed class HealthCheck(IHealthProbe probe, HealthSettings settings, Tim
     {
         try
         {
-            var response = await GetAsync(url, timeout, cancellationToken);
+            var response = await GetAsync(url, timeout, cancellationToken).ConfigureAwait(false);
             if (response.Status != 200)
             {
                 var location = response.Location is { } l ? $" to {ServerText.Clean(l, 200)}" : "";
@@ -95,7 +97,7 @@ public sealed class HealthCheck(IHealthProbe probe, HealthSettings settings, Tim
         try
         {
             // Raced against the bound too: a probe that ignores its token still cannot hold the check.
-            return await probe.GetAsync(Fresh(url), linked.Token).WaitAsync(linked.Token);
+            return await probe.GetAsync(Fresh(url), linked.Token).WaitAsync(linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (bound.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
