@@ -217,7 +217,7 @@ internal static class RemoteScripts
         # rm first: a file of that name linked from the current release must not change under the live site.
         if [ -n "${marker:-}" ] && [ "$marker" != - ]; then
           m=releases/.$id.partial/$marker
-          mkdir -p "${m%/*}" && rm -f "$m" && printf '%s\n' "$id" > "$m" && chmod 644 "$m" || fail 65 "cannot write the release marker $marker"
+          (umask 022 && mkdir -p "${m%/*}" && rm -f "$m" && printf '%s\n' "$id" > "$m") || fail 65 "cannot write the release marker $marker"
           say "@marker $marker"
         fi
         if [ -e "releases/$id" ]; then remove_release "$id"; say "@restaged"; fi

@@ -47,8 +47,8 @@ public sealed record ServerReport
     [JsonPropertyName("error")] public string? Error { get; set; }
 
     /// <summary>The health check of the release switched to (null: no check): passed or not, and what it saw.</summary>
-    [JsonPropertyName("healthy")] public bool? Healthy { get; set; }
-    [JsonPropertyName("health")] public string? Health { get; set; }
+    [JsonPropertyName("healthy"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? Healthy { get; set; }
+    [JsonPropertyName("health"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Health { get; set; }
 
     /// <summary>Why a failed server failed, when the release protocol said (a retry does not fix every kind).</summary>
     [JsonIgnore] public Release.ReleaseFailure? FailureKind { get; set; }

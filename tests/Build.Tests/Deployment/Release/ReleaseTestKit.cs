@@ -108,6 +108,14 @@ public sealed class ReleaseTestKit : IDisposable
         return result;
     }
 
+    /// <summary>A release's files without the release marker the server adds: what compares with the site it was made of.</summary>
+    public static SortedDictionary<string, (byte[] Content, UnixFileMode Mode)> ReleaseTree(string release)
+    {
+        var tree = Tree(release);
+        tree.Remove(Build.Deployment.Health.ReleaseMarker.DefaultPath);
+        return tree;
+    }
+
     /// <summary>
     /// The release at <paramref name="actual"/> holds exactly the site at <paramref name="expected"/>, plus the release
     /// marker the server writes (its content is the release id: the directory's name).
