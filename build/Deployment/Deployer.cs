@@ -41,17 +41,17 @@ public sealed class Deployer(BuildContext context)
                 Fill(report, await candidate);
                 return;
             }
-            var elapsed = await fanOut.DeployAsync(candidate, report, token);
+            var result = await fanOut.DeployAsync(candidate, report, token);
             Fill(report, await candidate);
             // Written plainly (Cake's log colours the numbers): the benchmark parses the first line.
-            Console.WriteLine(DeploySummary.Headline(report, elapsed));
+            Console.WriteLine(DeploySummary.Headline(report, result.Elapsed));
         }, candidate);
     }
 
     public async Task RollbackAsync()
     {
         var report = new DeployReport { Operation = "rollback", StartedAt = _time.GetUtcNow(), ReleaseId = context.Settings.Release };
-        await RunAsync(report, "Rollback", (fanOut, _) => fanOut.RollbackAsync(context.Settings.Release, report, context.CancellationToken));
+        await RunAsync(report, "Rollback", (fanOut, _) => fanOut.RollbackAsync(ReleaseId.TryParse(context.Settings.Release), report, context.CancellationToken));
     }
 
     public async Task ReleasesAsync()
@@ -64,7 +64,7 @@ public sealed class Deployer(BuildContext context)
             var state = await session.InspectAsync(withManifest: false, ct);
             // What the web server serves, next to what current points at: they differ when its root is not <root>/current.
             var serves = gate is null ? null : await gate.ServesAsync(target, ct);
-            context.Information(ReleaseListing.Format(target.Name, session.Root, state, _time.GetUtcNow(), context.Settings.LockTimeout, serves));
+            context.Information(ReleaseListing.Format(target.Name, session.Root.Path, state, _time.GetUtcNow(), context.Settings.LockTimeout, serves));
             return Outcome.Unchanged;
         }, context.CancellationToken), writeReport: false);
     }

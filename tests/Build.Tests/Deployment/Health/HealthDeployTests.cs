@@ -22,7 +22,7 @@ public sealed class HealthDeployTests(DeployServers servers)
         var lockedDuringCheck = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>();
         bed.Progress.OnPhase = (server, phase) =>
         {
-            if (phase == "health") lockedDuringCheck[server] = bed.Locked(server);
+            if (phase == Build.Deployment.Progress.DeployPhase.Health) lockedDuringCheck[server] = bed.Locked(server);
         };
 
         var report = await bed.DeployAsync(bed.FanOut(health: web.Gate(paths: ["/", "/atom.xml"])));
