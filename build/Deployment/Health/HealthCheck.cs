@@ -29,6 +29,8 @@ public sealed class HealthCheck(IHealthProbe probe, HealthSettings settings, Tim
         var started = time.GetTimestamp();
         var requests = 0;
         var last = "no answer";
+        // What the server answered last says more than a timeout that came after it.
+        string? lastAnswer = null;
         var delay = FirstDelay;
         var targets = new List<(Uri Url, string? Body)> { (url, releaseId) };
         targets.AddRange(settings.Paths.Select(p => (new Uri(url, p), (string?)null)));
@@ -38,10 +40,11 @@ public sealed class HealthCheck(IHealthProbe probe, HealthSettings settings, Tim
             {
                 var remaining = settings.Timeout - time.GetElapsedTime(started);
                 if (remaining <= TimeSpan.Zero)
-                    return new HealthResult(false, $"{Show(target)}: {last} (gave up after {Seconds(settings.Timeout)}, {requests} requests)", requests, time.GetElapsedTime(started));
+                    return new HealthResult(false, $"{Show(target)}: {Seen(last, lastAnswer)} (gave up after {Seconds(settings.Timeout)}, {requests} requests)", requests, time.GetElapsedTime(started));
                 requests++;
-                var (ok, seen) = await AskAsync(target, expected, Min(settings.RequestTimeout, remaining), cancellationToken).ConfigureAwait(false);
+                var (ok, seen, answered) = await AskAsync(target, expected, Min(settings.RequestTimeout, remaining), cancellationToken).ConfigureAwait(false);
                 last = seen;
+                if (answered) lastAnswer = seen;
                 if (ok) break;
                 remaining = settings.Timeout - time.GetElapsedTime(started);
                 if (remaining > TimeSpan.Zero)
@@ -68,7 +71,10 @@ public sealed class HealthCheck(IHealthProbe probe, HealthSettings settings, Tim
         }
     }
 
-    private async Task<(bool Ok, string Seen)> AskAsync(Uri url, string? expected, TimeSpan timeout, CancellationToken cancellationToken)
+    private static string Seen(string last, string? lastAnswer) =>
+        lastAnswer is null || lastAnswer == last ? last : $"{lastAnswer}, then {last}";
+
+    private async Task<(bool Ok, string Seen, bool Answered)> AskAsync(Uri url, string? expected, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
         {
@@ -76,17 +82,17 @@ public sealed class HealthCheck(IHealthProbe probe, HealthSettings settings, Tim
             if (response.Status != 200)
             {
                 var location = response.Location is { } l ? $" to {ServerText.Clean(l, 200)}" : "";
-                return (false, $"HTTP {response.Status}{location}");
+                return (false, $"HTTP {response.Status}{location}", true);
             }
-            if (expected is null) return (true, "HTTP 200");
+            if (expected is null) return (true, "HTTP 200", true);
             var body = response.Body.Trim();
             return body == expected
-                ? (true, $"serves {expected}")
-                : (false, body.Length == 0 ? "an empty body" : $"serves \"{ServerText.Clean(body, 80).Replace('\n', ' ')}\", not {expected}");
+                ? (true, $"serves {expected}", true)
+                : (false, body.Length == 0 ? "an empty body" : $"serves \"{ServerText.Clean(body, 80).Replace('\n', ' ')}\", not {expected}", true);
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            return (false, Describe(e, timeout));
+            return (false, Describe(e, timeout), false);
         }
     }
 

@@ -98,6 +98,18 @@ public sealed class HealthCheckTests
     }
 
     [Fact]
+    public async Task A_wrong_answer_is_reported_even_when_a_timeout_came_after_it()
+    {
+        var probe = new FakeProbe(_time, Answer(200, "20261129T080000Z-ffffffff"), Hang());
+        var settings = new HealthSettings { Timeout = TimeSpan.FromSeconds(3), RequestTimeout = TimeSpan.FromSeconds(1) };
+
+        var result = await Drive(() => Check(probe, settings).CheckAsync(Url, Release, CancellationToken.None));
+
+        Assert.False(result.Healthy);
+        Assert.Contains($"serves \"20261129T080000Z-ffffffff\", not {Release}, then no answer within", result.Detail);
+    }
+
+    [Fact]
     public async Task Extra_paths_must_answer_200_from_the_same_origin()
     {
         var probe = new FakeProbe(_time, Answer(200, Release));

@@ -83,7 +83,7 @@ public sealed class HealthDeployTests(DeployServers servers)
         // server3: the wrong root serves the first release's marker: unhealthy for the second, healthy once back.
         Assert.Equal(Outcome.SwitchedBack, byServer["server3"].Outcome);
         Assert.False(byServer["server3"].Healthy);
-        Assert.Contains($"serves \"{first}\", not {second}", byServer["server3"].Health);
+        Assert.True(byServer["server3"].Health!.Contains($"serves \"{first}\", not {second}", StringComparison.Ordinal), byServer["server3"].Health);
         var junit = report.ToJUnit();
         Assert.Equal(2, junit.Descendants("failure").Count());
     }

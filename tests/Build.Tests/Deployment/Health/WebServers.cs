@@ -40,7 +40,7 @@ public sealed class WebServers : IAsyncDisposable
     {
         Url = HealthUrl.From(new SettingValue(UrlTemplate, "--health-url")),
         Timeout = timeout ?? TimeSpan.FromSeconds(4),
-        RequestTimeout = TimeSpan.FromSeconds(1),
+        RequestTimeout = TimeSpan.FromSeconds(2),
         OnUnhealthy = onUnhealthy,
         Paths = paths ?? [],
     };
