@@ -27,6 +27,7 @@ public sealed class BuildContext : FrostingContext
                 Path.Join(Root, "deploy.json"));
             _source = source;
             _settings = BuildSettings.Resolve(source);
+            _health = Deployment.Health.HealthSettings.From(source);
         }
         catch (SettingsException e) when (OnlyForgetsNode(context))
         {
@@ -45,10 +46,14 @@ public sealed class BuildContext : FrostingContext
     public IReadOnlyList<KeyValuePair<string, string>> CommandLineOptions { get; }
 
     private readonly BuildSettings? _settings;
+    private readonly Deployment.Health.HealthSettings? _health;
     private PolicySettings? _policy;
     private readonly SettingsException? _settingsError;
 
     public BuildSettings Settings => _settings ?? throw new SettingsException(_settingsError!.Message, _settingsError);
+
+    /// <summary>The release marker and the health check after each switch (--release-marker, --health-*, --on-unhealthy).</summary>
+    public Deployment.Health.HealthSettings Health => _health ?? throw new SettingsException(_settingsError!.Message, _settingsError);
 
     /// <summary>The policy targets' settings, resolved when first used (only those targets need them).</summary>
     public PolicySettings Policy => _policy ??= PolicySettings.Resolve(

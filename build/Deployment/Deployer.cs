@@ -1,3 +1,4 @@
+using Build.Deployment.Health;
 using Build.Deployment.Progress;
 using Build.Deployment.Release;
 using Build.Deployment.Reports;
@@ -23,6 +24,9 @@ public sealed class Deployer(BuildContext context)
             throw new Settings.SettingsException($"The site to deploy, {context.SiteOutput}, does not exist. Build it first (--target=Build) or point --site-dir at a built site.");
         if (!Directory.EnumerateFiles(context.SiteOutput, "*", SearchOption.AllDirectories).Any())
             throw new Settings.SettingsException($"The site to deploy, {context.SiteOutput}, holds no files; deploying it would take every page off the servers. Build it first or point --site-dir at a built site.");
+        var marker = context.Health.Marker;
+        if (Path.Exists(Path.Join(context.SiteOutput, marker.Path)))
+            throw new Settings.SettingsException($"The site has its own {marker.Path}, where each release's marker goes (--release-marker). Give --release-marker (DEPLOY_RELEASE_MARKER or deploy.json \"release-marker\") a path the site does not use.");
 
         context.Clock.Mark(RunMark.DeployStart);
         // What the site holds is checked before any server is touched (a FIFO, a symlink out of the site: exit 2);
@@ -83,13 +87,21 @@ public sealed class Deployer(BuildContext context)
     public async Task ReleasesAsync()
     {
         var report = new DeployReport { Operation = "releases", StartedAt = _time.GetUtcNow() };
+        using var probe = Probe();
+        var gate = probe is null ? null : new HealthGate(context.Health, probe, _time);
         await RunAsync(report, "Releases", (fanOut, _) => fanOut.ForEachAsync(report, async (target, session, ct) =>
         {
             var state = await session.InspectAsync(withManifest: false, ct);
-            context.Information(ReleaseListing.Format(target.Name, session.Root.Path, state, _time.GetUtcNow(), context.Settings.LockTimeout));
+            // What the web server serves, next to what current points at: they differ when its root is not <root>/current.
+            var serves = gate is null ? null : await gate.ServesAsync(target, ct);
+            context.Information(ReleaseListing.Format(target.Name, session.Root.Path, state, _time.GetUtcNow(), context.Settings.LockTimeout, serves));
             return Outcome.Unchanged;
         }, context.CancellationToken), writeReport: false);
     }
+
+    /// <summary>The health check's HTTP client when --health-url is set: the way SSH goes (the tailnet's SOCKS5 endpoint in userspace mode).</summary>
+    private HttpHealthProbe? Probe() =>
+        context.Health.Enabled ? new HttpHealthProbe(context.Health.Host, context.Socks5Proxy, context.Health.RequestTimeout) : null;
 
     public async Task UnlockAsync()
     {
@@ -117,7 +129,9 @@ public sealed class Deployer(BuildContext context)
         if (servers.Count == 0)
             throw new Settings.SettingsException("No servers to work on: FindServers found none. Check --tags, or give --hosts=name=address[:port].");
 
+        context.Health.CheckFor(servers);
         var connector = SshConnector.FromSettings(context.Settings, context.Socks5Proxy);
+        using var probe = Probe();
         ConnectServer connect = async (server, ct) =>
         {
             var connection = await connector.ConnectAsync(server, ct);
@@ -129,7 +143,9 @@ public sealed class Deployer(BuildContext context)
             await ProgressDisplay.RunAsync(servers.Select(s => s.Name).ToList(), ProgressDisplay.IsInteractive, m => context.Information(m), async progress =>
             {
                 var options = FanOutOptions.From(context.Settings) with { ListFiles = context.Log.Verbosity >= Cake.Core.Diagnostics.Verbosity.Verbose };
-                var fanOut = new FanOut(servers, connect, run, ReleaseOptions.From(context.Settings), options, context.Clock.Wrap(progress), _time);
+                var release = ReleaseOptions.From(context.Settings) with { Marker = context.Health.Marker };
+                var gate = probe is null ? null : new HealthGate(context.Health, probe, _time);
+                var fanOut = new FanOut(servers, connect, run, release, options, context.Clock.Wrap(progress), _time, target == "Releases" ? null : gate);
                 await operation(fanOut, progress);
                 return true;
             });
@@ -152,7 +168,8 @@ public sealed class Deployer(BuildContext context)
             }
         }
 
-        if (report.Failed.Any())
+        // A switch-back is a deploy that did not happen: exit 3 even when every server serves a healthy release again.
+        if (report.Failed.Any() || report.Servers.Any(s => s.Outcome == Outcome.SwitchedBack))
             throw new PipelineException(DeploySummary.FailureMessage(report, target, context.CommandLineOptions), ExitCodes.SomeServersFailed);
     }
 }

@@ -43,19 +43,21 @@ public sealed record FanOutOptions
 /// Runs one operation on every server at once (up to <see cref="FanOutOptions.Parallel"/>) and fills the report as it
 /// goes, so that a failed or cancelled run still reports every server. One server's failure never stops the others.
 /// A deploy is one <see cref="ServerDeploy"/> per server; the fan-out only schedules their steps and decides, by
-/// <c>--switch</c>, when each switches and whether switched servers go back.
+/// <c>--switch</c>, when each switches and whether switched servers go back. With a <see cref="Health.HealthGate"/>,
+/// every switch is followed by a health check under the same lock (FanOut.Health.cs).
 /// </summary>
-public sealed class FanOut(
+public sealed partial class FanOut(
     IReadOnlyList<DeployTarget> servers,
     ConnectServer connect,
     ReleaseRun run,
     ReleaseOptions release,
     FanOutOptions options,
     IDeployProgress progress,
-    TimeProvider time)
+    TimeProvider time,
+    Health.HealthGate? health = null)
 {
     private readonly SemaphoreSlim _slots = new(options.Parallel);
-    private readonly ServerSetup _setup = new(connect, run, release, options, progress, time);
+    private readonly ServerSetup _setup = new(connect, run, release, options, progress, time, health);
 
     public IReadOnlyList<DeployTarget> Servers => servers;
 
@@ -74,7 +76,9 @@ public sealed class FanOut(
             {
                 await Task.WhenAll(deploys.Select(d => Scheduled(d, async ct =>
                 {
-                    if (await d.StageAsync(ct) && await d.SwitchAsync(ct)) d.Finish();
+                    if (!await d.StageAsync(ct) || !await d.SwitchAsync(ct)) return;
+                    if (health is null) d.Finish();
+                    else await GateAsync([d], together: false, scheduled: false, ct);
                 }, cancellationToken)));
             }
             else
@@ -108,7 +112,8 @@ public sealed class FanOut(
         var switched = staged.Where(d => d.Stage == ServerStage.Switched).ToList();
         if (switchFailed.Count == 0)
         {
-            foreach (var d in switched) d.Finish();
+            if (health is not null) await GateAsync(switched, together: true, scheduled: true, cancellationToken);
+            else foreach (var d in switched) d.Finish();
             return;
         }
         // Some switched, some did not: put the switched ones back so that the fleet serves one release.
@@ -163,6 +168,7 @@ public sealed class FanOut(
             {
                 string? from = null, note = null;
                 ReleaseId? to = null;
+                var held = false;
                 var name = w.Server.Target.Name;
                 await w.Server.RetryAsync(async token =>
                 {
@@ -177,12 +183,14 @@ public sealed class FanOut(
                             ?? throw new ReleaseException($"{w.Server.Root} has no release to roll back to (current: {from ?? "none"}).", ReleaseFailure.NoRollbackTarget);
                     }
                     progress.Phase(name, DeployPhase.Rollback, $"{from ?? "none"} -> {to}{(note is null ? "" : $" ({note})")}");
-                    var result = await session.RollbackAsync(to, token);
+                    var result = await session.RollbackAsync(to, token, holdLock: health is not null);
                     w.Report.PreviousReleaseId = from;
                     w.Report.ReleaseId = to;
                     w.Report.Outcome = result.Changed || from != to ? Outcome.RolledBack : Outcome.Unchanged;
                     progress.Phase(name, DeployPhase.RolledBack, $"{from ?? "none"} -> {to}");
+                    held = result.Changed && health is not null;
                 }, ct);
+                if (held) await CheckRollbackAsync(w.Server, w.Report, to!.Value.Value, ct);
             }, cleanUp: true, cancellationToken)));
         }
         finally

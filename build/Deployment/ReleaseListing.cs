@@ -7,7 +7,8 @@ namespace Build.Deployment;
 /// <summary>The Releases target's view of one server: current, rollback target, bad releases, the lock.</summary>
 public static class ReleaseListing
 {
-    public static string Format(string server, string root, RemoteState state, DateTimeOffset now, TimeSpan lockTimeout)
+    /// <param name="serves">With --health-url: what the web server's marker URL answers now (shown next to current).</param>
+    public static string Format(string server, string root, RemoteState state, DateTimeOffset now, TimeSpan lockTimeout, string? serves = null)
     {
         var text = new StringBuilder();
         text.AppendLine($"{server} ({root})");
@@ -18,7 +19,7 @@ public static class ReleaseListing
         foreach (var id in state.Releases.Reverse())
         {
             var marks = new List<string>();
-            if (id == state.CurrentReleaseId) marks.Add("current");
+            if (id == state.CurrentReleaseId) marks.Add(serves is null ? "current" : $"current, web server serves {serves}");
             if (id == state.RollbackTarget) marks.Add("rollback target");
             if (state.Bad.Contains(id)) marks.Add("bad");
             var meta = state.Meta.GetValueOrDefault(id);
@@ -27,6 +28,7 @@ public static class ReleaseListing
             var label = marks.Count > 0 ? $"  [{string.Join(", ", marks)}]" : "";
             text.AppendLine($"  {id}  commit {commit}  {created}{label}");
         }
+        if (serves is not null && state.CurrentReleaseId is null) text.AppendLine($"  web server serves {serves}");
         if (state.RollbackTarget is not null && state.RollbackTargetNote is { } note) text.AppendLine($"  rollback target: {note}");
         if (state.Partials.Count > 0) text.AppendLine($"  unfinished uploads: {string.Join(", ", state.Partials)} (removed by the next deploy)");
         if (state.Locked)

@@ -4,7 +4,8 @@ using Build.Deployment.Release;
 namespace Build.Deployment;
 
 /// <summary>What every server of one fan-out shares: how to connect, who deploys, how sessions and retries behave.</summary>
-internal sealed record ServerSetup(ConnectServer Connect, ReleaseRun Run, ReleaseOptions Release, FanOutOptions Options, IDeployProgress Progress, TimeProvider Time);
+internal sealed record ServerSetup(ConnectServer Connect, ReleaseRun Run, ReleaseOptions Release, FanOutOptions Options, IDeployProgress Progress, TimeProvider Time,
+    Health.HealthGate? Health = null);
 
 /// <summary>
 /// One server's connection and session, opened when a step needs it, with the retry pipeline around each step:

@@ -36,7 +36,7 @@ public enum ServerStage
 /// <see cref="SwitchBackAsync"/>, <see cref="Finish"/>); a step never throws: a failure is a transition to
 /// <see cref="ServerStage.Failed"/>, after removing this run's staging and releasing the lock.
 /// </summary>
-public sealed class ServerDeploy : IDisposable
+public sealed partial class ServerDeploy : IDisposable
 {
     private static readonly TimeSpan CleanUpBound = TimeSpan.FromSeconds(20);
 
@@ -175,14 +175,14 @@ public sealed class ServerDeploy : IDisposable
                     if (state.CurrentReleaseId == candidate.ReleaseId)
                     {
                         MoveTo(ServerStage.Switched, DeployPhase.Switched, $"{Previous ?? "none"} -> {candidate.ReleaseId} (the switch's reply was lost; current is {candidate.ReleaseId})");
-                        await BestEffortAsync((s, ct) => s.ReleaseLockAsync(ct));
+                        if (!HoldsLockForCheck) await BestEffortAsync((s, ct) => s.ReleaseLockAsync(ct));
                         return;
                     }
                     // Not switched: current is still where this deploy found it, where a switch back goes.
                     Previous = state.CurrentReleaseId;
                 }
                 Progress.Phase(Name, DeployPhase.Switch, $"{Previous ?? "none"} -> {candidate.ReleaseId}");
-                var result = Switch = await session.SwitchAsync(candidate, Remote!, token);
+                var result = Switch = await session.SwitchAsync(candidate, Remote!, token, holdLock: HoldsLockForCheck);
                 var pruned = result.Pruned.Count > 0 ? $", pruned {result.Pruned.Count}" : "";
                 MoveTo(ServerStage.Switched, DeployPhase.Switched, $"{result.PreviousReleaseId ?? "none"} -> {result.ReleaseId}{pruned}");
             }, cancellationToken);

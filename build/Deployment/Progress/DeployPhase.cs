@@ -22,6 +22,9 @@ public enum DeployPhase
     [JsonStringEnumMemberName("switched-back")] SwitchedBack,
     [JsonStringEnumMemberName("rollback")] Rollback,
     [JsonStringEnumMemberName("rolled-back")] RolledBack,
+    [JsonStringEnumMemberName("health")] Health,
+    [JsonStringEnumMemberName("healthy")] Healthy,
+    [JsonStringEnumMemberName("unhealthy")] Unhealthy,
     [JsonStringEnumMemberName("retry")] Retry,
     [JsonStringEnumMemberName("failed")] Failed,
 }

@@ -69,6 +69,9 @@ public sealed record ReleaseOptions
     /// <summary>A second stream only pays off above this many files per stream.</summary>
     public int MinFilesPerStream { get; init; } = 200;
 
+    /// <summary>The file the server writes into each release before the switch, holding its id (null: none).</summary>
+    public Health.ReleaseMarker? Marker { get; init; } = Health.ReleaseMarker.Default;
+
     public static ReleaseOptions From(Settings.BuildSettings settings) => new()
     {
         KeepReleases = settings.KeepReleases,

@@ -265,7 +265,7 @@ public sealed class ReleaseSession : IDisposable
         StreamStats? stats = null;
         Exception? writeError = null;
         var header = string.Join(' ', candidate.ReleaseId, Number(candidate.Manifest.Count), Number(candidate.Manifest.TotalBytes), gzip ? "z" : "-",
-            Number(part.Index), Number(parts), upload);
+            Number(part.Index), Number(parts), upload, options.Marker?.Path ?? "-");
         var result = await command.RunAsync(header, async (input, ct) =>
         {
             try
@@ -289,15 +289,18 @@ public sealed class ReleaseSession : IDisposable
         return new PartResult(stats, remoteSum != "-", Lines(result.Output, "@staged").Contains(candidate.ReleaseId), Tail(result));
     }
 
-    /// <summary>One round trip: atomic switch of current to the uploaded release, prune, log line, unlock.</summary>
-    public async Task<SwitchResult> SwitchAsync(ReleaseCandidate candidate, RemoteState state, CancellationToken cancellationToken)
+    /// <summary>
+    /// One round trip: atomic switch of current to the uploaded release, prune, log line, unlock; with
+    /// <paramref name="holdLock"/> the lock stays (a health check follows; <see cref="ReleaseLockAsync"/> ends it).
+    /// </summary>
+    public async Task<SwitchResult> SwitchAsync(ReleaseCandidate candidate, RemoteState state, CancellationToken cancellationToken, bool holdLock = false)
     {
         var id = candidate.ReleaseId;
         var prune = state.PruneList(id, options.KeepReleases, [id], state.CurrentReleaseId);
         var line = run.LogLine(time.GetUtcNow(), "deploy", id, state.CurrentReleaseId, candidate.Info.Commit, "deployed");
         await StopHeartbeatAsync();
         var command = await channels.TakeSwitchAsync();
-        var result = await command.RunAsync(string.Join(' ', [id, .. prune]), (input, ct) => input.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), ct).AsTask(), cancellationToken);
+        var result = await command.RunAsync(string.Join(' ', [id, holdLock ? "hold" : "unlock", .. prune]), (input, ct) => input.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), ct).AsTask(), cancellationToken);
         Check(result, $"switch current to {id}");
         return new SwitchResult(id, state.CurrentReleaseId, Lines(result.Output, "@pruned").ToList());
     }
@@ -339,7 +342,7 @@ public sealed class ReleaseSession : IDisposable
     /// Rollback: lock + state, then one round trip that switches current to the target (<see cref="RemoteState.RollbackTarget"/>,
     /// or <paramref name="releaseId"/>), marks the release left behind as bad, logs and unlocks.
     /// </summary>
-    public async Task<RollbackResult> RollbackAsync(ReleaseId? releaseId, CancellationToken cancellationToken)
+    public async Task<RollbackResult> RollbackAsync(ReleaseId? releaseId, CancellationToken cancellationToken, bool holdLock = false)
     {
         var state = await PrepareAsync(false, cancellationToken);
         try
@@ -356,7 +359,7 @@ public sealed class ReleaseSession : IDisposable
             }
             var line = run.LogLine(time.GetUtcNow(), "rollback", to, from, state.Meta.GetValueOrDefault(to)?.Commit, "rolled-back");
             await StopHeartbeatAsync();
-            var result = await RunAsync(RemoteScripts.Rollback, [root, ownerKey, from ?? "-", to, line], cancellationToken);
+            var result = await RunAsync(RemoteScripts.Rollback, [root, ownerKey, from ?? "-", to, line, holdLock ? "yes" : "no"], cancellationToken);
             Check(result, $"roll back to {to}");
             return new RollbackResult(from, to, true);
         }
@@ -372,12 +375,12 @@ public sealed class ReleaseSession : IDisposable
     /// re-takes the lock, and while current is still <paramref name="from"/> points it back at <paramref name="to"/>
     /// (no current at all when null: there was none before). 2 round trips. True when it switched back.
     /// </summary>
-    public async Task<bool> SwitchBackAsync(ReleaseId from, ReleaseId? to, string reason, CancellationToken cancellationToken)
+    public async Task<bool> SwitchBackAsync(ReleaseId from, ReleaseId? to, string reason, CancellationToken cancellationToken, bool markBad = false, bool holdLock = false)
     {
         await PrepareAsync(false, cancellationToken);
         var line = run.LogLine(time.GetUtcNow(), "switch-back", to?.Value, from.Value, null, "switched-back", reason);
         await StopHeartbeatAsync();
-        var result = await RunAsync(RemoteScripts.SwitchBack, [root, ownerKey, from.Value, to?.Value ?? "-", line], cancellationToken);
+        var result = await RunAsync(RemoteScripts.SwitchBack, [root, ownerKey, from.Value, to?.Value ?? "-", line, markBad ? "yes" : "no", holdLock ? "yes" : "no"], cancellationToken);
         Check(result, $"switch back to {to?.Value ?? "no release"}");
         return Lines(result.Output, "@switched").Any();
     }

@@ -221,19 +221,20 @@ internal static class RemoteScripts
         """;
 
     /// <summary>
-    /// Args: root run. Stdin: the line "id files bytes compress(z|-) part parts upload" (or "skip"), then one part's
+    /// Args: root run. Stdin: the line "id files bytes compress(z|-) part parts upload marker(-|path)" (or "skip"), then one part's
     /// tar stream. Started ahead (<see cref="PendingCommand"/>), it waits for that line. Parts run at once, each on
     /// its own channel: each extracts into releases/.&lt;id&gt;.partial (links resolve into the current release),
     /// checks tar's status, prints its stream's SHA-256 for the client to compare and leaves a marker in
     /// releases/.&lt;id&gt;.deploy/&lt;upload&gt;/ (upload: this attempt's nonce, so an earlier attempt's markers never count).
     /// The part that finds every marker there seals (mkdir decides which, if two finish at once): checks the file count
-    /// and bytes of the whole tree, moves the manifest into .deploy/manifests and renames to releases/&lt;id&gt;.
+    /// and bytes of the whole tree, writes the release marker file (the release id, at the validated --release-marker
+    /// path), moves the manifest into .deploy/manifests and renames to releases/&lt;id&gt;.
     /// Stale staging was removed by Prepare. Never touches current.
     /// </summary>
     public const string Upload = Common + """
 
         root=$1 run=$2
-        read -r id count bytes z part parts upload rest || exit 0
+        read -r id count bytes z part parts upload marker rest || exit 0
         [ "$id" != skip ] || { drain; exit 0; }
         cd "$root" || fail 65 "cannot enter $root"
         own_lock || fail 69 "lock lost"
@@ -290,6 +291,13 @@ internal static class RemoteScripts
         say "@received $n $b"
         [ "$n" = "$count" ] && [ "$b" = "$bytes" ] || fail 67 "staged $n files and $b bytes, the manifest has $count files and $bytes bytes"
         [ -f "releases/.$id.deploy/manifest.json" ] && [ -f "releases/.$id.deploy/meta" ] || fail 67 "the stream lacks the manifest"
+        # The release marker (--release-marker): written here, after the count, so the site's manifest never holds it.
+        # rm first: a file of that name linked from the current release must not change under the live site.
+        if [ -n "${marker:-}" ] && [ "$marker" != - ]; then
+          m=releases/.$id.partial/$marker
+          (umask 022 && mkdir -p "${m%/*}" && rm -f "$m" && printf '%s\n' "$id" > "$m") || fail 65 "cannot write the release marker $marker"
+          say "@marker $marker"
+        fi
         if [ -e "releases/$id" ]; then remove_release "$id"; say "@restaged"; fi
         # The seal marker: touched once every file is in place; later deploys link only files not newer than it.
         mv -f "releases/.$id.deploy/manifest.json" ".deploy/manifests/$id.json" &&
@@ -301,13 +309,14 @@ internal static class RemoteScripts
         """;
 
     /// <summary>
-    /// Args: root run. Stdin: the line "id prune-ids..." (or "skip"), then the log line. Started ahead
-    /// (<see cref="PendingCommand"/>), it waits for that line: switch, prune, log, unlock in one round trip.
+    /// Args: root run. Stdin: the line "id hold(hold|unlock) prune-ids..." (or "skip"), then the log line. Started ahead
+    /// (<see cref="PendingCommand"/>), it waits for that line: switch, prune, log, unlock in one round trip; with
+    /// <c>hold</c> the lock stays until the health check is over (<see cref="Finish"/> or <see cref="SwitchBack"/> ends it).
     /// </summary>
     public const string Switch = Common + """
 
         root=$1 run=$2
-        read -r id prune || exit 0
+        read -r id hold prune || exit 0
         [ "$id" != skip ] || { drain; exit 0; }
         IFS= read -r line || :
         drain
@@ -323,8 +332,7 @@ internal static class RemoteScripts
           say "@pruned $p"
         done
         [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
-        rm -rf .deploy/lock
-        say "@unlocked"
+        if [ "$hold" = hold ]; then say "@held"; else rm -rf .deploy/lock; say "@unlocked"; fi
         """;
 
     /// <summary>Args: root run line(the log line, may be empty) prune-ids... Prune, log, unlock without switching.</summary>
@@ -361,10 +369,10 @@ internal static class RemoteScripts
         say "@unlocked"
         """;
 
-    /// <summary>Args: root run from(-) to line(the log line). Switch back, mark the left release bad, log, unlock.</summary>
+    /// <summary>Args: root run from(-) to line(the log line) [hold(yes|no)]. Switch back, mark the left release bad, log, unlock (not with hold).</summary>
     public const string Rollback = Common + """
 
-        root=$1 run=$2 from=$3 to=$4 line=$5
+        root=$1 run=$2 from=$3 to=$4 line=$5 hold=${6:-no}
         cd "$root" || fail 65 "cannot enter $root"
         own_lock || fail 69 "lock lost"
         switch_to "$to"
@@ -372,18 +380,18 @@ internal static class RemoteScripts
         rm -f ".deploy/bad/$to"
         if [ "$from" != - ]; then : > ".deploy/bad/$from" && say "@marked $from"; fi
         [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
-        rm -rf .deploy/lock
-        say "@unlocked"
+        if [ "$hold" = yes ]; then say "@held"; else rm -rf .deploy/lock; say "@unlocked"; fi
         """;
 
     /// <summary>
-    /// Args: root run from to(-: no release) line. Undoes this run's switch (<c>--switch=together</c>, another server's
-    /// switch failed): only while current is still <c>from</c>, back to <c>to</c> (or no current at all when there was
-    /// none before); <c>from</c> stays as a release, unmarked. Log, unlock.
+    /// Args: root run from to(-: no release) line [bad(yes|no) hold(yes|no)]. Undoes this run's switch (another server's
+    /// switch failed under <c>--switch=together</c>, or a health check failed): only while current is still <c>from</c>,
+    /// back to <c>to</c> (or no current at all when there was none before); <c>from</c> stays as a release, marked bad
+    /// with <c>bad=yes</c> (an unhealthy release). Log, unlock (not with hold: the previous release is checked first).
     /// </summary>
     public const string SwitchBack = Common + """
 
-        root=$1 run=$2 from=$3 to=$4 line=$5
+        root=$1 run=$2 from=$3 to=$4 line=$5 bad=${6:-no} hold=${7:-no}
         cd "$root" || fail 65 "cannot enter $root"
         own_lock || fail 69 "lock lost"
         cur_id
@@ -394,8 +402,8 @@ internal static class RemoteScripts
         else
           say "@current $cid"
         fi
-        rm -rf .deploy/lock
-        say "@unlocked"
+        if [ "$bad" = yes ]; then : > ".deploy/bad/$from" && say "@marked $from"; fi
+        if [ "$hold" = yes ]; then say "@held"; else rm -rf .deploy/lock; say "@unlocked"; fi
         """;
 
     /// <summary>

@@ -43,6 +43,10 @@ public sealed record ServerReport
     [JsonPropertyName("seconds")] public double Seconds { get; set; }
     [JsonPropertyName("error")] public string? Error { get; set; }
 
+    /// <summary>The health check of the release switched to (null: no check): passed or not, and what it saw.</summary>
+    [JsonPropertyName("healthy"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public bool? Healthy { get; set; }
+    [JsonPropertyName("health"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Health { get; set; }
+
     /// <summary>Why a failed server failed, when the release protocol said (a retry does not fix every kind).</summary>
     [JsonIgnore] public Release.ReleaseFailure? FailureKind { get; set; }
 
@@ -86,7 +90,8 @@ public sealed record DeployReport
                 new XAttribute("name", s.Server),
                 new XAttribute("classname", "deploy"),
                 new XAttribute("time", s.Seconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)));
-            if (s.IsFailure)
+            // A release that failed its health check is a failure even where the server was switched back to a healthy one.
+            if (s.IsFailure || s.Healthy == false)
                 testcase.Add(new XElement("failure", new XAttribute("message", FirstLine(s.Error ?? "failed")), s.Error ?? "failed"));
             else if (!s.Reached)
                 testcase.Add(new XElement("skipped", new XAttribute("message", FirstLine(s.Error ?? s.Outcome.Text()))));
@@ -96,8 +101,8 @@ public sealed record DeployReport
         var suite = new XElement("testsuite",
             new XAttribute("name", Operation),
             new XAttribute("tests", Servers.Count),
-            new XAttribute("failures", Servers.Count(s => s.IsFailure)),
-            new XAttribute("skipped", Servers.Count(s => !s.Reached && !s.IsFailure)),
+            new XAttribute("failures", Servers.Count(s => s.IsFailure || s.Healthy == false)),
+            new XAttribute("skipped", Servers.Count(s => !s.Reached && !s.IsFailure && s.Healthy != false)),
             new XAttribute("timestamp", StartedAt.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss", System.Globalization.CultureInfo.InvariantCulture)),
             cases);
         return new XDocument(new XElement("testsuites", suite));

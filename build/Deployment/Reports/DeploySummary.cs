@@ -70,7 +70,8 @@ public static class DeploySummary
     /// <summary>The failure's message: who failed, and the command that retries exactly the servers left behind.</summary>
     public static string FailureMessage(DeployReport report, string target, IEnumerable<KeyValuePair<string, string>> options)
     {
-        var text = new StringBuilder($"{target} failed on {string.Join(", ", report.Failed.Select(s => s.Server))}.");
+        var failed = report.Failed.Any() ? report.Failed : report.NotReached;
+        var text = new StringBuilder($"{target} failed on {string.Join(", ", failed.Select(s => s.Server))}.");
         foreach (var missing in report.Failed.Where(s => s.FailureKind is Release.ReleaseFailure.MissingRelease))
             text.Append($" {missing.Server} does not have that release: ./build.sh --target=Releases --server={missing.Server} lists the ones it has.");
         var servers = RetryServers(report);

@@ -186,10 +186,10 @@ public sealed class DeployBed : IAsyncDisposable
     }
 
     public FanOut FanOut(IReadOnlyList<DeployTarget>? targets = null, SwitchMode mode = SwitchMode.Together, ReleaseRun? run = null,
-        ConnectServer? connect = null, int attempts = 3, RecordingProgress? progress = null) =>
+        ConnectServer? connect = null, int attempts = 3, RecordingProgress? progress = null, Build.Deployment.Health.HealthGate? health = null) =>
         new(targets ?? Targets(), connect ?? Connect(), run ?? Run("run-test-a"), Release,
             new FanOutOptions { RemoteRoot = Build.Deployment.RemoteRoot.Of(RemoteRoot), Attempts = attempts, RetryDelay = TimeSpan.FromMilliseconds(50), Switch = mode, AttemptTimeout = AttemptTimeout },
-            progress ?? Progress, TimeProvider.System);
+            progress ?? Progress, TimeProvider.System, health);
 
     public static ReleaseRun Run(string id) => new(id, "testhost", 4242, "tester", null, null);
 
@@ -208,10 +208,10 @@ public sealed class DeployBed : IAsyncDisposable
         return report;
     }
 
-    public async Task<DeployReport> RollbackAsync(string? release = null, IReadOnlyList<DeployTarget>? targets = null)
+    public async Task<DeployReport> RollbackAsync(string? release = null, IReadOnlyList<DeployTarget>? targets = null, Build.Deployment.Health.HealthGate? health = null)
     {
         var report = new DeployReport { Operation = "rollback", StartedAt = DateTimeOffset.UtcNow };
-        await FanOut(targets).RollbackAsync(release is null ? null : ReleaseId.Parse(release), report, CancellationToken.None);
+        await FanOut(targets, health: health).RollbackAsync(release is null ? null : ReleaseId.Parse(release), report, CancellationToken.None);
         return report;
     }
 

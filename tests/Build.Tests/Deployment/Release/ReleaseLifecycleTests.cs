@@ -28,13 +28,13 @@ public sealed class ReleaseLifecycleTests
         var back = await session.RollbackAsync(null, CancellationToken.None);
         Assert.Equal((snapshots[2].Id, snapshots[1].Id, true), (back.From, back.To, back.Changed));
         Assert.Equal(snapshots[1].Id, kit.CurrentId());
-        Assert.Equal(snapshots[1].Tree, ReleaseTestKit.Tree(kit.Current), new TreeComparer());
+        Assert.Equal(snapshots[1].Tree, ReleaseTestKit.ReleaseTree(kit.Current), new TreeComparer());
         Assert.True(File.Exists(Path.Join(kit.Root, ".deploy", "bad", snapshots[2].Id)));
 
         // The next rollback goes further back; the bad release is skipped as a target and is marked too.
         var again = await session.RollbackAsync(null, CancellationToken.None);
         Assert.Equal((snapshots[1].Id, snapshots[0].Id), (again.From, again.To));
-        Assert.Equal(snapshots[0].Tree, ReleaseTestKit.Tree(kit.Current), new TreeComparer());
+        Assert.Equal(snapshots[0].Tree, ReleaseTestKit.ReleaseTree(kit.Current), new TreeComparer());
 
         var state = await session.InspectAsync(false, CancellationToken.None);
         Assert.Null(state.RollbackTarget);
@@ -44,7 +44,7 @@ public sealed class ReleaseLifecycleTests
         // An explicit id goes anywhere, even to a release marked bad (which loses its mark).
         var explicitly = await session.RollbackAsync(ReleaseId.Parse(snapshots[2].Id), CancellationToken.None);
         Assert.Equal(snapshots[2].Id, explicitly.To);
-        Assert.Equal(snapshots[2].Tree, ReleaseTestKit.Tree(kit.Current), new TreeComparer());
+        Assert.Equal(snapshots[2].Tree, ReleaseTestKit.ReleaseTree(kit.Current), new TreeComparer());
         Assert.False(File.Exists(Path.Join(kit.Root, ".deploy", "bad", snapshots[2].Id)));
 
         var missing = await Assert.ThrowsAsync<ReleaseException>(() => session.RollbackAsync(ReleaseId.Parse("20200101T000000Z-deadbeef"), CancellationToken.None));

@@ -155,10 +155,28 @@ public sealed class ReleaseTestKit : IDisposable
         return result;
     }
 
+    /// <summary>A release's files without the release marker the server adds: what compares with the site it was made of.</summary>
+    public static SortedDictionary<string, (byte[] Content, UnixFileMode Mode)> ReleaseTree(string release)
+    {
+        var tree = Tree(release);
+        tree.Remove(Build.Deployment.Health.ReleaseMarker.DefaultPath);
+        return tree;
+    }
+
+    /// <summary>
+    /// The release at <paramref name="actual"/> holds exactly the site at <paramref name="expected"/>, plus the release
+    /// marker the server writes (its content is the release id: the directory's name).
+    /// </summary>
     public static void AssertSameTree(string expected, string actual)
     {
         var want = Tree(expected);
         var got = Tree(actual);
+        var marker = Build.Deployment.Health.ReleaseMarker.DefaultPath;
+        if (!want.ContainsKey(marker) && got.Remove(marker, out var written))
+        {
+            var id = Path.GetFileName(new DirectoryInfo(actual).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? actual);
+            Assert.Equal(id + "\n", System.Text.Encoding.UTF8.GetString(written.Content));
+        }
         Assert.Equal(want.Keys, got.Keys);
         foreach (var (path, (content, mode)) in want)
         {
