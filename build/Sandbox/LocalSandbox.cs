@@ -51,13 +51,12 @@ public sealed class LocalSandbox(string root, IProcessRunner processes, Action<s
             UserArea = layout.UserArea,
         };
         state.Save(StateFile);
-        var starter = new ServerStarter(layout, account, machine, _daemons, time, log);
-        var taken = new HashSet<int>();
+        var starter = new ServerStarter(layout, account, machine, _daemons, time);
         try
         {
-            foreach (var name in SandboxLayout.ServerNames)
+            var taken = new HashSet<int>();
+            foreach (var (name, address) in SandboxLayout.Servers)
             {
-                var before = previous?.Servers.FirstOrDefault(s => s.Name == name);
                 await CreateDirectoryAsync(layout.ServerDirectory(name), null);
                 if (!File.Exists(layout.HostKey(name)) || !File.Exists(layout.HostKey(name) + ".pub"))
                     await KeyGenAsync(layout.HostKey(name), $"blog-sandbox-{name}", cancellationToken);
@@ -65,19 +64,42 @@ public sealed class LocalSandbox(string root, IProcessRunner processes, Action<s
                 await CreateDirectoryAsync(layout.RemoteRoot(name), account);
                 await CreateDirectoryAsync(layout.NginxPrefix(name), account);
 
-                var sshd = await starter.StartSshdAsync(name, before?.SshPort, taken, cancellationToken);
-                var server = new SandboxServer
+                var before = previous?.Servers.FirstOrDefault(s => s.Name == name);
+                var (sshd, port) = await WithFreePortAsync([address], before?.SshPort, taken, $"{name} sshd",
+                    p => starter.StartSshdAsync(name, address, p, cancellationToken));
+                state.Servers.Add(new SandboxServer
                 {
-                    Name = name, Address = ServerStarter.Address, SshPort = sshd.Port, HttpPort = 0,
-                    RemoteRoot = layout.RemoteRoot(name), Daemons = [sshd.Daemon],
-                };
-                state.Servers.Add(server);
-                state.Save(StateFile);
-
-                var nginx = await starter.StartNginxAsync(name, before?.HttpPort, taken, cancellationToken);
-                state.Servers[^1] = server with { HttpPort = nginx.Port, Daemons = [sshd.Daemon, nginx.Daemon] };
+                    Name = name, Address = address, SshPort = port, HttpPort = 0, RemoteRoot = layout.RemoteRoot(name), Daemons = [sshd],
+                });
                 state.Save(StateFile);
             }
+
+            // One HTTP port for every server's nginx (each on its own address): one health URL template fits all.
+            var addresses = SandboxLayout.Servers.Select(s => s.Address).ToList();
+            var (_, httpPort) = await WithFreePortAsync(addresses, previous?.Servers.FirstOrDefault()?.HttpPort, taken, "nginx", async p =>
+            {
+                foreach (var server in state.Servers)
+                {
+                    var nginx = await starter.StartNginxAsync(server.Name, server.Address, p, cancellationToken);
+                    server.Daemons.Add(nginx);
+                    state.Save(StateFile);
+                }
+                return p;
+            }, onTaken: async () =>
+            {
+                // The port went to another program on one address: the nginx already started moves with the others.
+                foreach (var server in state.Servers)
+                {
+                    foreach (var d in server.Daemons.Where(d => d.Role == "nginx").ToList())
+                    {
+                        await _daemons.StopAsync(d, TimeSpan.FromSeconds(10), CancellationToken.None);
+                        server.Daemons.Remove(d);
+                    }
+                }
+                state.Save(StateFile);
+            });
+            for (var i = 0; i < state.Servers.Count; i++) state.Servers[i] = state.Servers[i] with { HttpPort = httpPort };
+            state.Save(StateFile);
             await File.WriteAllLinesAsync(layout.KnownHosts, state.Servers.Select(s =>
                 $"[{s.Address}]:{s.SshPort} {File.ReadAllText(layout.HostKey(s.Name) + ".pub").Trim()}"), cancellationToken);
             return (state, false);
@@ -88,6 +110,28 @@ public sealed class LocalSandbox(string root, IProcessRunner processes, Action<s
             var stopped = await StopDaemonsAsync(state, CancellationToken.None);
             if (e is OperationCanceledException) throw;
             throw new DaemonStartException($"The sandbox did not start: {e.Message}\nStopped the {stopped} daemon(s) it had started.");
+        }
+    }
+
+    /// <summary>Runs <paramref name="start"/> on a free port; a port taken between the probe and the bind makes it try another (a few times).</summary>
+    private async Task<(T Result, int Port)> WithFreePortAsync<T>(
+        IReadOnlyList<string> addresses, int? preferred, HashSet<int> taken, string what, Func<int, Task<T>> start, Func<Task>? onTaken = null)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = Ports.Choose(addresses, attempt == 1 ? preferred : null, taken, log, what);
+            try
+            {
+                var result = await start(port);
+                taken.Add(port);
+                return (result, port);
+            }
+            catch (PortTakenException e) when (attempt < 5)
+            {
+                log($"{e.Message} Trying another.");
+                taken.Add(port);
+                if (onTaken is not null) await onTaken();
+            }
         }
     }
 

@@ -11,7 +11,11 @@ namespace Build.Sandbox;
 public sealed record SandboxLayout(string Directory, string UserArea)
 {
     public const string FolderName = ".sandbox";
-    public static readonly IReadOnlyList<string> ServerNames = ["server1", "server2"];
+    /// <summary>
+    /// The servers and their loopback addresses: one address each, so that the nginx of every server can
+    /// listen on the same port and one health URL template (<c>http://{host}:PORT/</c>) reaches each.
+    /// </summary>
+    public static readonly IReadOnlyList<(string Name, string Address)> Servers = [("server1", "127.0.0.2"), ("server2", "127.0.0.3")];
 
     public static string DirectoryOf(string root) => Path.Join(root, FolderName);
 

@@ -33,6 +33,8 @@ public sealed record SandboxSettings(bool Enabled, string Origin)
             ["tailnet"] = "off",
             ["ssh-user"] = state.User,
             ["remote-root"] = state.RemoteRoot,
+            // Every server's nginx listens on the same port, each on its own address.
+            ["health-url"] = $"http://{{host}}:{state.Servers.FirstOrDefault()?.HttpPort}/.well-known/release",
         };
         return name => values.TryGetValue(name, out var value) ? [value] : arguments(name);
     }

@@ -7,36 +7,33 @@ namespace Build.Sandbox;
 public sealed record StartedDaemon(DaemonRecord Daemon, int Port);
 
 /// <summary>A daemon that did not start: why, and the tail of its log.</summary>
-public sealed class DaemonStartException(string message) : PipelineException(message);
+public class DaemonStartException(string message) : PipelineException(message);
+
+/// <summary>The port was taken between the probe and the bind: the caller picks another.</summary>
+public sealed class PortTakenException(string message) : DaemonStartException(message);
 
 /// <summary>
-/// Starts one sandbox server's real OpenSSH sshd and nginx, each detached, on a free loopback port
-/// (the one it had before when that is still free, so URLs stay the same), with their own config.
-/// A port taken between the probe and the bind makes it try another.
+/// Starts one sandbox server's real OpenSSH sshd or nginx, detached, on a given loopback address and
+/// port, with its own config, and waits (bounded) until it has bound the port and answers on it.
 /// </summary>
-public sealed class ServerStarter(SandboxLayout layout, LoginAccount account, MachineFacts machine, Daemons daemons, TimeProvider time, Action<string> log)
+public sealed class ServerStarter(SandboxLayout layout, LoginAccount account, MachineFacts machine, Daemons daemons, TimeProvider time)
 {
-    public const string Address = "127.0.0.1";
-    private const int Attempts = 5;
-
     /// <summary>Bound on a daemon's start: sshd and nginx take milliseconds; a busy machine, seconds.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    public async Task<StartedDaemon> StartSshdAsync(string server, int? preferredPort, ISet<int> taken, CancellationToken cancellationToken)
+    public Task<DaemonRecord> StartSshdAsync(string server, string address, int port, CancellationToken cancellationToken)
     {
         var sshd = machine.Find("sshd") ?? throw new PipelineException("sshd was not found.");
         // sshd re-executes itself and needs its absolute path; as root it also needs its privilege separation directory.
         sshd = Path.GetFullPath(sshd);
         if (machine.IsRoot) Directory.CreateDirectory("/run/sshd");
         var config = layout.SshdConfig(server);
-        return await StartAsync($"{server} sshd", preferredPort, taken, layout.SshdLog(server), layout.SshdPidFile(server), config, port =>
-        {
-            File.WriteAllText(config, SshdConfig(server, port));
-            return daemons.Start(Setsid(), sshd, ["-D", "-e", "-f", config], layout.SshdLog(server));
-        }, cancellationToken);
+        File.WriteAllText(config, SshdConfig(server, address, port));
+        return StartAsync($"{server} sshd", address, port, layout.SshdLog(server), layout.SshdPidFile(server), config,
+            () => daemons.Start(Setsid(), sshd, ["-D", "-e", "-f", config], layout.SshdLog(server)), cancellationToken);
     }
 
-    public async Task<StartedDaemon> StartNginxAsync(string server, int? preferredPort, ISet<int> taken, CancellationToken cancellationToken)
+    public Task<DaemonRecord> StartNginxAsync(string server, string address, int port, CancellationToken cancellationToken)
     {
         var nginx = Path.GetFullPath(machine.Find("nginx") ?? throw new PipelineException("nginx was not found."));
         var config = layout.NginxConfig(server);
@@ -44,105 +41,65 @@ public sealed class ServerStarter(SandboxLayout layout, LoginAccount account, Ma
         (string, int, int)? runAs = account.IsOtherUser
             ? (machine.Find("setpriv") ?? throw new PipelineException("setpriv was not found."), account.Uid, account.Gid)
             : null;
-        return await StartAsync($"{server} nginx", preferredPort, taken, layout.NginxLog(server), layout.NginxPidFile(server), config, port =>
-        {
-            File.WriteAllText(config, NginxConfig(server, port));
-            // -e: nginx would first try its compiled-in error log (/var/log/nginx), which an unprivileged user cannot open.
-            return daemons.Start(Setsid(), nginx, ["-e", "stderr", "-p", prefix + "/", "-c", config], layout.NginxLog(server), runAs);
-        }, cancellationToken);
+        File.WriteAllText(config, NginxConfig(server, address, port));
+        // -e: nginx would first try its compiled-in error log (/var/log/nginx), which an unprivileged user cannot open.
+        return StartAsync($"{server} nginx", address, port, layout.NginxLog(server), layout.NginxPidFile(server), config,
+            () => daemons.Start(Setsid(), nginx, ["-e", "stderr", "-p", prefix + "/", "-c", config], layout.NginxLog(server), runAs), cancellationToken);
     }
 
     private string Setsid() => machine.Find("setsid") ?? throw new PipelineException("setsid was not found.");
 
-    private async Task<StartedDaemon> StartAsync(
-        string what, int? preferredPort, ISet<int> taken, string logFile, string pidFile, string config, Func<int, int> launch, CancellationToken cancellationToken)
+    private async Task<DaemonRecord> StartAsync(
+        string what, string address, int port, string logFile, string pidFile, string config, Func<int> launch, CancellationToken cancellationToken)
     {
-        for (var attempt = 1; ; attempt++)
+        if (File.Exists(pidFile)) File.Delete(pidFile);
+        var logStart = File.Exists(logFile) ? new FileInfo(logFile).Length : 0;
+        var pid = launch();
+        try
         {
-            var port = ChoosePort(what, attempt == 1 ? preferredPort : null, taken);
-            if (File.Exists(pidFile)) File.Delete(pidFile);
-            var logStart = File.Exists(logFile) ? new FileInfo(logFile).Length : 0;
-            var pid = launch(port);
-            var outcome = await WaitReadyAsync(pid, config, pidFile, port, cancellationToken);
-            if (outcome is { } daemonPid)
-            {
-                taken.Add(port);
-                return new StartedDaemon(new DaemonRecord(what.Split(' ')[1], daemonPid, config), port);
-            }
-
-            await daemons.StopAsync(new DaemonRecord(what, pid, config), TimeSpan.FromSeconds(5), CancellationToken.None);
-            var newLines = ReadFrom(logFile, logStart);
-            if (attempt < Attempts && newLines.Contains("Address already in use", StringComparison.Ordinal))
-            {
-                // Another program took the port between the probe and the bind.
-                log($"{what}: port {port} was taken meanwhile; trying another.");
-                taken.Add(port);
-                continue;
-            }
-            throw new DaemonStartException(
-                $"{what} did not start on {Address}:{port} within {StartTimeout.TotalSeconds:0} s. The last lines of {logFile}:\n{Tail(newLines)}");
+            if (await WaitReadyAsync(pid, config, pidFile, address, port, cancellationToken) is { } daemonPid)
+                return new DaemonRecord(what.Split(' ')[1], daemonPid, config);
         }
+        catch (OperationCanceledException)
+        {
+            await daemons.StopAsync(new DaemonRecord(what, pid, config), TimeSpan.FromSeconds(5), CancellationToken.None);
+            throw;
+        }
+
+        await daemons.StopAsync(new DaemonRecord(what, pid, config), TimeSpan.FromSeconds(5), CancellationToken.None);
+        var newLines = ReadFrom(logFile, logStart);
+        if (newLines.Contains("Address already in use", StringComparison.Ordinal))
+            throw new PortTakenException($"{what}: port {port} on {address} was taken meanwhile.");
+        throw new DaemonStartException(
+            $"{what} did not start on {address}:{port} within {StartTimeout.TotalSeconds:0} s. The last lines of {logFile}:\n{Tail(newLines)}");
     }
 
     /// <summary>Waits until the daemon wrote its pid file (done after it bound its port) and the port answers; null if it died or the bound passed.</summary>
-    private async Task<int?> WaitReadyAsync(int pid, string config, string pidFile, int port, CancellationToken cancellationToken)
+    private async Task<int?> WaitReadyAsync(int pid, string config, string pidFile, string address, int port, CancellationToken cancellationToken)
     {
         var deadline = time.GetUtcNow() + StartTimeout;
         while (time.GetUtcNow() < deadline)
         {
             if (!Daemons.IsAlive(pid, config)) return null;
             if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile).Trim(), out var written) && Daemons.IsAlive(written, config)
-                && await AnswersAsync(port, cancellationToken))
+                && await AnswersAsync(address, port, cancellationToken))
                 return written;
             await Task.Delay(TimeSpan.FromMilliseconds(25), time, cancellationToken);
         }
         return null;
     }
 
-    private static async Task<bool> AnswersAsync(int port, CancellationToken cancellationToken)
+    private static async Task<bool> AnswersAsync(string address, int port, CancellationToken cancellationToken)
     {
         using var client = new TcpClient();
         using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bound.CancelAfter(TimeSpan.FromSeconds(2));
         try
         {
-            await client.ConnectAsync(IPAddress.Parse(Address), port, bound.Token);
+            await client.ConnectAsync(IPAddress.Parse(address), port, bound.Token);
             return true;
         }
         catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-        {
-            return false;
-        }
-    }
-
-    private int ChoosePort(string what, int? preferred, ISet<int> taken)
-    {
-        if (preferred is { } p and > 0 && !taken.Contains(p))
-        {
-            if (IsFree(p)) return p;
-            log($"{what}: its port {p} is taken by another program; picking another.");
-        }
-        for (var i = 0; i < 50; i++)
-        {
-            using var probe = new TcpListener(IPAddress.Parse(Address), 0);
-            probe.Start();
-            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
-            if (!taken.Contains(port)) return port;
-        }
-        throw new PipelineException($"No free port on {Address}.");
-    }
-
-    private static bool IsFree(int port)
-    {
-        try
-        {
-            using var probe = new TcpListener(IPAddress.Parse(Address), port);
-            probe.Start();
-            probe.Stop();
-            return true;
-        }
-        catch (SocketException)
         {
             return false;
         }
@@ -169,8 +126,8 @@ public sealed class ServerStarter(SandboxLayout layout, LoginAccount account, Ma
 
     private static string Quote(string path) => "\"" + path.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
 
-    private string SshdConfig(string server, int port) => string.Join('\n',
-        $"ListenAddress {Address}:{port}",
+    private string SshdConfig(string server, string address, int port) => string.Join('\n',
+        $"ListenAddress {address}:{port}",
         $"HostKey {Quote(layout.HostKey(server))}",
         $"AuthorizedKeysFile {Quote(layout.AuthorizedKeys)}",
         $"PidFile {Quote(layout.SshdPidFile(server))}",
@@ -187,7 +144,7 @@ public sealed class ServerStarter(SandboxLayout layout, LoginAccount account, Ma
         "MaxSessions 50",
         "");
 
-    private string NginxConfig(string server, int port)
+    private string NginxConfig(string server, string address, int port)
     {
         var prefix = layout.NginxPrefix(server);
         return string.Join('\n',
@@ -212,7 +169,7 @@ public sealed class ServerStarter(SandboxLayout layout, LoginAccount account, Ma
             $"    uwsgi_temp_path {Quote(Path.Join(prefix, "uwsgi"))};",
             $"    scgi_temp_path {Quote(Path.Join(prefix, "scgi"))};",
             "    server {",
-            $"        listen {Address}:{port};",
+            $"        listen {address}:{port};",
             // The same line the README tells a real server to use: the deploy switches current atomically.
             $"        root {Quote(Path.Join(layout.RemoteRoot(server), "current"))};",
             "        index index.html;",
