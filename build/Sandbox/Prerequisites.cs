@@ -27,7 +27,10 @@ public sealed record MachineFacts(bool IsRoot, string? Path, PackageManager Mana
         return new MachineFacts(LoginAccount.RunningAsRoot, path, manager, ToolLocator.Find("sudo", path) is not null);
     }
 
-    public string? Find(string tool) => ToolLocator.Find(tool, Path, SbinDirectories);
+    /// <summary>Searched after PATH; tests set none so that only their PATH counts.</summary>
+    public IReadOnlyList<string> ExtraDirectories { get; init; } = SbinDirectories;
+
+    public string? Find(string tool) => ToolLocator.Find(tool, Path, ExtraDirectories);
 }
 
 /// <summary>
@@ -86,9 +89,12 @@ public sealed class Prerequisites(IProcessRunner processes, MachineFacts machine
         foreach (var command in plan) await RunAsync(command, cancellationToken);
         if (optional.Count > 0)
         {
-            if (machine.Manager == PackageManager.Apt && !plan.Any(c => c is ["apt-get", "update"])) await RunAsync(["apt-get", "update"], cancellationToken);
             // Optional: a package this distribution lacks is a note, never a failure.
-            try { await RunAsync(InstallCommand(optional), cancellationToken); }
+            try
+            {
+                if (machine.Manager == PackageManager.Apt && !plan.Any(c => c is ["apt-get", "update"])) await RunAsync(["apt-get", "update"], cancellationToken);
+                await RunAsync(InstallCommand(optional), cancellationToken);
+            }
             catch (PipelineException e) { log($"Note: could not install {string.Join(", ", optional.Select(t => t.Command))} ({e.Message}); the tests that need it are skipped."); }
         }
 

@@ -49,7 +49,7 @@ public sealed class PrerequisitesTests : IDisposable
     public async Task Nothing_is_run_when_every_tool_and_the_account_are_there()
     {
         var runner = new FakeRunner(accountExists: true);
-        await new Prerequisites(runner, new MachineFacts(IsRoot: true, PathWith(AllTools), PackageManager.Apt, HasSudo: false), _log.Add)
+        await new Prerequisites(runner, new MachineFacts(IsRoot: true, PathWith(AllTools), PackageManager.Apt, HasSudo: false) { ExtraDirectories = [] }, _log.Add)
             .EnsureAsync(PrerequisiteSet.Test, CancellationToken.None);
         Assert.Empty(runner.Commands);
     }
@@ -59,7 +59,7 @@ public sealed class PrerequisitesTests : IDisposable
     {
         var runner = new FakeRunner(accountExists: false);
         // Nothing is really installed by the fake: the check afterwards still misses the tools.
-        var facts = new MachineFacts(IsRoot: true, PathWith("ssh-keygen", "setsid", "setpriv", "nix-instantiate"), PackageManager.Apt, HasSudo: false);
+        var facts = new MachineFacts(IsRoot: true, PathWith("ssh-keygen", "setsid", "setpriv", "nix-instantiate"), PackageManager.Apt, HasSudo: false) { ExtraDirectories = [] };
         var failure = await Assert.ThrowsAsync<PipelineException>(() =>
             new Prerequisites(runner, facts, _log.Add).EnsureAsync(PrerequisiteSet.Test, CancellationToken.None));
         Assert.Contains("still not found", failure.Message);
@@ -78,7 +78,7 @@ public sealed class PrerequisitesTests : IDisposable
     public async Task As_root_a_locked_account_is_unlocked_and_with_apk_the_packages_are_Alpines()
     {
         var runner = new FakeRunner(accountExists: true, shadowPassword: "!");
-        var facts = new MachineFacts(IsRoot: true, PathWith("ssh-keygen", "setsid", "setpriv", "nginx"), PackageManager.Apk, HasSudo: false);
+        var facts = new MachineFacts(IsRoot: true, PathWith("ssh-keygen", "setsid", "setpriv", "nginx"), PackageManager.Apk, HasSudo: false) { ExtraDirectories = [] };
         await Assert.ThrowsAsync<PipelineException>(() => new Prerequisites(runner, facts, _log.Add).EnsureAsync(PrerequisiteSet.Sandbox, CancellationToken.None));
         Assert.Equal(["apk add --no-cache openssh-server shadow", "usermod -p '*' deploytest"], runner.Commands);
     }
@@ -87,7 +87,7 @@ public sealed class PrerequisitesTests : IDisposable
     public async Task Not_root_and_sshd_missing_exits_2_with_the_install_command_and_runs_nothing()
     {
         var runner = new FakeRunner(accountExists: false);
-        var facts = new MachineFacts(IsRoot: false, PathWith("ssh-keygen", "setsid", "nginx"), PackageManager.Apt, HasSudo: true);
+        var facts = new MachineFacts(IsRoot: false, PathWith("ssh-keygen", "setsid", "nginx"), PackageManager.Apt, HasSudo: true) { ExtraDirectories = [] };
         var failure = await Assert.ThrowsAsync<SettingsException>(() =>
             new Prerequisites(runner, facts, _log.Add).EnsureAsync(PrerequisiteSet.Sandbox, CancellationToken.None));
         Assert.Contains("Sandbox needs sshd", failure.Message);
@@ -101,7 +101,7 @@ public sealed class PrerequisitesTests : IDisposable
     public async Task A_missing_optional_tool_is_only_a_note_for_a_normal_user()
     {
         var runner = new FakeRunner(accountExists: false);
-        var facts = new MachineFacts(IsRoot: false, PathWith(AllTools.Where(t => t != "nix-instantiate").ToArray()), PackageManager.Apt, HasSudo: true);
+        var facts = new MachineFacts(IsRoot: false, PathWith(AllTools.Where(t => t != "nix-instantiate").ToArray()), PackageManager.Apt, HasSudo: true) { ExtraDirectories = [] };
         await new Prerequisites(runner, facts, _log.Add).EnsureAsync(PrerequisiteSet.Test, CancellationToken.None);
         Assert.Empty(runner.Commands);
         Assert.Contains(_log, l => l.Contains("nix-instantiate is not installed", StringComparison.Ordinal));
