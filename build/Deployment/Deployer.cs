@@ -37,17 +37,17 @@ public sealed class Deployer(BuildContext context)
                 Fill(report, await candidate);
                 return;
             }
-            var elapsed = await fanOut.DeployAsync(candidate, report, token);
+            var result = await fanOut.DeployAsync(candidate, report, token);
             Fill(report, await candidate);
             // Written plainly (Cake's log colours the numbers): the benchmark parses the first line.
-            Console.WriteLine(DeploySummary.Headline(report, elapsed));
+            Console.WriteLine(DeploySummary.Headline(report, result.Elapsed));
         }, candidate);
     }
 
     public async Task RollbackAsync()
     {
         var report = new DeployReport { Operation = "rollback", StartedAt = _time.GetUtcNow(), ReleaseId = context.Settings.Release };
-        await RunAsync(report, "Rollback", (fanOut, _) => fanOut.RollbackAsync(context.Settings.Release, report, context.CancellationToken));
+        await RunAsync(report, "Rollback", (fanOut, _) => fanOut.RollbackAsync(ReleaseId.TryParse(context.Settings.Release), report, context.CancellationToken));
     }
 
     public async Task ReleasesAsync()
@@ -56,7 +56,7 @@ public sealed class Deployer(BuildContext context)
         await RunAsync(report, "Releases", (fanOut, _) => fanOut.ForEachAsync(report, async (target, session, ct) =>
         {
             var state = await session.InspectAsync(withManifest: false, ct);
-            context.Information(ReleaseListing.Format(target.Name, session.Root, state, _time.GetUtcNow(), context.Settings.LockTimeout));
+            context.Information(ReleaseListing.Format(target.Name, session.Root.Path, state, _time.GetUtcNow(), context.Settings.LockTimeout));
             return Outcome.Unchanged;
         }, context.CancellationToken), writeReport: false);
     }

@@ -201,7 +201,7 @@ public sealed record BuildSettings
     private static string? ReleaseOf(SettingValue? value)
     {
         if (value is null || value.Value.Length == 0) return null;
-        if (!ServerName.IsReleaseId(value.Value))
+        if (Deployment.Release.ReleaseId.TryParse(value.Value) is null)
             throw Parse.Error(value, "not a release id", "Release ids look like 20261125T120000Z-1a2b3c4d; `--target=Releases` lists them.");
         return value.Value;
     }

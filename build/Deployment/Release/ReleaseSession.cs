@@ -22,22 +22,19 @@ public sealed record SwitchResult(string ReleaseId, string? PreviousReleaseId, I
 
 public sealed record RollbackResult(string? From, string To, bool Changed);
 
-public enum DeployOutcome { Deployed, Unchanged }
-
-/// <param name="StaleStagingRemoved">Staging directories of crashed or cut runs that taking the lock removed.</param>
-public sealed record DeployResult(DeployOutcome Outcome, string ReleaseId, string? PreviousReleaseId, DeltaPlan Plan, UploadResult? Upload, SwitchResult? Switch, int StaleStagingRemoved);
-
 /// <summary>
-/// The release protocol on one server, in stages so that the fan-out can hold every server between upload
-/// and switch (<c>--switch=together</c>):
+/// The release protocol on one server, in the order a deploy runs it, so that the lifecycle
+/// (<see cref="ServerDeploy"/>) can hold every server between upload and switch (<c>--switch=together</c>):
 /// <list type="number">
-/// <item><see cref="PrepareDeployAsync"/>: lock + state + current manifest (1 round trip; more only while waiting for another run's lock),
-/// with the upload and switch commands started alongside.</item>
-/// <item><see cref="UploadAsync"/>: stage, extract, verify, rename to releases/&lt;id&gt; (1 round trip, whatever the number of files;
-/// the parts of the upload run side by side on their own channels).</item>
-/// <item><see cref="SwitchAsync"/>: switch + prune + log + unlock (1 round trip); or <see cref="FinishAsync"/> for an unchanged server;
-/// or <see cref="AbortAsync"/> to remove this run's staging and unlock.</item>
+/// <item>prepare: <see cref="PrepareDeployAsync"/>, lock + state + current manifest (1 round trip; more only while
+/// waiting for another run's lock);</item>
+/// <item>upload: <see cref="UploadAsync"/>, stage, extract, verify, rename to releases/&lt;id&gt; (1 round trip, whatever
+/// the number of files; the parts run side by side on their own channels);</item>
+/// <item>switch: <see cref="SwitchAsync"/>, switch + prune + log + unlock (1 round trip);</item>
+/// <item>or finish: <see cref="FinishAsync"/> for an unchanged server; or abort: <see cref="AbortAsync"/>, this run's
+/// staging removed and unlocked.</item>
 /// </list>
+/// Which command runs on which channel (started ahead, or one at a time) is <see cref="CommandChannels"/>' business.
 /// <see cref="InspectAsync"/> reads the same state without the lock and changes nothing (plan, listing).
 /// </summary>
 public sealed class ReleaseSession
@@ -46,38 +43,32 @@ public sealed class ReleaseSession
     private readonly ReleaseRun run;
     private readonly ReleaseOptions options;
     private readonly TimeProvider time;
-    private readonly Queue<PendingCommand> pendingParts = new();
-    private PendingCommand? pendingSwitch;
+    private readonly CommandChannels channels;
+    private readonly string root;
 
-    // The server refused a channel (sshd MaxSessions): from then on one command at a time, the upload in one stream.
-    private bool fewSessions;
-
-    public ReleaseSession(IRemoteShell shell, string remoteRoot, ReleaseRun run, ReleaseOptions options, TimeProvider time)
+    public ReleaseSession(IRemoteShell shell, RemoteRoot remoteRoot, ReleaseRun run, ReleaseOptions options, TimeProvider time)
     {
-        ValidateRoot(remoteRoot);
         if (!LockOwner.IsValidRunId(run.RunId))
             throw new ArgumentException($"run id {run.RunId} has characters the remote command line does not accept", nameof(run));
         // Every reply is cleaned and bounded before it is parsed: what a server sends can fail a step, never the client.
         this.shell = shell as CleaningShell ?? new CleaningShell(shell);
-        Root = remoteRoot.TrimEnd('/');
+        Root = remoteRoot;
+        root = remoteRoot.Path;
         this.run = run;
         this.options = options;
         this.time = time;
+        channels = new CommandChannels(this.shell, [root, run.RunId]);
     }
 
-    public string Root { get; }
+    public RemoteRoot Root { get; }
 
-    /// <summary>The remote root's rules (<see cref="RemoteRoot"/>); a bad one is a settings error.</summary>
-    public static void ValidateRoot(string root)
-    {
-        if (RemoteRoot.Parse(root, out var problem) is null)
-            throw new SettingsException($"--remote-root \"{root}\": {problem}. Give an absolute path other than \"/\", without \".\", \"..\" or empty segments (DEPLOY_ROOT or deploy.json \"remote-root\").");
-    }
+    /// <summary>The server refused a channel (sshd's MaxSessions): this session runs one command at a time.</summary>
+    public bool OneAtATime => channels.OneAtATime;
 
     /// <summary>State without taking the lock; changes nothing on the server.</summary>
     public async Task<RemoteState> InspectAsync(bool withManifest, CancellationToken cancellationToken)
     {
-        var result = await RunAsync(RemoteScripts.Prepare, [Root, run.RunId, "look", "-", withManifest ? "yes" : "no", ""], cancellationToken);
+        var result = await RunAsync(RemoteScripts.Prepare, [root, run.RunId, "look", "-", withManifest ? "yes" : "no", ""], cancellationToken);
         Check(result, "read the release state");
         return RemoteState.Parse(result.Output);
     }
@@ -95,7 +86,7 @@ public sealed class ReleaseSession
         while (true)
         {
             var now = time.GetUtcNow();
-            var result = await RunAsync(RemoteScripts.Prepare, [Root, run.RunId, "lock", breakRun, withManifest ? "yes" : "no", run.Owner(now).ToFileText()], cancellationToken);
+            var result = await RunAsync(RemoteScripts.Prepare, [root, run.RunId, "lock", breakRun, withManifest ? "yes" : "no", run.Owner(now).ToFileText()], cancellationToken);
             if (result.ExitStatus != RemoteScripts.ExitCodes.Locked)
             {
                 Check(result, "take the deploy lock");
@@ -123,48 +114,11 @@ public sealed class ReleaseSession
     /// <see cref="PrepareAsync"/> for a deploy: the upload parts and the switch are started alongside, each waiting
     /// for its arguments line, so neither pays for opening its channel later (<see cref="PendingCommand"/>).
     /// </summary>
-    public async Task<RemoteState> PrepareDeployAsync(CancellationToken cancellationToken)
+    public Task<RemoteState> PrepareDeployAsync(CancellationToken cancellationToken)
     {
-        CancelPending();
-        for (var i = 0; i < Math.Max(1, options.UploadStreams); i++)
-            pendingParts.Enqueue(Start(RemoteScripts.Upload));
-        pendingSwitch = Start(RemoteScripts.Switch);
-        try
-        {
-            return await PrepareAsync(true, cancellationToken);
-        }
-        catch (ChannelRefusedException)
-        {
-            // The commands started ahead took the sessions the server allows: the lock goes first, alone.
-            await EndPendingAsync();
-            fewSessions = true;
-            return await PrepareAsync(true, cancellationToken);
-        }
-        catch
-        {
-            CancelPending();
-            throw;
-        }
-    }
-
-    /// <summary>An Upload or Switch command, started now and waiting for its arguments line.</summary>
-    private PendingCommand Start(string script) => new(shell, script, [Root, run.RunId]);
-
-    /// <summary>Ends every command started ahead and waits until their channels are closed.</summary>
-    private Task EndPendingAsync() => Task.WhenAll(TakePending().Select(p => p.EndAsync()));
-
-    /// <summary>Lets the commands started ahead and not used end without doing anything.</summary>
-    private void CancelPending()
-    {
-        foreach (var pending in TakePending()) pending.Cancel();
-    }
-
-    private List<PendingCommand> TakePending()
-    {
-        var all = pendingParts.Concat(pendingSwitch is null ? [] : [pendingSwitch]).ToList();
-        pendingParts.Clear();
-        pendingSwitch = null;
-        return all;
+        channels.StartAhead(options.UploadStreams);
+        // When the commands started ahead took the sessions the server allows, the lock goes first, alone.
+        return channels.BesideAheadAsync(() => PrepareAsync(true, cancellationToken));
     }
 
     public static DeltaPlan Plan(ReleaseCandidate candidate, RemoteState state) =>
@@ -179,14 +133,9 @@ public sealed class ReleaseSession
     public async Task<UploadResult> UploadAsync(ReleaseCandidate candidate, DeltaPlan plan, bool gzip, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        foreach (var started in pendingParts)
-            fewSessions |= await started.RefusedAsync();
-        if (fewSessions)
-            await EndPendingAsync();
-        var parts = UploadPart.Split(candidate.Manifest, plan, fewSessions ? 1 : options.UploadStreams, options.MinFilesPerStream);
+        var parts = UploadPart.Split(candidate.Manifest, plan, await channels.UploadStreamsAsync(options.UploadStreams), options.MinFilesPerStream);
         var upload = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-        var commands = parts.Select(_ => pendingParts.TryDequeue(out var started) ? started : Start(RemoteScripts.Upload)).ToList();
-        while (pendingParts.TryDequeue(out var unused)) unused.Cancel();
+        var commands = channels.TakeUploads(parts.Count);
         // One failed part fails the upload: the others are stopped rather than streamed to the end.
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var tasks = parts.Select(async part =>
@@ -259,8 +208,7 @@ public sealed class ReleaseSession
         var id = candidate.ReleaseId;
         var prune = state.PruneList(id, options.KeepReleases, [id], state.CurrentReleaseId);
         var line = run.LogLine(time.GetUtcNow(), "deploy", id, state.CurrentReleaseId, candidate.Info.Commit, "deployed");
-        var command = pendingSwitch is { } started && !await started.RefusedAsync() ? started : Start(RemoteScripts.Switch);
-        pendingSwitch = null;
+        var command = await channels.TakeSwitchAsync();
         var result = await command.RunAsync(string.Join(' ', [id, .. prune]), (input, ct) => input.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), ct).AsTask(), cancellationToken);
         Check(result, $"switch current to {id}");
         return new SwitchResult(id, state.CurrentReleaseId, Lines(result.Output, "@pruned").ToList());
@@ -269,10 +217,10 @@ public sealed class ReleaseSession
     /// <summary>One round trip without a switch (an unchanged server): prune, log line, unlock.</summary>
     public async Task<IReadOnlyList<string>> FinishAsync(ReleaseCandidate candidate, RemoteState state, string outcome, CancellationToken cancellationToken)
     {
-        CancelPending();
+        channels.CancelAll();
         var prune = state.PruneList(state.CurrentReleaseId, options.KeepReleases);
         var line = run.LogLine(time.GetUtcNow(), "deploy", state.CurrentReleaseId, state.CurrentReleaseId, candidate.Info.Commit, outcome);
-        var result = await RunAsync(RemoteScripts.Finish, [Root, run.RunId, line, .. prune], cancellationToken);
+        var result = await RunAsync(RemoteScripts.Finish, [root, run.RunId, line, .. prune], cancellationToken);
         Check(result, "finish");
         return Lines(result.Output, "@pruned").ToList();
     }
@@ -281,39 +229,42 @@ public sealed class ReleaseSession
     /// Removes this run's staging directory and its uploaded-but-not-current release, logs the failure, and
     /// unlocks if the lock is still ours. Current is never touched.
     /// </summary>
-    public async Task AbortAsync(string? releaseId, string reason, CancellationToken cancellationToken)
+    public async Task AbortAsync(ReleaseId? releaseId, string reason, CancellationToken cancellationToken)
     {
-        if (releaseId is not null && !ServerName.IsReleaseId(releaseId))
-            throw new ArgumentException($"not a release id: {releaseId}", nameof(releaseId));
-        CancelPending();
-        var line = run.LogLine(time.GetUtcNow(), "deploy", releaseId, null, null, "failed", reason);
-        var result = await RunAsync(RemoteScripts.Abort, [Root, run.RunId, releaseId ?? "-", line], cancellationToken);
+        channels.CancelAll();
+        var line = run.LogLine(time.GetUtcNow(), "deploy", releaseId?.Value, null, null, "failed", reason);
+        var result = await RunAsync(RemoteScripts.Abort, [root, run.RunId, releaseId?.Value ?? "-", line], cancellationToken);
         Check(result, "abort");
     }
 
-    /// <summary>
-    /// Rollback: lock + state, then one round trip that switches current to the target (the newest older release not
-    /// marked bad, or <paramref name="releaseId"/>), marks the release left behind as bad, logs and unlocks.
-    /// </summary>
-    public async Task<RollbackResult> RollbackAsync(string? releaseId, CancellationToken cancellationToken)
+    /// <summary>Releases this run's lock (and any leftover work directories) without a log line: nothing happened to log.</summary>
+    public async Task ReleaseLockAsync(CancellationToken cancellationToken)
     {
-        if (releaseId is not null && !ServerName.IsReleaseId(releaseId))
-            throw new SettingsException($"--release \"{releaseId}\" is not a release id (yyyyMMddTHHmmssZ-xxxxxxxx); list them with --target=Releases.");
+        channels.CancelAll();
+        Check(await RunAsync(RemoteScripts.Abort, [root, run.RunId, "-", ""], cancellationToken), "release the lock");
+    }
+
+    /// <summary>
+    /// Rollback: lock + state, then one round trip that switches current to the target (<see cref="RemoteState.RollbackTarget"/>,
+    /// or <paramref name="releaseId"/>), marks the release left behind as bad, logs and unlocks.
+    /// </summary>
+    public async Task<RollbackResult> RollbackAsync(ReleaseId? releaseId, CancellationToken cancellationToken)
+    {
         var state = await PrepareAsync(false, cancellationToken);
         try
         {
             var from = state.CurrentReleaseId;
-            var to = releaseId ?? state.RollbackTarget
+            var to = releaseId?.Value ?? state.RollbackTarget
                 ?? throw new ReleaseException($"{Root} has no release to roll back to (current: {from ?? "none"}; releases marked bad: {state.Bad.Count}).", ReleaseFailure.NoRollbackTarget);
             if (!state.Releases.Contains(to))
                 throw new ReleaseException($"{Root} has no release {to}; it has {(state.Releases.Count == 0 ? "none" : string.Join(", ", state.Releases))}.", ReleaseFailure.MissingRelease);
             if (to == from)
             {
-                await RunAsync(RemoteScripts.Abort, [Root, run.RunId, "-", ""], cancellationToken);
+                await ReleaseLockAsync(cancellationToken);
                 return new RollbackResult(from, to, false);
             }
             var line = run.LogLine(time.GetUtcNow(), "rollback", to, from, state.Meta.GetValueOrDefault(to)?.Commit, "rolled-back");
-            var result = await RunAsync(RemoteScripts.Rollback, [Root, run.RunId, from ?? "-", to, line], cancellationToken);
+            var result = await RunAsync(RemoteScripts.Rollback, [root, run.RunId, from ?? "-", to, line], cancellationToken);
             Check(result, $"roll back to {to}");
             return new RollbackResult(from, to, true);
         }
@@ -329,51 +280,24 @@ public sealed class ReleaseSession
     /// re-takes the lock, and while current is still <paramref name="from"/> points it back at <paramref name="to"/>
     /// (no current at all when null: there was none before). 2 round trips. True when it switched back.
     /// </summary>
-    public async Task<bool> SwitchBackAsync(string from, string? to, string reason, CancellationToken cancellationToken)
+    public async Task<bool> SwitchBackAsync(ReleaseId from, ReleaseId? to, string reason, CancellationToken cancellationToken)
     {
-        if (!ServerName.IsReleaseId(from) || (to is not null && !ServerName.IsReleaseId(to)))
-            throw new ArgumentException($"not release ids: {from}, {to}");
         await PrepareAsync(false, cancellationToken);
-        var line = run.LogLine(time.GetUtcNow(), "switch-back", to, from, null, "switched-back", reason);
-        var result = await RunAsync(RemoteScripts.SwitchBack, [Root, run.RunId, from, to ?? "-", line], cancellationToken);
-        Check(result, $"switch back to {to ?? "no release"}");
+        var line = run.LogLine(time.GetUtcNow(), "switch-back", to?.Value, from.Value, null, "switched-back", reason);
+        var result = await RunAsync(RemoteScripts.SwitchBack, [root, run.RunId, from.Value, to?.Value ?? "-", line], cancellationToken);
+        Check(result, $"switch back to {to?.Value ?? "no release"}");
         return Lines(result.Output, "@switched").Any();
     }
 
     /// <summary>Removes the lock whoever holds it, returning the owner it had (null when there was no lock).</summary>
     public async Task<(bool WasLocked, LockOwner? Owner)> UnlockAsync(CancellationToken cancellationToken)
     {
-        var result = await RunAsync(RemoteScripts.Unlock, [Root], cancellationToken);
+        var result = await RunAsync(RemoteScripts.Unlock, [root], cancellationToken);
         Check(result, "remove the lock");
         return (Lines(result.Output, "@locked").Any(), LockOwner.Parse(Lines(result.Output, "@owner")));
     }
 
-    /// <summary>All stages for one server with an immediate switch (<c>--switch=independent</c>, tests); aborts on failure.</summary>
-    public async Task<DeployResult> DeployAsync(ReleaseCandidate candidate, CancellationToken cancellationToken)
-    {
-        var state = await PrepareDeployAsync(cancellationToken);
-        var uploaded = false;
-        try
-        {
-            var plan = Plan(candidate, state);
-            if (plan.Unchanged)
-            {
-                await FinishAsync(candidate, state, "unchanged", cancellationToken);
-                return new DeployResult(DeployOutcome.Unchanged, state.CurrentReleaseId!, state.CurrentReleaseId, plan, null, null, state.StaleStagingRemoved);
-            }
-            uploaded = true;
-            var upload = await UploadAsync(candidate, plan, options.Compress && state.CanGzip, cancellationToken);
-            var switched = await SwitchAsync(candidate, state, cancellationToken);
-            return new DeployResult(DeployOutcome.Deployed, candidate.ReleaseId, state.CurrentReleaseId, plan, upload, switched, state.StaleStagingRemoved);
-        }
-        catch (Exception e)
-        {
-            await BestEffortAbortAsync(uploaded ? candidate.ReleaseId : null, e.Message);
-            throw;
-        }
-    }
-
-    private async Task BestEffortAbortAsync(string? releaseId, string reason)
+    private async Task BestEffortAbortAsync(ReleaseId? releaseId, string reason)
     {
         // After a cut connection this fails too; the next attempt of the same run re-takes the lock and cleans up.
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -187,7 +187,7 @@ public sealed class SettingsTests : IDisposable
     {
         Arg("remote-root", root);
         Assert.Throws<SettingsException>(() => Resolve());
-        Assert.Throws<SettingsException>(() => Build.Deployment.Release.ReleaseSession.ValidateRoot(root));
+        Assert.Throws<SettingsException>(() => Build.Deployment.RemoteRoot.Of(root)); // what FanOutOptions.From and the tests use
         Assert.Null(Build.Deployment.RemoteRoot.Parse(root, out _));
         Assert.Equal("/srv/blog/web1", Build.Deployment.RemoteRoot.Parse("/srv/blog/{server}/", out _)!.Value.For("web1").Path);
     }

@@ -60,6 +60,9 @@ public sealed class LocalShell : IRemoteShell, IDisposable
 
     public int Calls => calls;
 
+    /// <summary>The "connection" was cut: every later call fails.</summary>
+    public bool Dead => dead;
+
     private int calls;
 
     /// <summary>Calls that have returned (a marker tests wait on before advancing a fake clock).</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.Versioning;
 using Build.Deployment.Release;
+using Build.Deployment.Reports;
 
 namespace Build.Tests.Deployment.Release;
 
@@ -15,13 +16,13 @@ public sealed class ReleaseLockTests
     public async Task The_same_run_retakes_its_lock_another_run_waits_then_fails_naming_the_owner(ShellFlavor flavor)
     {
         using var kit = new ReleaseTestKit(flavor);
-        var mine = new ReleaseSession(kit.Shell, kit.Root, kit.Run, kit.Options, TimeProvider.System);
+        var mine = new ReleaseSession(kit.Shell, kit.RemoteRoot, kit.Run, kit.Options, TimeProvider.System);
         Assert.Equal(LockAcquisition.Taken, (await mine.PrepareAsync(true, CancellationToken.None)).Lock);
         Assert.Equal(LockAcquisition.Retaken, (await mine.PrepareAsync(true, CancellationToken.None)).Lock);
 
         using var otherShell = new LocalShell(flavor);
         var wait = TimeSpan.FromMilliseconds(400);
-        var theirs = new ReleaseSession(otherShell, kit.Root, Other, kit.Options with { LockWait = wait, LockPoll = TimeSpan.FromMilliseconds(50) }, TimeProvider.System);
+        var theirs = new ReleaseSession(otherShell, kit.RemoteRoot, Other, kit.Options with { LockWait = wait, LockPoll = TimeSpan.FromMilliseconds(50) }, TimeProvider.System);
         var clock = Stopwatch.StartNew();
         var error = await Assert.ThrowsAsync<ReleaseException>(() => theirs.PrepareAsync(true, CancellationToken.None));
         Assert.True(clock.Elapsed >= wait, $"gave up after {clock.Elapsed}");
@@ -65,15 +66,15 @@ public sealed class ReleaseLockTests
 
         using var otherShell = new LocalShell(flavor);
         var options = kit.Options with { LockWait = TimeSpan.FromSeconds(30), LockPoll = TimeSpan.FromMilliseconds(20) };
-        var first = new ReleaseSession(kit.Shell, kit.Root, kit.Run, options, TimeProvider.System);
-        var second = new ReleaseSession(otherShell, kit.Root, Other, options, TimeProvider.System);
-        var results = await Task.WhenAll(first.DeployAsync(a, CancellationToken.None), second.DeployAsync(b, CancellationToken.None));
+        var results = await Task.WhenAll(
+            kit.DeployAsync(a, kit.Run, kit.Shell, options, TimeProvider.System),
+            kit.DeployAsync(b, Other, otherShell, options, TimeProvider.System));
 
-        Assert.All(results, r => Assert.Equal(DeployOutcome.Deployed, r.Outcome));
+        Assert.All(results, r => Assert.Equal(Outcome.Deployed, r.Report.Outcome));
         // Whoever went second linked nothing from a half-made release: it saw the first one complete and current.
-        var later = results.Single(r => r.PreviousReleaseId is not null);
-        Assert.Equal(results.Single(r => r.PreviousReleaseId is null).ReleaseId, later.PreviousReleaseId);
-        Assert.Equal(later.ReleaseId, kit.CurrentId());
+        var later = results.Single(r => r.Report.PreviousReleaseId is not null);
+        Assert.Equal(results.Single(r => r.Report.PreviousReleaseId is null).Id(), later.Report.PreviousReleaseId);
+        Assert.Equal(later.Id(), kit.CurrentId());
         Assert.Equal(2, File.ReadAllLines(Path.Join(kit.Root, ".deploy", "log")).Count(l => l.Contains("outcome=deployed", StringComparison.Ordinal)));
         Assert.False(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
     }
@@ -83,7 +84,7 @@ public sealed class ReleaseLockTests
     {
         using var kit = new ReleaseTestKit(ShellFlavor.Gnu);
         using var otherShell = new LocalShell(ShellFlavor.Gnu);
-        var crashed = new ReleaseSession(otherShell, kit.Root, Other, kit.Options, kit.Time);
+        var crashed = new ReleaseSession(otherShell, kit.RemoteRoot, Other, kit.Options, kit.Time);
         await crashed.PrepareAsync(true, CancellationToken.None);
 
         // Younger than the timeout: it is waited for (FakeTimeProvider: the wait elapses only as the test advances it).
@@ -122,7 +123,7 @@ public sealed class ReleaseLockTests
         var deployed = await kit.DeployAsync();
         var before = Directory.GetFileSystemEntries(kit.Root, "*", SearchOption.AllDirectories).Order().ToArray();
         var state = await kit.Session().InspectAsync(true, CancellationToken.None);
-        Assert.Equal(deployed.ReleaseId, state.CurrentReleaseId);
+        Assert.Equal(deployed.Id(), state.CurrentReleaseId);
         Assert.NotNull(state.CurrentManifest);
         Assert.False(state.Locked);
         kit.Write("index.html", "y");

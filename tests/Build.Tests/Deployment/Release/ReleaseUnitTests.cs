@@ -1,5 +1,6 @@
 using System.Formats.Tar;
 using System.Runtime.Versioning;
+using Build.Deployment;
 using Build.Deployment.Release;
 using Build.Settings;
 
@@ -99,11 +100,30 @@ public sealed class ReleaseUnitTests
     [InlineData("/var/../etc")]
     [InlineData("/var/./www")]
     [InlineData("/var/www\nx")]
+    [InlineData("//x")]
+    [InlineData("/var//www")]
     public void A_bad_remote_root_is_a_settings_error(string root)
     {
-        using var shell = new LocalShell(ShellFlavor.Gnu);
-        var error = Assert.Throws<SettingsException>(() => new ReleaseSession(shell, root, new ReleaseRun("r1", "h", 1, "w", null, null), new ReleaseOptions(), TimeProvider.System));
+        // One rule (RemoteRoot) for the setting and for every session: a session takes only a RemoteRoot.
+        var error = Assert.Throws<SettingsException>(() => RemoteRoot.Of(root));
         Assert.Contains("--remote-root", error.Message);
+        Assert.Null(RemoteRoot.Parse(root, out _));
+    }
+
+    [Theory]
+    [InlineData("20260101T000000Z-0123abcd", true)]
+    [InlineData("20260101T000000Z-0123ABCD", false)]
+    [InlineData("20260101T000000Z-0123abc", false)]
+    [InlineData("20260101T000000Z-0123abcd ", false)]
+    [InlineData("../20260101T000000Z-0123abcd", false)]
+    [InlineData("", false)]
+    public void A_release_id_is_checked_once_by_its_type(string text, bool valid)
+    {
+        Assert.Equal(valid, ReleaseId.IsValid(text));
+        Assert.Equal(valid, ReleaseId.TryParse(text) is not null);
+        Assert.Equal(valid, Build.Settings.ServerName.IsReleaseId(text));
+        if (valid) Assert.Equal(text, ReleaseId.Parse(text).Value);
+        else Assert.Throws<ArgumentException>(() => ReleaseId.Parse(text));
     }
 
     [Fact]
