@@ -35,9 +35,7 @@ public sealed class BuildContext : FrostingContext
                 var state = LocalSandbox.RunningIn(Root) ?? throw Sandbox.NotRunning();
                 arguments = SandboxSettings.Overlay(arguments, state, Sandbox.Origin);
             }
-            var source = NewSource(arguments);
-            _source = source;
-            _settings = BuildSettings.Resolve(source);
+            Resolve(NewSource(arguments));
         }
         catch (SettingsException e) when (OnlyForgetsNode(context))
         {
@@ -64,11 +62,14 @@ public sealed class BuildContext : FrostingContext
     /// at <paramref name="state"/>, for the Sandbox target once its servers run; the tasks after it
     /// (JoinTailnet, FindServers, Deploy) then read them as they read any settings.
     /// </summary>
-    public void UseSandbox(SandboxState state)
+    public void UseSandbox(SandboxState state) => Resolve(NewSource(SandboxSettings.Overlay(_arguments, state, "--target=Sandbox")));
+
+    /// <summary>Every settings record from one source: the constructor's, or the sandbox's once it runs.</summary>
+    private void Resolve(SettingsSource source)
     {
-        var source = NewSource(SandboxSettings.Overlay(_arguments, state, "--target=Sandbox"));
         _settings = BuildSettings.Resolve(source);
         _source = source;
+        _policy = null;
     }
 
     private static bool RunsTarget(ICakeContext context, string target) =>
