@@ -74,6 +74,7 @@ public sealed class SandboxTargets(BuildContext context)
         Say($"Removed {sandbox.Directory}.");
     }
 
+    /// <summary><paramref name="path"/> is <paramref name="directory"/> or inside it.</summary>
     private static bool IsUnder(string path, string directory) =>
-        Path.GetFullPath(path).StartsWith(Path.GetFullPath(directory).TrimEnd('/') + "/", StringComparison.Ordinal);
+        (Path.GetFullPath(path).TrimEnd('/') + "/").StartsWith(Path.GetFullPath(directory).TrimEnd('/') + "/", StringComparison.Ordinal);
 }

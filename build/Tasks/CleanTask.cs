@@ -11,7 +11,7 @@ public sealed class CleanTask : AsyncFrostingTask<BuildContext>
 {
     public override async Task RunAsync(BuildContext context)
     {
-        SiteBuilder.DeleteOutput(context.SiteSource);
+        if (Directory.Exists(context.SiteSource)) SiteBuilder.DeleteOutput(context.SiteSource);
         if (Directory.Exists(context.Artifacts)) Directory.Delete(context.Artifacts, recursive: true);
         context.Information("Removed {0}, {1} and {2}", Path.Join(context.SiteSource, "public"), Path.Join(context.SiteSource, "db.json"), context.Artifacts);
         await new SandboxTargets(context).CleanAsync();

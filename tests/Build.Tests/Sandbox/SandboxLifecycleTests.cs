@@ -92,7 +92,7 @@ public sealed class SandboxLifecycleTests(SandboxFixture sandbox, ITestOutputHel
     }
 
     [Fact]
-    public async Task SandboxStop_detects_stale_pids_and_the_sandbox_flag_without_a_sandbox_exits_2()
+    public async Task SandboxStop_detects_stale_pids_the_sandbox_flag_without_a_sandbox_exits_2_and_Clean_removes_it()
     {
         await using var repo = new SandboxRepo(withSiteSources: false);
         using var gone = Process.Start(new ProcessStartInfo("true") { UseShellExecute = false })!;
@@ -122,6 +122,10 @@ public sealed class SandboxLifecycleTests(SandboxFixture sandbox, ITestOutputHel
         Assert.Contains("stale pid", stop.Stdout);
         Assert.Contains("nothing to stop", stop.Stdout);
         Assert.Empty(repo.State!.Daemons);
+
+        var clean = await repo.RunAsync("--target=Clean");
+        Assert.True(clean.ExitCode == 0, clean.Text);
+        Assert.False(Directory.Exists(repo.SandboxDirectory), "Clean removes .sandbox/");
     }
 
     private static async Task<bool> AnswersAsync(string address, int port)
