@@ -29,7 +29,7 @@ internal sealed class ServerConnection(DeployTarget target, RemoteRoot root, Ser
         setup.Progress.Phase(Target.Name, DeployPhase.Connect, Address);
         var link = await setup.Connect(Target, cancellationToken);
         _link = link;
-        Session = new ReleaseSession(link.Shell, Root, setup.Run, setup.Release, setup.Time);
+        Session = new ReleaseSession(link.Shell, Root, setup.Run, setup.Release, setup.Time, Target.Name);
         return Session;
     }
 
@@ -55,6 +55,8 @@ internal sealed class ServerConnection(DeployTarget target, RemoteRoot root, Ser
 
     public void Drop()
     {
+        // The lock's heartbeat stops with the connection it runs over.
+        Session?.Dispose();
         _link?.Dispose();
         _link = null;
         Session = null;

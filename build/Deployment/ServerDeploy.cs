@@ -113,16 +113,19 @@ public sealed class ServerDeploy : IDisposable
                 var session = await _server.OpenAsync(token);
                 MoveTo(ServerStage.Connected);
                 Progress.Phase(Name, DeployPhase.Lock);
-                var state = await session.PrepareDeployAsync(token);
+                // A retry on a new connection goes on only while current is where the first attempt found it.
+                var state = await session.PrepareDeployAsync(token, Remote is not null && session != _lockedOn ? Remote : null);
                 Locked(session, state);
                 if (state.ManifestProblem is { } problem) Progress.Phase(Name, DeployPhase.Warning, $"{problem}; sending every file");
-                if (state.BrokenStaleLock is { } stale) Progress.Phase(Name, DeployPhase.Lock, $"broke a stale lock ({stale})");
+                if (state.BrokenStaleLock is { } stale)
+                    Progress.Phase(Name, DeployPhase.Lock, $"took over an abandoned lock ({stale}; heartbeat {(state.BrokenLockAge is { } age ? $"{age.TotalSeconds:0} s old" : "age unknown")})");
                 if (state.StaleStagingRemoved > 0) Progress.Phase(Name, DeployPhase.Lock, $"removed {DeploySummary.Count(state.StaleStagingRemoved, "staging directory", "staging directories")} of interrupted runs");
                 Previous = state.CurrentReleaseId;
                 Report.PreviousReleaseId = state.CurrentReleaseId;
 
                 var candidate = _candidate = await _candidateTask.WaitAsync(token);
                 var plan = Plan = ReleaseSession.Plan(candidate, state);
+                if (plan.Warning is { } edited) Progress.Phase(Name, DeployPhase.Warning, edited);
                 Report.FilesSent = plan.Unchanged ? 0 : plan.Send.Count;
                 Report.FilesLinked = plan.Unchanged ? 0 : plan.Link.Count;
                 Report.FilesRemoved = plan.Unchanged ? 0 : plan.Removed;
@@ -165,7 +168,9 @@ public sealed class ServerDeploy : IDisposable
                 var session = await _server.OpenAsync(token);
                 if (session != _lockedOn)
                 {
-                    var state = await session.PrepareAsync(withManifest: false, token);
+                    // Only while current is where this deploy found it, or its own switch (reply lost) left it:
+                    // else another deploy switched in between, and this server stops without switching.
+                    var state = await session.RetakeAsync([Previous, candidate.ReleaseId], withManifest: false, token);
                     Locked(session, state);
                     if (state.CurrentReleaseId == candidate.ReleaseId)
                     {
@@ -173,7 +178,7 @@ public sealed class ServerDeploy : IDisposable
                         await BestEffortAsync((s, ct) => s.ReleaseLockAsync(ct));
                         return;
                     }
-                    // Not switched (or another run deployed meanwhile): a switch back goes to what is current now.
+                    // Not switched: current is still where this deploy found it, where a switch back goes.
                     Previous = state.CurrentReleaseId;
                 }
                 Progress.Phase(Name, DeployPhase.Switch, $"{Previous ?? "none"} -> {candidate.ReleaseId}");

@@ -43,6 +43,7 @@ public sealed record BuildSettings
     public required TimeSpan RetryDelay { get; init; }
     public required TimeSpan LockTimeout { get; init; }
     public required TimeSpan LockWait { get; init; }
+    public required bool ForceUnlock { get; init; }
 
     public required SettingValue? TailscaleSecret { get; init; }
     public required string? OAuthClientId { get; init; }
@@ -74,7 +75,8 @@ public sealed record BuildSettings
         {
             Servers = ServerFilter(source),
             Tags = TagList(source),
-            Hosts = HostList(source),
+            Hosts = HostList(source, RemoteRootOf(source.Get("remote-root", "DEPLOY_ROOT") ?? new SettingValue("/var/www/blog", "default")),
+                Integer("ssh-port", "DEPLOY_SSH_PORT", 22, 1, 65535)),
             Tailnet = source.Get("tailnet", "DEPLOY_TAILNET") is { } t ? Parse.Choice<TailnetMode>(t) : TailnetMode.Auto,
             SiteDir = source.Get("site-dir", "DEPLOY_SITE_DIR")?.Value is { Length: > 0 } d ? d : null,
 
@@ -93,8 +95,9 @@ public sealed record BuildSettings
             Release = ReleaseOf(source.Get("release", "DEPLOY_RELEASE")),
             Retries = Integer("retries", "DEPLOY_RETRIES", 3, 1, 20),
             RetryDelay = Duration("retry-delay", "DEPLOY_RETRY_DELAY", "2s", TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)),
-            LockTimeout = Duration("lock-timeout", "DEPLOY_LOCK_TIMEOUT", "10m", second, TimeSpan.FromDays(7)),
+            LockTimeout = Duration("lock-timeout", "DEPLOY_LOCK_TIMEOUT", "2m", TimeSpan.FromSeconds(10), day),
             LockWait = Duration("lock-wait", "DEPLOY_LOCK_WAIT", "2m", TimeSpan.Zero, day),
+            ForceUnlock = source.Get("force-unlock", "DEPLOY_FORCE_UNLOCK") is { } fu && Parse.Flag(fu),
 
             TailscaleSecret = source.Secret("TS_OAUTH_SECRET") ?? source.Secret("TS_AUTHKEY"),
             OAuthClientId = source.Secret("TS_OAUTH_CLIENT_ID")?.Value,
@@ -133,7 +136,9 @@ public sealed record BuildSettings
         return list.Count > 0 ? list : ["tag:server1", "tag:server2"];
     }
 
-    private static IReadOnlyList<HostEntry> HostList(SettingsSource source)
+    /// <param name="remoteRoot">With the address and port, where a host's deploy works: two entries on one place would
+    /// lock each other out (each is its own lock owner), so they are refused.</param>
+    private static IReadOnlyList<HostEntry> HostList(SettingsSource source, string remoteRoot, int sshPort)
     {
         var result = new List<HostEntry>();
         foreach (var value in source.GetAll("hosts", "DEPLOY_HOSTS"))
@@ -169,6 +174,11 @@ public sealed record BuildSettings
                     throw Parse.Error(value, $"\"{name}\" is not a valid server name", "Use letters, digits, '-', '_' or '.'.");
                 if (result.Any(h => string.Equals(h.Name, name, StringComparison.OrdinalIgnoreCase)))
                     throw Parse.Error(value, $"server \"{name}\" is named twice", "Give each host a distinct name.");
+                var root = remoteRoot.Replace("{server}", name.ToLowerInvariant(), StringComparison.Ordinal);
+                if (result.FirstOrDefault(h => string.Equals(h.Address, address, StringComparison.OrdinalIgnoreCase) && (h.Port ?? sshPort) == (port ?? sshPort)
+                        && remoteRoot.Replace("{server}", h.Name, StringComparison.Ordinal) == root) is { } same)
+                    throw Parse.Error(value, $"\"{name}\" and \"{same.Name}\" are the same server ({address}, port {port ?? sshPort}) and the same directory ({root})",
+                        "List each server once, or give --remote-root a {server} part so that each name deploys to its own directory.");
                 result.Add(new HostEntry(name.ToLowerInvariant(), address, port));
             }
         }

@@ -37,7 +37,7 @@ public sealed record RollbackResult(string? From, string To, bool Changed);
 /// Which command runs on which channel (started ahead, or one at a time) is <see cref="CommandChannels"/>' business.
 /// <see cref="InspectAsync"/> reads the same state without the lock and changes nothing (plan, listing).
 /// </summary>
-public sealed class ReleaseSession
+public sealed class ReleaseSession : IDisposable
 {
     private readonly IRemoteShell shell;
     private readonly ReleaseRun run;
@@ -46,10 +46,21 @@ public sealed class ReleaseSession
     private readonly CommandChannels channels;
     private readonly string root;
 
-    public ReleaseSession(IRemoteShell shell, RemoteRoot remoteRoot, ReleaseRun run, ReleaseOptions options, TimeProvider time)
+    // The lock is this session's (run, target) pair: two targets of one run on one directory wait for each other.
+    private readonly string target;
+    private readonly string ownerKey;
+    private LockOwner? holding;
+    private LockHeartbeat? heartbeat;
+
+    /// <param name="target">The server name this session deploys for: with the run id, the lock's owner.</param>
+    public ReleaseSession(IRemoteShell shell, RemoteRoot remoteRoot, ReleaseRun run, ReleaseOptions options, TimeProvider time, string target = "default")
     {
         if (!LockOwner.IsValidRunId(run.RunId))
             throw new ArgumentException($"run id {run.RunId} has characters the remote command line does not accept", nameof(run));
+        if (!ServerName.IsValid(target))
+            throw new ArgumentException($"target {target} is not a server name", nameof(target));
+        this.target = target;
+        ownerKey = $"{run.RunId}/{target}";
         // Every reply is cleaned and bounded before it is parsed: what a server sends can fail a step, never the client.
         this.shell = shell as CleaningShell ?? new CleaningShell(shell);
         Root = remoteRoot;
@@ -57,7 +68,7 @@ public sealed class ReleaseSession
         this.run = run;
         this.options = options;
         this.time = time;
-        channels = new CommandChannels(this.shell, [root, run.RunId]);
+        channels = new CommandChannels(this.shell, [root, ownerKey]);
     }
 
     public RemoteRoot Root { get; }
@@ -68,61 +79,137 @@ public sealed class ReleaseSession
     /// <summary>State without taking the lock; changes nothing on the server.</summary>
     public async Task<RemoteState> InspectAsync(bool withManifest, CancellationToken cancellationToken)
     {
-        var result = await RunAsync(RemoteScripts.Prepare, [root, run.RunId, "look", "-", withManifest ? "yes" : "no", ""], cancellationToken);
+        var result = await RunAsync(RemoteScripts.Prepare, [root, ownerKey, "look", "0", withManifest ? "yes" : "no", "", "-", "*"], cancellationToken);
         Check(result, "read the release state");
         return RemoteState.Parse(result.Output);
     }
 
     /// <summary>
-    /// Takes the lock (the same run re-takes its own) and reads the state. Another run's lock is waited for up to
-    /// <see cref="ReleaseOptions.LockWait"/>, polling; a lock older than <see cref="ReleaseOptions.LockTimeout"/> is stale
-    /// and broken (reported in <see cref="RemoteState.BrokenStaleLock"/>).
+    /// Takes the lock (the same run and target re-take their own) and reads the state, then keeps the lock alive with a
+    /// heartbeat until a step unlocks. Another owner's lock is waited for up to <see cref="ReleaseOptions.LockWait"/>,
+    /// polling; the server takes it over as soon as its heartbeat is older than <see cref="ReleaseOptions.LockTimeout"/>
+    /// on the server's own clock (reported in <see cref="RemoteState.BrokenStaleLock"/>).
     /// </summary>
-    public async Task<RemoteState> PrepareAsync(bool withManifest, CancellationToken cancellationToken)
+    public Task<RemoteState> PrepareAsync(bool withManifest, CancellationToken cancellationToken) =>
+        LockAsync(withManifest, "*", cancellationToken);
+
+    /// <summary>
+    /// After a reconnect: takes the lock again only while current is one of <paramref name="expected"/> (null: no
+    /// current release), as this deploy found it (or as its own switch whose reply was lost left it); otherwise fails
+    /// with <see cref="ReleaseFailure.CurrentChanged"/> and leaves the server as it is, so a deploy made in between is
+    /// never reverted.
+    /// </summary>
+    public Task<RemoteState> RetakeAsync(IReadOnlyList<string?> expected, bool withManifest, CancellationToken cancellationToken)
     {
+        if (expected.Count == 0 || expected.Any(e => e is not null && !ServerName.IsReleaseId(e)))
+            throw new ArgumentException($"not release ids: {string.Join(", ", expected)}", nameof(expected));
+        return LockAsync(withManifest, string.Join(' ', expected.Select(e => e ?? "-").Distinct()), cancellationToken);
+    }
+
+    private async Task<RemoteState> LockAsync(bool withManifest, string expect, CancellationToken cancellationToken)
+    {
+        await StopHeartbeatAsync();
         var started = time.GetTimestamp();
-        var breakRun = "-";
-        LockOwner? stale = null;
+        var timeout = ((long)Math.Ceiling(options.LockTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         while (true)
         {
             var now = time.GetUtcNow();
-            var result = await RunAsync(RemoteScripts.Prepare, [root, run.RunId, "lock", breakRun, withManifest ? "yes" : "no", run.Owner(now).ToFileText()], cancellationToken);
+            var owner = run.Owner(now, target, LockOwner.NewInstance());
+            var result = await RunAsync(RemoteScripts.Prepare,
+                [root, ownerKey, "lock", timeout, withManifest ? "yes" : "no", owner.ToFileText(), owner.Instance!, expect], cancellationToken);
             if (result.ExitStatus != RemoteScripts.ExitCodes.Locked)
             {
                 Check(result, "take the deploy lock");
                 var state = RemoteState.Parse(result.Output);
-                return stale is not null && state.BrokenStaleLock is not null ? state with { BrokenStaleLock = stale } : state;
-            }
-            var owner = LockOwner.Parse(Lines(result.Output, "@owner")) ?? LockOwner.Unknown;
-            if (owner.Age(now) is { } age && age > options.LockTimeout && owner.RunId != breakRun && LockOwner.IsValidRunId(owner.RunId))
-            {
-                stale = owner;
-                breakRun = owner.RunId; // break only that owner's lock, so a fresh one taken meanwhile is kept
-                continue;
+                holding = owner;
+                StartHeartbeat();
+                return state;
             }
             var waited = time.GetElapsedTime(started);
             if (waited >= options.LockWait)
+            {
+                var holder = LockOwner.Parse(Lines(result.Output, "@owner")) ?? LockOwner.Unknown;
+                var age = RemoteState.Seconds(Lines(result.Output, "@lock-age").LastOrDefault() ?? "");
                 throw new ReleaseException(
-                    $"{Root} is locked by another deploy ({owner}); waited {waited.TotalSeconds:0.#}s. " +
-                    "If that deploy is no longer running, remove the lock with --target=Unlock for this server.",
+                    $"{Root} is locked by {holder}, {Alive(age)}; waited {waited.TotalSeconds:0.#} s (--lock-wait). " +
+                    $"A lock whose heartbeat is older than --lock-timeout ({Duration(options.LockTimeout)}) is taken over; " +
+                    "if that deploy is gone, --target=Unlock --force-unlock for this server removes the lock now.",
                     ReleaseFailure.LockHeld);
+            }
             await Task.Delay(Min(options.LockPoll, options.LockWait - waited), time, cancellationToken);
         }
+    }
+
+    /// <summary>"alive (heartbeat 3 s ago)", from the server's own measure of the heartbeat's age.</summary>
+    private static string Alive(long? age) => age switch
+    {
+        null => "alive (heartbeat age unknown: the server has no date, or the lock has no owner file)",
+        < 0 => $"alive (heartbeat {-age} s in the future by the server's clock)",
+        _ => $"alive (heartbeat {age} s ago)",
+    };
+
+    private static string Duration(TimeSpan span) =>
+        span.TotalSeconds % 60 == 0 ? $"{span.TotalMinutes:0}m" : $"{span.TotalSeconds:0}s";
+
+    /// <summary>The lock's heartbeat: runs while this session holds the lock, over its own connection.</summary>
+    private void StartHeartbeat()
+    {
+        if (heartbeat is { Running: true }) return;
+        heartbeat = new LockHeartbeat(BeatAsync, options.LockTimeout, time);
+        heartbeat.Start();
+    }
+
+    private async Task<BeatOutcome> BeatAsync(CancellationToken cancellationToken)
+    {
+        if (holding is not { } owner) return BeatOutcome.Lost;
+        var beat = owner with { Heartbeat = time.GetUtcNow() };
+        var result = await RunAsync(RemoteScripts.Heartbeat, [root, ownerKey, beat.ToFileText()], cancellationToken);
+        if (result.ExitStatus == RemoteScripts.ExitCodes.LockLost) return BeatOutcome.Lost;
+        Check(result, "renew the lock");
+        return BeatOutcome.Renewed;
+    }
+
+    /// <summary>Before a step that unlocks: no beat may run while the lock directory is being removed.</summary>
+    private async Task StopHeartbeatAsync()
+    {
+        if (heartbeat is { } running)
+        {
+            heartbeat = null;
+            await running.DisposeAsync();
+        }
+    }
+
+    /// <summary>Heartbeats sent while this session held the lock (for tests and the report).</summary>
+    public int HeartbeatsSent => heartbeat?.Beats ?? 0;
+
+    /// <summary>The heartbeat found the lock taken by another owner.</summary>
+    public bool LockLostByHeartbeat => heartbeat?.Lost ?? false;
+
+    /// <summary>Stops the heartbeat without waiting (the connection is being dropped).</summary>
+    public void Dispose()
+    {
+        var running = heartbeat;
+        heartbeat = null;
+        if (running is not null) _ = running.DisposeAsync().AsTask();
     }
 
     /// <summary>
     /// <see cref="PrepareAsync"/> for a deploy: the upload parts and the switch are started alongside, each waiting
     /// for its arguments line, so neither pays for opening its channel later (<see cref="PendingCommand"/>).
     /// </summary>
-    public Task<RemoteState> PrepareDeployAsync(CancellationToken cancellationToken)
+    /// <param name="found">After a reconnect, the state this deploy found before: the lock is taken again only while
+    /// current still points there (<see cref="RetakeAsync"/>).</param>
+    public Task<RemoteState> PrepareDeployAsync(CancellationToken cancellationToken, RemoteState? found = null)
     {
         channels.StartAhead(options.UploadStreams);
         // When the commands started ahead took the sessions the server allows, the lock goes first, alone.
-        return channels.BesideAheadAsync(() => PrepareAsync(true, cancellationToken));
+        return channels.BesideAheadAsync(() => found is null
+            ? PrepareAsync(true, cancellationToken)
+            : RetakeAsync([found.CurrentReleaseId], true, cancellationToken));
     }
 
     public static DeltaPlan Plan(ReleaseCandidate candidate, RemoteState state) =>
-        DeltaPlan.Compute(candidate.Manifest, state.CurrentManifest is null ? null : state.CurrentReleaseId, state.CurrentManifest);
+        DeltaPlan.Compute(candidate.Manifest, state.CurrentManifest is null ? null : state.CurrentReleaseId, state.CurrentManifest, state.EditedOnServer);
 
     /// <summary>
     /// One round trip: streams the delta into releases/.&lt;id&gt;.partial in parallel parts (one channel and one remote
@@ -208,6 +295,7 @@ public sealed class ReleaseSession
         var id = candidate.ReleaseId;
         var prune = state.PruneList(id, options.KeepReleases, [id], state.CurrentReleaseId);
         var line = run.LogLine(time.GetUtcNow(), "deploy", id, state.CurrentReleaseId, candidate.Info.Commit, "deployed");
+        await StopHeartbeatAsync();
         var command = await channels.TakeSwitchAsync();
         var result = await command.RunAsync(string.Join(' ', [id, .. prune]), (input, ct) => input.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), ct).AsTask(), cancellationToken);
         Check(result, $"switch current to {id}");
@@ -220,7 +308,8 @@ public sealed class ReleaseSession
         channels.CancelAll();
         var prune = state.PruneList(state.CurrentReleaseId, options.KeepReleases);
         var line = run.LogLine(time.GetUtcNow(), "deploy", state.CurrentReleaseId, state.CurrentReleaseId, candidate.Info.Commit, outcome);
-        var result = await RunAsync(RemoteScripts.Finish, [root, run.RunId, line, .. prune], cancellationToken);
+        await StopHeartbeatAsync();
+        var result = await RunAsync(RemoteScripts.Finish, [root, ownerKey, line, .. prune], cancellationToken);
         Check(result, "finish");
         return Lines(result.Output, "@pruned").ToList();
     }
@@ -233,7 +322,8 @@ public sealed class ReleaseSession
     {
         channels.CancelAll();
         var line = run.LogLine(time.GetUtcNow(), "deploy", releaseId?.Value, null, null, "failed", reason);
-        var result = await RunAsync(RemoteScripts.Abort, [root, run.RunId, releaseId?.Value ?? "-", line], cancellationToken);
+        await StopHeartbeatAsync();
+        var result = await RunAsync(RemoteScripts.Abort, [root, ownerKey, releaseId?.Value ?? "-", line], cancellationToken);
         Check(result, "abort");
     }
 
@@ -241,7 +331,8 @@ public sealed class ReleaseSession
     public async Task ReleaseLockAsync(CancellationToken cancellationToken)
     {
         channels.CancelAll();
-        Check(await RunAsync(RemoteScripts.Abort, [root, run.RunId, "-", ""], cancellationToken), "release the lock");
+        await StopHeartbeatAsync();
+        Check(await RunAsync(RemoteScripts.Abort, [root, ownerKey, "-", ""], cancellationToken), "release the lock");
     }
 
     /// <summary>
@@ -264,7 +355,8 @@ public sealed class ReleaseSession
                 return new RollbackResult(from, to, false);
             }
             var line = run.LogLine(time.GetUtcNow(), "rollback", to, from, state.Meta.GetValueOrDefault(to)?.Commit, "rolled-back");
-            var result = await RunAsync(RemoteScripts.Rollback, [root, run.RunId, from ?? "-", to, line], cancellationToken);
+            await StopHeartbeatAsync();
+            var result = await RunAsync(RemoteScripts.Rollback, [root, ownerKey, from ?? "-", to, line], cancellationToken);
             Check(result, $"roll back to {to}");
             return new RollbackResult(from, to, true);
         }
@@ -284,17 +376,31 @@ public sealed class ReleaseSession
     {
         await PrepareAsync(false, cancellationToken);
         var line = run.LogLine(time.GetUtcNow(), "switch-back", to?.Value, from.Value, null, "switched-back", reason);
-        var result = await RunAsync(RemoteScripts.SwitchBack, [root, run.RunId, from.Value, to?.Value ?? "-", line], cancellationToken);
+        await StopHeartbeatAsync();
+        var result = await RunAsync(RemoteScripts.SwitchBack, [root, ownerKey, from.Value, to?.Value ?? "-", line], cancellationToken);
         Check(result, $"switch back to {to?.Value ?? "no release"}");
         return Lines(result.Output, "@switched").Any();
     }
 
-    /// <summary>Removes the lock whoever holds it, returning the owner it had (null when there was no lock).</summary>
-    public async Task<(bool WasLocked, LockOwner? Owner)> UnlockAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Removes the lock whoever holds it, unless its heartbeat is younger than --lock-timeout (a deploy that is alive)
+    /// and <paramref name="force"/> is not given: then <see cref="ReleaseFailure.LockHeld"/> saying so. Returns the
+    /// owner it had (null when there was no lock) and the heartbeat's age by the server's clock.
+    /// </summary>
+    public async Task<(bool WasLocked, LockOwner? Owner, TimeSpan? HeartbeatAge)> UnlockAsync(bool force, CancellationToken cancellationToken)
     {
-        var result = await RunAsync(RemoteScripts.Unlock, [root], cancellationToken);
+        var timeout = ((long)Math.Ceiling(options.LockTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        var result = await RunAsync(RemoteScripts.Unlock, [root, timeout, force ? "yes" : "no"], cancellationToken);
+        var owner = LockOwner.Parse(Lines(result.Output, "@owner"));
+        var age = RemoteState.Seconds(Lines(result.Output, "@lock-age").LastOrDefault() ?? "");
+        if (result.ExitStatus == RemoteScripts.ExitCodes.LockAlive)
+            throw new ReleaseException(
+                $"{Root} is locked by {owner ?? LockOwner.Unknown}, {Alive(age)}: that deploy is still running, so the lock was left in place. " +
+                $"It is taken over by the next deploy once its heartbeat is older than --lock-timeout ({Duration(options.LockTimeout)}); " +
+                "--force-unlock removes it anyway (only when that deploy is surely gone).",
+                ReleaseFailure.LockHeld);
         Check(result, "remove the lock");
-        return (Lines(result.Output, "@locked").Any(), LockOwner.Parse(Lines(result.Output, "@owner")));
+        return (Lines(result.Output, "@locked").Any(), owner, age is { } a ? TimeSpan.FromSeconds(a) : null);
     }
 
     private async Task BestEffortAbortAsync(ReleaseId? releaseId, string reason)
@@ -336,6 +442,9 @@ public sealed class ReleaseSession
             RemoteScripts.ExitCodes.MissingRelease => new ReleaseException($"Cannot {what} in {Root}: {reason}.", ReleaseFailure.MissingRelease),
             RemoteScripts.ExitCodes.LockLost => new ReleaseException($"Cannot {what} in {Root}: this run no longer holds {Root}/.deploy/lock.", ReleaseFailure.LockLost),
             RemoteScripts.ExitCodes.Locked => new ReleaseException($"{Root} is locked by another deploy.", ReleaseFailure.LockHeld),
+            RemoteScripts.ExitCodes.CurrentChanged => new ReleaseException(
+                $"Stopped on {Root}: {reason}. Another deploy switched it while this one was reconnecting; nothing was switched.",
+                ReleaseFailure.CurrentChanged),
             _ => new ReleaseException($"Cannot {what} in {Root}: the remote script exited with status {result.ExitStatus}: {reason}", ReleaseFailure.Remote),
         };
     }

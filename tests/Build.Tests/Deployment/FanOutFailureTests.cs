@@ -285,7 +285,8 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         var report = new DeployReport { Operation = "unlock", StartedAt = DateTimeOffset.UtcNow };
         await bed.FanOut().ForEachAsync(report, async (target, session, ct) =>
         {
-            var (was, owner) = await session.UnlockAsync(ct);
+            // The crashed run's heartbeat is seconds old: only --force-unlock removes it before --lock-timeout.
+            var (was, owner, _) = await session.UnlockAsync(force: true, ct);
             owners.Add($"{target.Name}:{was}:{owner}");
             return Outcome.Unchanged;
         }, CancellationToken.None);

@@ -130,9 +130,10 @@ public sealed class ReleaseUnitTests
     public void Lock_owner_file_round_trips_and_log_lines_are_single_lines()
     {
         var run = new ReleaseRun("ci-42-abc", "runner\nevil", 9, "me", "https://ci/job/42", null);
-        var owner = run.Owner(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var owner = run.Owner(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), "web-1", "0123456789abcdef");
         var parsed = LockOwner.Parse(owner.ToFileText().Split('\n'));
-        Assert.Equal(new LockOwner("ci-42-abc", "runner evil", 9, "https://ci/job/42", owner.Since), parsed);
+        Assert.Equal(new LockOwner("ci-42-abc", "web-1", "runner evil", 9, "https://ci/job/42", owner.Since, owner.Since, "0123456789abcdef"), parsed);
+        Assert.Equal("ci-42-abc/web-1", parsed!.Key);
         var line = run.LogLine(DateTimeOffset.UnixEpoch, "deploy", "20260101T000000Z-00000001", null, "sha", "failed", "boom\nbang");
         Assert.DoesNotContain('\n', line);
         Assert.StartsWith("1970-01-01T00:00:00Z\tdeploy\trelease=20260101T000000Z-00000001\tfrom=-\tcommit=sha\toutcome=failed", line);

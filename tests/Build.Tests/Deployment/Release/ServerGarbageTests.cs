@@ -78,7 +78,7 @@ public sealed class ServerGarbageTests(ITestOutputHelper output)
             "\u001b[2J\u001b[31m", "\u0000", "\uD800", "\uFFFF", "\r", "\t", "@fail \u001b]0;title\u0007", "@owner time=99999999999999999999",
             "@owner run=", "@owner run=\u001b", "@cleaned 99999999999999999999", "@release ../../etc", "@current ../x", "@meta {\"release\":1}",
             "@manifest {\"files\":[{\"path\":\"a\",\"size\":-1}]}", "@manifest [", "@stream zz", "@staged " + Id, "@pruned " + Older, "@end", "@lock taken",
-            "@broke \u001b", "@tar \u0007", "@locked", "@switched -", "@meta {\"release\":\"" + Id + "\",\"created\":\"99999-01-01\"}",
+            "@broke \u001b", "@tar \u0007", "@locked", "@switched -", "@sealed", "@edited ./\u001b[2Ja.html", "@edited ", "@edited ./??", "@meta {\"release\":\"" + Id + "\",\"created\":\"99999-01-01\"}",
         ];
 
         public int Calls;
@@ -111,7 +111,7 @@ public sealed class ServerGarbageTests(ITestOutputHelper output)
         private string Plausible(string script)
         {
             if (script == RemoteScripts.Prepare)
-                return $"@lock taken\n@cleaned 1\n@current-link releases/{Older}\n@current {Older}\n@release {Older}\n@release .x.partial\n@meta {{\"release\":\"{Older}\",\"commit\":\"c\",\"created\":\"2026-01-01T00:00:00Z\",\"hash\":\"h\",\"files\":1,\"bytes\":1}}\n@bad {Older}\n@owner run=ci-1-x\n@owner time=1\n@manifest {manifestJson}\n@cap hash\n@cap gzip\n@end\n";
+                return $"@lock taken\n@cleaned 1\n@current-link releases/{Older}\n@current {Older}\n@release {Older}\n@release .x.partial\n@meta {{\"release\":\"{Older}\",\"commit\":\"c\",\"created\":\"2026-01-01T00:00:00Z\",\"hash\":\"h\",\"files\":1,\"bytes\":1}}\n@bad {Older}\n@owner run=ci-1-x\n@owner time=1\n@manifest {manifestJson}\n@sealed\n@edited ./a.html\n@cap hash\n@cap gzip\n@end\n";
             if (script == RemoteScripts.Upload) return $"@stream {new string('0', 64)}\n@received 1 1\n@staged {Id}\n";
             if (script == RemoteScripts.Switch) return $"@switched {Id}\n@pruned {Older}\n@unlocked\n";
             if (script == RemoteScripts.Unlock) return "@locked\n@owner run=ci-1-x\n@owner time=1\n@unlocked\n";
@@ -176,7 +176,7 @@ public sealed class ServerGarbageTests(ITestOutputHelper output)
                 "rollback" => fanOut.RollbackAsync(number % 2 == 0 ? null : ReleaseId.Parse(Older), report, CancellationToken.None),
                 "unlock" => fanOut.ForEachAsync(report, async (t, session, ct) =>
                 {
-                    var (_, owner) = await session.UnlockAsync(ct);
+                    var (_, owner, _) = await session.UnlockAsync(force: true, ct);
                     AssertClean(owner?.ToString());
                     return Outcome.Unchanged;
                 }, CancellationToken.None),

@@ -160,7 +160,7 @@ public sealed class UploadPartTests
         var parts = UploadPart.Split(candidate.Manifest, plan, maxParts: 2, minEntries: 1);
         var id = candidate.ReleaseId;
 
-        Task<RemoteResult> Part(int index, string upload) => kit.Shell.RunAsync(RemoteScripts.Upload, [kit.Root, kit.Run.RunId], async (stream, ct) =>
+        Task<RemoteResult> Part(int index, string upload) => kit.Shell.RunAsync(RemoteScripts.Upload, [kit.Root, $"{kit.Run.RunId}/default"], async (stream, ct) =>
         {
             await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"{id} {candidate.Manifest.Count} {candidate.Manifest.TotalBytes} - {index} 2 {upload}\n"), ct);
             await new ReleaseStream(candidate, null, parts[index], gzip: false).WriteAsync(stream, ct);
