@@ -1,5 +1,6 @@
 using Build.Output;
 using Build.Processes;
+using Build.Sandbox;
 using Build.Settings;
 using Build.Tailnet.Policy;
 using Cake.Core;
@@ -21,13 +22,20 @@ public sealed class BuildContext : FrostingContext
         Root = context.Environment.WorkingDirectory.FullPath;
         try
         {
-            var source = new SettingsSource(
-                name => context.Arguments.GetArguments(name).ToArray(),
-                Environment.GetEnvironmentVariable,
-                Path.Join(Root, "deploy.json"));
-            _source = source;
-            _settings = BuildSettings.Resolve(source);
-            _health = Deployment.Health.HealthSettings.From(source);
+            _arguments = name => context.Arguments.GetArguments(name).ToArray();
+            var arguments = _arguments;
+            Sandbox = SandboxSettings.From(NewSource(arguments));
+            if (RunsTarget(context, "Sandbox"))
+            {
+                // Said before any server starts: the sandbox target supplies these settings itself.
+                SandboxSettings.CheckNoClash(arguments, "--target=Sandbox");
+            }
+            else if (Sandbox.Enabled)
+            {
+                var state = LocalSandbox.RunningIn(Root) ?? throw Sandbox.NotRunning();
+                arguments = SandboxSettings.Overlay(arguments, state, Sandbox.Origin);
+            }
+            Resolve(NewSource(arguments));
         }
         catch (SettingsException e) when (OnlyForgetsNode(context))
         {
@@ -40,13 +48,39 @@ public sealed class BuildContext : FrostingContext
             .ToList();
     }
 
-    private readonly SettingsSource? _source;
+    private SettingsSource? _source;
+    private readonly Func<string, IReadOnlyList<string>> _arguments = _ => [];
+
+    private SettingsSource NewSource(Func<string, IReadOnlyList<string>> arguments) =>
+        new(arguments, Environment.GetEnvironmentVariable, Path.Join(Root, "deploy.json"));
+
+    /// <summary><c>--sandbox</c>: the deploy-side targets work on the running local sandbox.</summary>
+    public SandboxSettings Sandbox { get; } = new(false, "default");
+
+    /// <summary>
+    /// Points every setting the sandbox supplies (hosts, key, known_hosts, user, remote root, no tailnet)
+    /// at <paramref name="state"/>, for the Sandbox target once its servers run; the tasks after it
+    /// (JoinTailnet, FindServers, Deploy) then read them as they read any settings.
+    /// </summary>
+    public void UseSandbox(SandboxState state) => Resolve(NewSource(SandboxSettings.Overlay(_arguments, state, "--target=Sandbox")));
+
+    /// <summary>Every settings record from one source: the constructor's, or the sandbox's once it runs.</summary>
+    private void Resolve(SettingsSource source)
+    {
+        _settings = BuildSettings.Resolve(source);
+        _health = Deployment.Health.HealthSettings.From(source);
+        _source = source;
+        _policy = null;
+    }
+
+    private static bool RunsTarget(ICakeContext context, string target) =>
+        context.Arguments.GetArguments("target").Any(t => string.Equals(t, target, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The arguments given on the command line (name without dashes, value), for the retry command to repeat.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> CommandLineOptions { get; }
 
-    private readonly BuildSettings? _settings;
-    private readonly Deployment.Health.HealthSettings? _health;
+    private BuildSettings? _settings;
+    private Deployment.Health.HealthSettings? _health;
     private PolicySettings? _policy;
     private readonly SettingsException? _settingsError;
 

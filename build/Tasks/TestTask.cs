@@ -1,12 +1,17 @@
+using Build.Sandbox;
 using Build.Testing;
 using Cake.Frosting;
 
 namespace Build.Tasks;
 
 [TaskName("Test")]
-[TaskDescription("Checks the tailnet policy (CheckPolicy), then runs the unit and integration tests (dotnet test on tests/*.Tests)")]
+[TaskDescription("Checks (as root: installs) the OS tools and test account the tests need, checks the tailnet policy (CheckPolicy), then runs the unit and integration tests")]
 [IsDependentOn(typeof(CheckPolicyTask))]
-public sealed class TestTask : FrostingTask<BuildContext>
+public sealed class TestTask : AsyncFrostingTask<BuildContext>
 {
-    public override void Run(BuildContext context) => new TestRunner(context).Run();
+    public override async Task RunAsync(BuildContext context)
+    {
+        await new SandboxTargets(context).EnsurePrerequisitesAsync(PrerequisiteSet.Test);
+        new TestRunner(context).Run();
+    }
 }

@@ -7,14 +7,14 @@ namespace Build.Tests.Nix;
 
 /// <summary>
 /// A fact that runs only where <c>nix-instantiate</c> is on PATH (Debian: <c>apt-get install nix-bin</c>;
-/// <c>.ci/run</c> installs it), and is skipped with that reason elsewhere.
+/// the Test target installs it as root), and is skipped with that reason elsewhere.
 /// </summary>
 public sealed class NixFactAttribute : FactAttribute
 {
     public NixFactAttribute()
     {
         if (NixInstantiate.Path is null)
-            Skip = "nix-instantiate is not on PATH (Debian: apt-get install nix-bin; .ci/run installs it)";
+            Skip = "nix-instantiate is not on PATH (Debian: apt-get install nix-bin; the Test target installs it as root)";
     }
 }
 

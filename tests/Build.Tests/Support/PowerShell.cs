@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace Build.Tests.Support;
 
-/// <summary>PowerShell from its dotnet tool (.ci/run installs it into .build/tools), installed on first use.</summary>
+/// <summary>PowerShell from its dotnet tool, installed into .build/tools on first use.</summary>
 public static class PowerShell
 {
     private static readonly Lazy<string> LazyDll = new(Locate);
