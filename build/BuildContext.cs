@@ -1,6 +1,8 @@
+using Build.Docker;
 using Build.Output;
 using Build.Processes;
 using Build.Settings;
+using Build.Tailnet;
 using Build.Tailnet.Policy;
 using Cake.Core;
 using Cake.Frosting;
@@ -8,55 +10,61 @@ using Cake.Frosting;
 namespace Build;
 
 /// <summary>
-/// The typed context every task gets: settings resolved once, the cancellation token, the
-/// redactor, the process runner, and what earlier tasks hand to later ones.
+/// The typed context every task gets: the settings groups the run's tasks declare (resolved once,
+/// before anything runs), the cancellation token, the redactor, the process runner, and what earlier
+/// tasks hand to later ones.
 /// </summary>
 public sealed class BuildContext : FrostingContext
 {
+    private readonly IReadOnlyDictionary<Type, object> _settings;
+
     public BuildContext(ICakeContext context, Interruption interruption, Redactor redactor)
         : base(context)
     {
         Interruption = interruption;
         Redactor = redactor;
         Root = context.Environment.WorkingDirectory.FullPath;
-        try
-        {
-            var source = new SettingsSource(
-                name => context.Arguments.GetArguments(name).ToArray(),
-                Environment.GetEnvironmentVariable,
-                Path.Join(Root, "deploy.json"));
-            _source = source;
-            _settings = BuildSettings.Resolve(source);
-        }
-        catch (SettingsException e) when (OnlyForgetsNode(context))
-        {
-            // The after_script cleanup must run and exit 0 whatever the job's settings: it reports them instead.
-            _settingsError = e;
-        }
+        var source = new SettingsSource(
+            name => context.Arguments.GetArguments(name).ToArray(),
+            Environment.GetEnvironmentVariable,
+            Path.Join(Root, "deploy.json"),
+            Root);
+        // Cake.Frosting always passes the target on (Default when none is given).
+        var targets = context.Arguments.GetArguments("target") is { Count: > 0 } given ? given : ["Default"];
+        _settings = SettingsGroups.Resolve(source, SettingsGroups.DeclaredBy(targets, typeof(BuildContext).Assembly));
         Processes = new ProcessRunner(redactor);
         CommandLineOptions = context.Arguments.GetArguments()
             .SelectMany(a => a.Value.Select(v => new KeyValuePair<string, string>(a.Key, v)))
             .ToList();
     }
 
-    private readonly SettingsSource? _source;
-
     /// <summary>The arguments given on the command line (name without dashes, value), for the retry command to repeat.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> CommandLineOptions { get; }
 
-    private readonly BuildSettings? _settings;
-    private PolicySettings? _policy;
-    private readonly SettingsException? _settingsError;
+    /// <summary>The groups resolved for this run (those its tasks declare with <see cref="UsesSettingsAttribute"/>).</summary>
+    public IReadOnlyCollection<Type> SettingsGroupsResolved => _settings.Keys.ToList();
 
-    public BuildSettings Settings => _settings ?? throw new SettingsException(_settingsError!.Message, _settingsError);
+    /// <summary>A settings group the running task declared; reading an undeclared one is a bug in the task.</summary>
+    public T Settings<T>() where T : class, ISettingsGroup<T> =>
+        _settings.TryGetValue(typeof(T), out var group)
+            ? (T)group
+            : throw new InvalidOperationException($"{typeof(T).Name} was not resolved for this run: the task reading it must declare [UsesSettings(typeof({typeof(T).Name}))].");
 
-    /// <summary>The policy targets' settings, resolved when first used (only those targets need them).</summary>
-    public PolicySettings Policy => _policy ??= PolicySettings.Resolve(
-        _source ?? throw new SettingsException(_settingsError!.Message, _settingsError), Root);
+    public SiteSettings Site => Settings<SiteSettings>();
 
-    private static bool OnlyForgetsNode(ICakeContext context) =>
-        context.Arguments.GetArguments("target") is { Count: > 0 } targets &&
-        targets.All(t => string.Equals(t, "ForgetNode", StringComparison.OrdinalIgnoreCase));
+    public SshSettings Ssh => Settings<SshSettings>();
+
+    public DeploySettings Deploy => Settings<DeploySettings>();
+
+    public ServerSelection Selection => Settings<ServerSelection>();
+
+    public TailnetSettings Tailnet => Settings<TailnetSettings>();
+
+    public TailscaleApiSettings TailscaleApi => Settings<TailscaleApiSettings>();
+
+    public PolicySettings Policy => Settings<PolicySettings>();
+
+    public CiImageSettings CiImage => Settings<CiImageSettings>();
 
     public Interruption Interruption { get; }
 
@@ -73,10 +81,10 @@ public sealed class BuildContext : FrostingContext
     public string SiteSource => Path.Join(Root, "site");
 
     /// <summary>The directory to check and deploy: <c>--site-dir</c>, else the site the build generates.</summary>
-    public string SiteOutput => Settings.SiteDir is { } dir ? Path.GetFullPath(dir, Root) : Path.Join(SiteSource, "public");
+    public string SiteOutput => Site.SiteDir ?? Path.Join(SiteSource, "public");
 
     /// <summary>With <c>--site-dir</c> the site is already built: the build tasks skip.</summary>
-    public bool BuildsSite => Settings.SiteDir is null;
+    public bool BuildsSite => Site.SiteDir is null;
 
     public string Artifacts => Path.Join(Root, "artifacts");
 
@@ -84,7 +92,7 @@ public sealed class BuildContext : FrostingContext
     public GitLab.LogSections Sections { get; } = GitLab.LogSections.ForEnvironment(System.Environment.GetEnvironmentVariable);
 
     /// <summary>The tailnet session JoinTailnet started; the teardown leaves it.</summary>
-    public Tailnet.TailnetSession? Tailnet { get; set; }
+    public TailnetSession? TailnetSession { get; set; }
 
     /// <summary>Userspace networking: connect to servers through this SOCKS5 proxy.</summary>
     public System.Net.DnsEndPoint? Socks5Proxy { get; set; }

@@ -17,7 +17,7 @@ public sealed class Deployer(BuildContext context)
 
     public async Task DeployAsync()
     {
-        var settings = context.Settings;
+        var settings = context.Deploy;
         var token = context.CancellationToken;
         if (!Directory.Exists(context.SiteOutput))
             throw new Settings.SettingsException($"The site to deploy, {context.SiteOutput}, does not exist. Build it first (--target=Build) or point --site-dir at a built site.");
@@ -46,8 +46,8 @@ public sealed class Deployer(BuildContext context)
 
     public async Task RollbackAsync()
     {
-        var report = new DeployReport { Operation = "rollback", StartedAt = _time.GetUtcNow(), ReleaseId = context.Settings.Release };
-        await RunAsync(report, "Rollback", (fanOut, _) => fanOut.RollbackAsync(context.Settings.Release, report, context.CancellationToken));
+        var report = new DeployReport { Operation = "rollback", StartedAt = _time.GetUtcNow(), ReleaseId = context.Deploy.Release };
+        await RunAsync(report, "Rollback", (fanOut, _) => fanOut.RollbackAsync(context.Deploy.Release, report, context.CancellationToken));
     }
 
     public async Task ReleasesAsync()
@@ -56,7 +56,7 @@ public sealed class Deployer(BuildContext context)
         await RunAsync(report, "Releases", (fanOut, _) => fanOut.ForEachAsync(report, async (target, session, ct) =>
         {
             var state = await session.InspectAsync(withManifest: false, ct);
-            context.Information(ReleaseListing.Format(target.Name, session.Root, state, _time.GetUtcNow(), context.Settings.LockTimeout));
+            context.Information(ReleaseListing.Format(target.Name, session.Root, state, _time.GetUtcNow(), context.Deploy.LockTimeout));
             return Outcome.Unchanged;
         }, context.CancellationToken), writeReport: false);
     }
@@ -86,7 +86,7 @@ public sealed class Deployer(BuildContext context)
         if (servers.Count == 0)
             throw new Settings.SettingsException("No servers to work on: FindServers found none. Check --tags, or give --hosts=name=address[:port].");
 
-        var connector = SshConnector.FromSettings(context.Settings, context.Socks5Proxy);
+        var connector = SshConnector.FromSettings(context.Ssh, context.Socks5Proxy);
         ConnectServer connect = async (server, ct) =>
         {
             var connection = await connector.ConnectAsync(server, ct);
@@ -97,8 +97,8 @@ public sealed class Deployer(BuildContext context)
         {
             await ProgressDisplay.RunAsync(servers.Select(s => s.Name).ToList(), ProgressDisplay.IsInteractive, m => context.Information(m), async progress =>
             {
-                var options = FanOutOptions.From(context.Settings) with { ListFiles = context.Log.Verbosity >= Cake.Core.Diagnostics.Verbosity.Verbose };
-                var fanOut = new FanOut(servers, connect, run, ReleaseOptions.From(context.Settings), options, progress, _time);
+                var options = FanOutOptions.From(context.Deploy) with { ListFiles = context.Log.Verbosity >= Cake.Core.Diagnostics.Verbosity.Verbose };
+                var fanOut = new FanOut(servers, connect, run, ReleaseOptions.From(context.Deploy), options, progress, _time);
                 await operation(fanOut, progress);
                 return true;
             });

@@ -6,7 +6,10 @@ namespace Build.Docker;
 
 /// <summary>Where the CI image goes, from GitLab's predefined registry variables.</summary>
 public sealed record CiImageSettings(string Repository, string? Registry, string? User, string? Password)
+    : ISettingsGroup<CiImageSettings>
 {
+    public static CiImageSettings From(SettingsSource source) => Resolve(source.Environment);
+
     public static CiImageSettings Resolve(Func<string, string?> environment)
     {
         var image = environment("CI_REGISTRY_IMAGE");

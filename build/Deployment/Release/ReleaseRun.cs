@@ -65,7 +65,7 @@ public sealed record ReleaseOptions
     /// <summary>A second stream only pays off above this many files per stream.</summary>
     public int MinFilesPerStream { get; init; } = 200;
 
-    public static ReleaseOptions From(Settings.BuildSettings settings) => new()
+    public static ReleaseOptions From(Settings.DeploySettings settings) => new()
     {
         KeepReleases = settings.KeepReleases,
         LockTimeout = settings.LockTimeout,

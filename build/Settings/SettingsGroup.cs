@@ -1,0 +1,85 @@
+using System.Reflection;
+using Cake.Frosting;
+
+namespace Build.Settings;
+
+/// <summary>
+/// One capability's settings (SSH, deploy, tailnet, ...), resolved from a <see cref="SettingsSource"/>
+/// and validated by its own <c>From</c>. A bad value throws <see cref="SettingsException"/> (exit 2)
+/// naming the setting and where its value came from.
+/// </summary>
+public interface ISettingsGroup<TSelf> where TSelf : class, ISettingsGroup<TSelf>
+{
+    static abstract TSelf From(SettingsSource source);
+}
+
+/// <summary>
+/// Declares the settings groups a task reads. Before anything runs, the context resolves exactly the
+/// groups of the tasks the chosen targets will run, so that a bad value exits 2 up front.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
+public sealed class UsesSettingsAttribute(params Type[] groups) : Attribute
+{
+    public IReadOnlyList<Type> Groups { get; } = groups;
+}
+
+/// <summary>Which groups a run needs, and resolving them.</summary>
+public static class SettingsGroups
+{
+    /// <summary>
+    /// The groups declared by <paramref name="targets"/> and every task they depend on (IsDependentOn)
+    /// or that declares itself their dependency (IsDependeeOf). Unknown targets add nothing: the host
+    /// reports them.
+    /// </summary>
+    public static IReadOnlyList<Type> DeclaredBy(IEnumerable<string> targets, Assembly assembly)
+    {
+        var tasks = assembly.GetExportedTypes()
+            .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(IFrostingTask).IsAssignableFrom(t))
+            .ToList();
+        var byName = tasks.ToDictionary(NameOf, StringComparer.OrdinalIgnoreCase);
+        var dependees = tasks
+            .SelectMany(t => t.GetCustomAttributes<IsDependeeOfAttribute>().Select(a => (Of: a.Task, Task: t)))
+            .ToLookup(p => p.Of, p => p.Task);
+
+        var seen = new HashSet<Type>();
+        var pending = new Stack<Type>(targets.Select(name => byName.GetValueOrDefault(name)).OfType<Type>());
+        while (pending.TryPop(out var task))
+        {
+            if (!seen.Add(task)) continue;
+            foreach (var dependency in task.GetCustomAttributes<IsDependentOnAttribute>()) pending.Push(dependency.Task);
+            foreach (var dependee in dependees[task]) pending.Push(dependee);
+        }
+
+        return seen
+            .SelectMany(t => t.GetCustomAttributes<UsesSettingsAttribute>().SelectMany(a => a.Groups))
+            .Distinct()
+            .OrderBy(t => t.Name, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    /// <summary>Resolves each group through its <c>From</c>; the first bad value throws.</summary>
+    public static IReadOnlyDictionary<Type, object> Resolve(SettingsSource source, IEnumerable<Type> groups)
+    {
+        var resolved = new Dictionary<Type, object>();
+        foreach (var group in groups)
+        {
+            if (!group.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(ISettingsGroup<>) && i.GenericTypeArguments[0] == group))
+                throw new InvalidOperationException($"{group.Name} is named in [UsesSettings] but is not an ISettingsGroup<{group.Name}>.");
+            var from = group.GetMethod("From", BindingFlags.Public | BindingFlags.Static, [typeof(SettingsSource)])
+                ?? throw new InvalidOperationException($"{group.Name} has no public static From(SettingsSource).");
+            resolved[group] = from.Invoke(null, BindingFlags.DoNotWrapExceptions, null, [source], null)!;
+        }
+        return resolved;
+    }
+
+    private static string NameOf(Type task) => task.GetCustomAttribute<TaskNameAttribute>()?.Name ?? task.Name;
+}
+
+/// <summary><c>--retries</c> and <c>--retry-delay</c>: shared by every group that talks over the network.</summary>
+public sealed record RetrySettings(int Attempts, TimeSpan Delay)
+{
+    public static RetrySettings From(SettingsSource source) => new(
+        source.Get("retries", "DEPLOY_RETRIES") is { } v ? Parse.Integer(v, 1, 20) : 3,
+        Parse.Duration(source.Get("retry-delay", "DEPLOY_RETRY_DELAY") ?? new SettingValue("2s", "default"),
+            TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)));
+}
