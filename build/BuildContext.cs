@@ -18,9 +18,10 @@ public sealed class BuildContext : FrostingContext
 {
     private readonly IReadOnlyDictionary<Type, object> _settings;
 
-    public BuildContext(ICakeContext context, Interruption interruption, Redactor redactor)
+    public BuildContext(ICakeContext context, Interruption interruption, Redactor redactor, RunOutcome outcome)
         : base(context)
     {
+        outcome.ContextCreated();
         Interruption = interruption;
         Redactor = redactor;
         Root = context.Environment.WorkingDirectory.FullPath;
@@ -31,7 +32,17 @@ public sealed class BuildContext : FrostingContext
             Root);
         // Cake.Frosting always passes the target on (Default when none is given).
         var targets = context.Arguments.GetArguments("target") is { Count: > 0 } given ? given : ["Default"];
-        _settings = SettingsGroups.Resolve(source, SettingsGroups.DeclaredBy(targets, typeof(BuildContext).Assembly));
+        try
+        {
+            SettingsGroups.RequireKnown(targets, typeof(BuildContext).Assembly);
+            _settings = SettingsGroups.Resolve(source, SettingsGroups.DeclaredBy(targets, typeof(BuildContext).Assembly));
+        }
+        catch (SettingsException e)
+        {
+            // The host only learns that the context failed; the exit code (2) is the pipeline's.
+            outcome.Failed(e);
+            throw;
+        }
         Processes = new ProcessRunner(redactor);
         CommandLineOptions = context.Arguments.GetArguments()
             .SelectMany(a => a.Value.Select(v => new KeyValuePair<string, string>(a.Key, v)))

@@ -33,9 +33,7 @@ public static class SettingsGroups
     /// </summary>
     public static IReadOnlyList<Type> DeclaredBy(IEnumerable<string> targets, Assembly assembly)
     {
-        var tasks = assembly.GetExportedTypes()
-            .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(IFrostingTask).IsAssignableFrom(t))
-            .ToList();
+        var tasks = Tasks(assembly);
         var byName = tasks.ToDictionary(NameOf, StringComparer.OrdinalIgnoreCase);
         var dependees = tasks
             .SelectMany(t => t.GetCustomAttributes<IsDependeeOfAttribute>().Select(a => (Of: a.Task, Task: t)))
@@ -56,6 +54,19 @@ public static class SettingsGroups
             .OrderBy(t => t.Name, StringComparer.Ordinal)
             .ToList();
     }
+
+    /// <summary>An unknown target is bad input: exit 2, listing the targets there are.</summary>
+    public static void RequireKnown(IEnumerable<string> targets, Assembly assembly)
+    {
+        var known = Tasks(assembly).Select(NameOf).Order(StringComparer.OrdinalIgnoreCase).ToList();
+        var unknown = targets.Where(t => !known.Contains(t, StringComparer.OrdinalIgnoreCase)).ToList();
+        if (unknown.Count > 0)
+            throw new SettingsException($"Unknown target{(unknown.Count > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(t => $"'{t}'"))}. Known targets: {string.Join(", ", known)}.");
+    }
+
+    private static List<Type> Tasks(Assembly assembly) => assembly.GetExportedTypes()
+        .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(IFrostingTask).IsAssignableFrom(t))
+        .ToList();
 
     /// <summary>Resolves each group through its <c>From</c>; the first bad value throws.</summary>
     public static IReadOnlyDictionary<Type, object> Resolve(SettingsSource source, IEnumerable<Type> groups)
