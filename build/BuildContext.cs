@@ -5,6 +5,7 @@ using Build.Settings;
 using Build.Tailnet;
 using Build.Tailnet.Policy;
 using Cake.Core;
+using Cake.Core.Diagnostics;
 using Cake.Frosting;
 
 namespace Build;
@@ -14,7 +15,7 @@ namespace Build;
 /// before anything runs), the cancellation token, the redactor, the process runner, and what earlier
 /// tasks hand to later ones.
 /// </summary>
-public sealed class BuildContext : FrostingContext
+public sealed class BuildContext : FrostingContext, IDockerHost
 {
     private readonly IReadOnlyDictionary<Type, object> _settings;
 
@@ -78,6 +79,9 @@ public sealed class BuildContext : FrostingContext
     public CiImageSettings CiImage => Settings<CiImageSettings>();
 
     public Interruption Interruption { get; }
+
+    /// <summary>The docker on PATH, run through the pipeline's process runner (for the Docker aliases).</summary>
+    public DockerClient Docker => DockerClient.FromPath(Processes, Environment.GetEnvironmentVariable("PATH"), line => this.Log.Information("{0}", line));
 
     /// <summary>Cancelled by SIGINT/SIGTERM (a cancelled CI job); every long operation observes it.</summary>
     public CancellationToken CancellationToken => Interruption.Token;

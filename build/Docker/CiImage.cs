@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Build.Settings;
+using Cake.Core;
 
 namespace Build.Docker;
 
@@ -29,9 +30,10 @@ public enum CiImageOutcome { AlreadyPublished, Published }
 
 /// <summary>
 /// Builds and pushes the CI image (build/ci.Dockerfile), tagged with a hash of the Dockerfile, and
-/// does nothing when the registry already has that tag. .gitlab-ci.yml names the same tag.
+/// does nothing when the registry already has that tag. .gitlab-ci.yml names the same tag. Every
+/// docker command goes through the Docker aliases.
 /// </summary>
-public sealed class CiImagePublisher(DockerClient docker, Action<string> log)
+public sealed class CiImagePublisher(ICakeContext context, Action<string> log)
 {
     /// <summary>Length of the tag: 12 hex digits of the SHA-256 (48 bits, as short as git's abbreviations and as safe).</summary>
     public const int TagLength = 12;
@@ -46,7 +48,7 @@ public sealed class CiImagePublisher(DockerClient docker, Action<string> log)
 
     public static string TagOfFile(string dockerfile) => TagOf(File.ReadAllText(dockerfile));
 
-    public async Task<CiImageOutcome> PublishAsync(CiImageSettings settings, string dockerfile, CancellationToken cancellationToken)
+    public CiImageOutcome Publish(CiImageSettings settings, string dockerfile)
     {
         if (!File.Exists(dockerfile))
             throw new SettingsException($"{dockerfile} does not exist: the CI image is built from it.");
@@ -58,38 +60,41 @@ public sealed class CiImagePublisher(DockerClient docker, Action<string> log)
         var loggedIn = false;
         if (settings.Password is not null)
         {
-            await docker.LoginAsync(new DockerLoginSettings { Username = settings.User, Password = settings.Password }, settings.Registry, cancellationToken);
+            context.DockerLoginWithPasswordStdin(settings.User!, settings.Password, settings.Registry);
             loggedIn = true;
         }
         try
         {
-            var inspect = await docker.ManifestInspectAsync(new DockerManifestInspectSettings(), image, cancellationToken);
-            if (inspect.Succeeded)
+            try
             {
+                context.DockerManifestInspect(image);
                 log($"{image} is already in the registry: nothing to build.");
                 return CiImageOutcome.AlreadyPublished;
             }
-            log($"{image} is not in the registry ({FirstLine(inspect)}): building it.");
+            catch (DockerCommandException e)
+            {
+                log($"{image} is not in the registry ({LastLine(e.Message)}): building it.");
+            }
 
             // The image needs no file of the repository: an empty build context keeps the upload to the daemon at zero.
-            var context = Directory.CreateTempSubdirectory("ci-image-context-");
+            var buildContext = Directory.CreateTempSubdirectory("ci-image-context-");
             try
             {
-                await docker.BuildAsync(new DockerBuildSettings
+                context.DockerBuild(new DockerImageBuildSettings
                 {
                     File = Path.GetFullPath(dockerfile),
                     Tag = [image],
                     Label = [$"org.opencontainers.image.version={tag}"],
                     Pull = true,
-                }, context.FullName, cancellationToken);
+                }, buildContext.FullName);
             }
             finally
             {
-                context.Delete(recursive: true);
+                buildContext.Delete(recursive: true);
             }
-            await docker.TagAsync(image, latest, cancellationToken);
-            await docker.PushAsync(new DockerPushSettings(), image, cancellationToken);
-            await docker.PushAsync(new DockerPushSettings(), latest, cancellationToken);
+            context.DockerTag(image, latest);
+            context.DockerPush(image);
+            context.DockerPush(latest);
             log($"Pushed {image} (and {latest}).");
             return CiImageOutcome.Published;
         }
@@ -100,7 +105,7 @@ public sealed class CiImagePublisher(DockerClient docker, Action<string> log)
             {
                 try
                 {
-                    await docker.LogoutAsync(settings.Registry, CancellationToken.None);
+                    context.DockerLogout(settings.Registry);
                 }
                 catch (PipelineException e)
                 {
@@ -110,9 +115,9 @@ public sealed class CiImagePublisher(DockerClient docker, Action<string> log)
         }
     }
 
-    private static string FirstLine(Processes.ProcessResult result)
+    private static string LastLine(string text)
     {
-        var text = result.Tail(1).Trim();
-        return text.Length == 0 ? $"exit code {result.ExitCode}" : text;
+        var line = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+        return line.Length == 0 ? "no answer" : line;
     }
 }

@@ -8,11 +8,9 @@ namespace Build.Tasks;
 [TaskName("CiImage")]
 [TaskDescription("Builds and pushes the CI image (build/ci.Dockerfile) tagged with its hash, unless the registry already has it")]
 [UsesSettings(typeof(CiImageSettings))]
-public sealed class CiImageTask : AsyncFrostingTask<BuildContext>
+public sealed class CiImageTask : FrostingTask<BuildContext>
 {
-    public override async Task RunAsync(BuildContext context)
-    {
-                var publisher = new CiImagePublisher(context.Docker(), line => context.Information("{0}", line));
-        await publisher.PublishAsync(context.CiImage, Path.Join(context.Root, "build", "ci.Dockerfile"), context.CancellationToken);
-    }
+    public override void Run(BuildContext context) =>
+        new CiImagePublisher(context, line => context.Information("{0}", line))
+            .Publish(context.CiImage, Path.Join(context.Root, "build", "ci.Dockerfile"));
 }
