@@ -81,7 +81,7 @@ public sealed class BuildContext : FrostingContext, IDockerHost
     public Interruption Interruption { get; }
 
     /// <summary>The docker on PATH, run through the pipeline's process runner (for the Docker aliases).</summary>
-    public DockerClient Docker => DockerClient.FromPath(Processes, Environment.GetEnvironmentVariable("PATH"), line => this.Log.Information("{0}", line));
+    public DockerClient Docker => DockerClient.FromPath(Processes, Environment.GetEnvironmentVariable("PATH"), line => Log.Information("{0}", line));
 
     /// <summary>Cancelled by SIGINT/SIGTERM (a cancelled CI job); every long operation observes it.</summary>
     public CancellationToken CancellationToken => Interruption.Token;

@@ -4,6 +4,9 @@ using Build.Settings;
 using Cake.Frosting;
 using Microsoft.Extensions.DependencyInjection;
 
+// No ANSI colours in a pipe or a CI log other than GitLab's, unless FORCE_COLOR; NO_COLOR always wins.
+Colours.Apply(Environment.GetEnvironmentVariable, Console.IsOutputRedirected, Environment.SetEnvironmentVariable);
+
 // Every line the pipeline writes passes through the redactor, from the first task on.
 var redactor = Redactor.FromEnvironment(Environment.GetEnvironmentVariable);
 Console.SetOut(new RedactingWriter(Console.Out, redactor));

@@ -1,5 +1,7 @@
 namespace Build.Settings;
 
+public enum SwitchMode { Together, Independent }
+
 /// <summary>
 /// How a deploy, rollback, listing or unlock treats the servers: <c>--remote-root</c>,
 /// <c>--keep-releases</c>, <c>--parallel</c>, <c>--switch</c>, <c>--plan</c>, <c>--release</c>,

@@ -1,5 +1,9 @@
 namespace Build.Settings;
 
+public enum TailnetMode { Auto, Join, Existing, Off }
+
+public enum TunMode { Auto, Kernel, Userspace }
+
 /// <summary>
 /// How the pipeline gets onto the tailnet: <c>--tailnet</c>, the secret (<c>TS_OAUTH_SECRET</c>, else
 /// <c>TS_AUTHKEY</c>), <c>--ts-tags</c>, <c>--ts-hostname</c>, <c>--ts-socket</c>, <c>--ts-port</c>,

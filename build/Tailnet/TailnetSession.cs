@@ -23,7 +23,6 @@ public sealed record LeaveBounds
 public sealed class TailnetSession
 {
     public const string DaemonLogName = "tailscaled.log";
-    public const string RecordName = TailnetRecord.FileName;
     private const int DefaultPort = 41641;
     private const string KernelTun = "tailscale0";
     private const string UserspaceTun = "userspace-networking";
@@ -81,7 +80,7 @@ public sealed class TailnetSession
 
     public string DaemonLog => Path.Join(_artifacts, DaemonLogName);
 
-    public string RecordPath => Path.Join(_artifacts, RecordName);
+    public string RecordPath => Path.Join(_artifacts, TailnetRecord.FileName);
 
     /// <summary>How long the last start took from launching the daemon to <c>Running</c>.</summary>
     public TimeSpan? TimeToRunning { get; private set; }

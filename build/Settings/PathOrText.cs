@@ -1,12 +1,5 @@
 namespace Build.Settings;
 
-public enum TailnetMode { Auto, Join, Existing, Off }
-public enum TunMode { Auto, Kernel, Userspace }
-public enum SwitchMode { Together, Independent }
-
-/// <summary>An explicit deploy target from <c>--hosts</c>.</summary>
-public sealed record HostEntry(string Name, string Address, int? Port);
-
 /// <summary>A value given as a path or as text (a GitLab File variable holds a path).</summary>
 public sealed record PathOrText(string? Path, string? Text, string Origin)
 {

@@ -3,26 +3,6 @@ using Cake.Frosting;
 
 namespace Build.Settings;
 
-/// <summary>
-/// One capability's settings (SSH, deploy, tailnet, ...), resolved from a <see cref="SettingsSource"/>
-/// and validated by its own <c>From</c>. A bad value throws <see cref="SettingsException"/> (exit 2)
-/// naming the setting and where its value came from.
-/// </summary>
-public interface ISettingsGroup<TSelf> where TSelf : class, ISettingsGroup<TSelf>
-{
-    static abstract TSelf From(SettingsSource source);
-}
-
-/// <summary>
-/// Declares the settings groups a task reads. Before anything runs, the context resolves exactly the
-/// groups of the tasks the chosen targets will run, so that a bad value exits 2 up front.
-/// </summary>
-[AttributeUsage(AttributeTargets.Class, AllowMultiple = true, Inherited = false)]
-public sealed class UsesSettingsAttribute(params Type[] groups) : Attribute
-{
-    public IReadOnlyList<Type> Groups { get; } = groups;
-}
-
 /// <summary>Which groups a run needs, and resolving them.</summary>
 public static class SettingsGroups
 {
@@ -84,13 +64,4 @@ public static class SettingsGroups
     }
 
     private static string NameOf(Type task) => task.GetCustomAttribute<TaskNameAttribute>()?.Name ?? task.Name;
-}
-
-/// <summary><c>--retries</c> and <c>--retry-delay</c>: shared by every group that talks over the network.</summary>
-public sealed record RetrySettings(int Attempts, TimeSpan Delay)
-{
-    public static RetrySettings From(SettingsSource source) => new(
-        source.Get("retries", "DEPLOY_RETRIES") is { } v ? Parse.Integer(v, 1, 20) : 3,
-        Parse.Duration(source.Get("retry-delay", "DEPLOY_RETRY_DELAY") ?? new SettingValue("2s", "default"),
-            TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10)));
 }
