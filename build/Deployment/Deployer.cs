@@ -24,9 +24,11 @@ public sealed class Deployer(BuildContext context)
         if (!Directory.EnumerateFiles(context.SiteOutput, "*", SearchOption.AllDirectories).Any())
             throw new Settings.SettingsException($"The site to deploy, {context.SiteOutput}, holds no files; deploying it would take every page off the servers. Build it first or point --site-dir at a built site.");
 
-        // Hash the site while the connections are being opened.
+        // What the site holds is checked before any server is touched (a FIFO, a symlink out of the site: exit 2);
+        // then the site is hashed while the connections are being opened.
+        var scan = Manifest.Scan(context.SiteOutput);
         var commit = ReleaseCandidate.ResolveCommitAsync(context.Processes, context.Root, Environment.GetEnvironmentVariable, token);
-        var candidate = Task.Run(async () => await ReleaseCandidate.CreateAsync(context.SiteOutput, await commit, _time, token), token);
+        var candidate = Task.Run(async () => await ReleaseCandidate.CreateAsync(scan, await commit, _time, token), token);
 
         var report = new DeployReport { Operation = settings.Plan ? "plan" : "deploy", StartedAt = _time.GetUtcNow() };
         await RunAsync(report, "Deploy", async (fanOut, progress) =>
@@ -37,17 +39,17 @@ public sealed class Deployer(BuildContext context)
                 Fill(report, await candidate);
                 return;
             }
-            var elapsed = await fanOut.DeployAsync(candidate, report, token);
+            var result = await fanOut.DeployAsync(candidate, report, token);
             Fill(report, await candidate);
             // Written plainly (Cake's log colours the numbers): the benchmark parses the first line.
-            Console.WriteLine(DeploySummary.Headline(report, elapsed));
+            Console.WriteLine(DeploySummary.Headline(report, result.Elapsed));
         }, candidate);
     }
 
     public async Task RollbackAsync()
     {
         var report = new DeployReport { Operation = "rollback", StartedAt = _time.GetUtcNow(), ReleaseId = context.Deploy.Release };
-        await RunAsync(report, "Rollback", (fanOut, _) => fanOut.RollbackAsync(context.Deploy.Release, report, context.CancellationToken));
+        await RunAsync(report, "Rollback", (fanOut, _) => fanOut.RollbackAsync(ReleaseId.TryParse(context.Deploy.Release), report, context.CancellationToken));
     }
 
     public async Task ReleasesAsync()
@@ -56,7 +58,7 @@ public sealed class Deployer(BuildContext context)
         await RunAsync(report, "Releases", (fanOut, _) => fanOut.ForEachAsync(report, async (target, session, ct) =>
         {
             var state = await session.InspectAsync(withManifest: false, ct);
-            context.Information(ReleaseListing.Format(target.Name, session.Root, state, _time.GetUtcNow(), context.Deploy.LockTimeout));
+            context.Information(ReleaseListing.Format(target.Name, session.Root.Path, state, _time.GetUtcNow(), context.Deploy.LockTimeout));
             return Outcome.Unchanged;
         }, context.CancellationToken), writeReport: false);
     }
@@ -66,9 +68,10 @@ public sealed class Deployer(BuildContext context)
         var report = new DeployReport { Operation = "unlock", StartedAt = _time.GetUtcNow() };
         await RunAsync(report, "Unlock", (fanOut, _) => fanOut.ForEachAsync(report, async (target, session, ct) =>
         {
-            var (wasLocked, owner) = await session.UnlockAsync(ct);
+            // A lock whose heartbeat is fresh belongs to a deploy that is running: refused (a failure naming it) unless --force-unlock.
+            var (wasLocked, owner, age) = await session.UnlockAsync(context.Deploy.ForceUnlock, ct);
             context.Information(wasLocked
-                ? $"{target.Name}: removed the lock of {session.Root} held by {owner?.ToString() ?? "an unknown owner"}"
+                ? $"{target.Name}: removed the lock of {session.Root} held by {owner?.ToString() ?? "an unknown owner"} ({ReleaseListing.Heartbeat(age, context.Deploy.LockTimeout)})"
                 : $"{target.Name}: {session.Root} was not locked");
             return Outcome.Unchanged;
         }, context.CancellationToken), writeReport: false);

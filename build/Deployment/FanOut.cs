@@ -3,7 +3,6 @@ using Build.Deployment.Progress;
 using Build.Deployment.Reports;
 using Build.Deployment.Release;
 using Build.Settings;
-using Polly;
 using Outcome = Build.Deployment.Reports.Outcome;
 
 namespace Build.Deployment;
@@ -11,7 +10,7 @@ namespace Build.Deployment;
 /// <summary>How the fan-out treats servers: from the settings, plus a bound on one attempt.</summary>
 public sealed record FanOutOptions
 {
-    public required string RemoteRoot { get; init; }
+    public required RemoteRoot RemoteRoot { get; init; }
     public int Parallel { get; init; } = 8;
     public int Attempts { get; init; } = 3;
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromSeconds(2);
@@ -29,7 +28,7 @@ public sealed record FanOutOptions
 
     public static FanOutOptions From(DeploySettings settings) => new()
     {
-        RemoteRoot = settings.RemoteRoot,
+        RemoteRoot = RemoteRoot.Of(settings.RemoteRoot),
         Parallel = settings.Parallel,
         Attempts = settings.Retry.Attempts,
         RetryDelay = settings.Retry.Delay,
@@ -37,13 +36,14 @@ public sealed record FanOutOptions
     };
 
     /// <summary>The remote root of one server: <c>{server}</c> expands to its name.</summary>
-    public string RootOf(DeployTarget target) => RemoteRoot.Replace("{server}", target.Name, StringComparison.Ordinal).TrimEnd('/');
+    public RemoteRoot RootOf(DeployTarget target) => RemoteRoot.For(target.Name);
 }
 
 /// <summary>
-/// Runs one operation on every server at once (up to <see cref="FanOutOptions.Parallel"/>), each server
-/// in its own retry pipeline, and fills the report as it goes so that a failed or cancelled run still
-/// reports every server. One server's failure never stops the others.
+/// Runs one operation on every server at once (up to <see cref="FanOutOptions.Parallel"/>) and fills the report as it
+/// goes, so that a failed or cancelled run still reports every server. One server's failure never stops the others.
+/// A deploy is one <see cref="ServerDeploy"/> per server; the fan-out only schedules their steps and decides, by
+/// <c>--switch</c>, when each switches and whether switched servers go back.
 /// </summary>
 public sealed class FanOut(
     IReadOnlyList<DeployTarget> servers,
@@ -55,75 +55,85 @@ public sealed class FanOut(
     TimeProvider time)
 {
     private readonly SemaphoreSlim _slots = new(options.Parallel);
+    private readonly ServerSetup _setup = new(connect, run, release, options, progress, time);
 
     public IReadOnlyList<DeployTarget> Servers => servers;
 
     /// <summary>
-    /// Deploy: connect and lock while the manifest is still being hashed, upload the delta, then switch
-    /// (all together after every upload succeeded, or each as soon as it is ready). Returns the seconds
-    /// from the first connect to the last switch.
+    /// Deploy: connect and lock while the manifest is still being hashed, upload the delta, then switch (all together
+    /// after every upload succeeded, or each as soon as it is ready). Returns each server's deploy and the time from
+    /// the first connect to the last switch.
     /// </summary>
-    public async Task<TimeSpan> DeployAsync(Task<ReleaseCandidate> candidate, DeployReport report, CancellationToken cancellationToken)
+    public async Task<FanOutResult> DeployAsync(Task<ReleaseCandidate> candidate, DeployReport report, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var work = servers.Select(s => new ServerWork(s, Add(report, s), options.RootOf(s))).ToList();
+        var deploys = servers.Select(s => new ServerDeploy(Connection(s), Add(report, s), _setup, candidate)).ToList();
         try
         {
             if (options.Switch == SwitchMode.Independent)
             {
-                await Task.WhenAll(work.Select(w => Guard(w, async ct =>
+                await Task.WhenAll(deploys.Select(d => Scheduled(d, async ct =>
                 {
-                    await StageAsync(w, candidate, ct);
-                    if (w.Staged) await SwitchAsync(w, await candidate, ct);
+                    if (await d.StageAsync(ct) && await d.SwitchAsync(ct)) d.Finish();
                 }, cancellationToken)));
             }
             else
             {
-                await Task.WhenAll(work.Select(w => Guard(w, ct => StageAsync(w, candidate, ct), cancellationToken)));
-                var failed = work.Where(w => w.Report.IsFailure).Select(w => w.Target.Name).ToList();
-                if (failed.Count > 0)
-                {
-                    // --switch=together: nobody switches unless every server got as far as its switch.
-                    var reason = $"held back: {Names(failed)} failed before the switch (--switch=together)";
-                    await Task.WhenAll(work.Where(w => w.Staged).Select(w => HoldBackAsync(w, reason)));
-                }
-                else
-                {
-                    await Task.WhenAll(work.Where(w => w.Staged).Select(w => Guard(w, async ct => await SwitchAsync(w, await candidate, ct), cancellationToken)));
-                    var switchFailed = work.Where(w => w.Report.IsFailure).Select(w => w.Target.Name).ToList();
-                    if (switchFailed.Count > 0)
-                    {
-                        // Some switched, some did not: put the switched ones back so that the fleet serves one release.
-                        var reason = $"switched back: the switch failed on {Names(switchFailed)} (--switch=together)";
-                        await Task.WhenAll(work.Where(w => w.Switched is not null).Select(w => SwitchBackAsync(w, reason, cancellationToken)));
-                    }
-                }
+                await TogetherAsync(deploys, cancellationToken);
             }
             cancellationToken.ThrowIfCancellationRequested();
-            return clock.Elapsed;
+            return new FanOutResult(clock.Elapsed, deploys);
         }
         finally
         {
-            foreach (var w in work) w.Close();
+            foreach (var d in deploys) d.Dispose();
         }
+    }
+
+    /// <summary>--switch=together: nobody switches unless every server got as far as its switch; nobody stays switched unless all did.</summary>
+    private async Task TogetherAsync(IReadOnlyList<ServerDeploy> deploys, CancellationToken cancellationToken)
+    {
+        await Task.WhenAll(deploys.Select(d => Scheduled(d, d.StageAsync, cancellationToken)));
+        var failed = Names(deploys.Where(d => d.Stage == ServerStage.Failed));
+        var staged = deploys.Where(d => d.Stage == ServerStage.Staged).ToList();
+        if (failed.Count > 0 || cancellationToken.IsCancellationRequested)
+        {
+            var reason = failed.Count > 0 ? $"held back: {string.Join(", ", failed)} failed before the switch (--switch=together)" : "held back: cancelled";
+            await Task.WhenAll(staged.Select(d => d.HoldBackAsync(reason)));
+            return;
+        }
+
+        await Task.WhenAll(staged.Select(d => Scheduled(d, d.SwitchAsync, cancellationToken)));
+        var switchFailed = Names(staged.Where(d => d.Stage == ServerStage.Failed));
+        var switched = staged.Where(d => d.Stage == ServerStage.Switched).ToList();
+        if (switchFailed.Count == 0)
+        {
+            foreach (var d in switched) d.Finish();
+            return;
+        }
+        // Some switched, some did not: put the switched ones back so that the fleet serves one release.
+        var back = $"switched back: the switch failed on {string.Join(", ", switchFailed)} (--switch=together)";
+        await Task.WhenAll(switched.Select(d => Scheduled(d, ct => d.SwitchBackAsync(back, ct), cancellationToken)));
     }
 
     /// <summary>--plan: connect, read each server's current manifest, compute its delta; no lock, no change.</summary>
     public async Task PlanAsync(Task<ReleaseCandidate> candidate, DeployReport report, CancellationToken cancellationToken)
     {
-        var work = servers.Select(s => new ServerWork(s, Add(report, s), options.RootOf(s))).ToList();
+        var work = servers.Select(s => (Server: Connection(s), Report: Add(report, s))).ToList();
         try
         {
-            await Task.WhenAll(work.Select(w => Guard(w, async ct =>
+            await Task.WhenAll(work.Select(w => Guard(w.Server, w.Report, async ct =>
             {
-                await Attempts(w, async token =>
+                await w.Server.RetryAsync(async token =>
                 {
-                    var session = await ConnectAsync(w, token);
-                    progress.Phase(w.Target.Name, "plan");
+                    var session = await w.Server.OpenAsync(token);
+                    progress.Phase(w.Server.Target.Name, DeployPhase.Plan);
                     var state = await session.InspectAsync(withManifest: true, token);
                     var c = await candidate.WaitAsync(token);
                     var plan = ReleaseSession.Plan(c, state);
-                    Count(w.Report, plan);
+                    w.Report.FilesSent = plan.Unchanged ? 0 : plan.Send.Count;
+                    w.Report.FilesLinked = plan.Unchanged ? 0 : plan.Link.Count;
+                    w.Report.FilesRemoved = plan.Unchanged ? 0 : plan.Removed;
                     // What would be sent, so that the table agrees with the plan line.
                     w.Report.BytesSent = plan.Unchanged ? 0 : plan.BytesToSend;
                     w.Report.PreviousReleaseId = state.CurrentReleaseId;
@@ -131,74 +141,78 @@ public sealed class FanOut(
                     w.Report.Outcome = Outcome.Planned;
                     if (options.ListFiles && !plan.Unchanged)
                         foreach (var file in plan.Send)
-                            progress.Phase(w.Target.Name, "would send", $"{file.Path} ({PlainProgress.Bytes(file.Size)})");
+                            progress.Phase(w.Server.Target.Name, DeployPhase.WouldSend, $"{file.Path} ({PlainProgress.Bytes(file.Size)})");
                     var locked = state.Locked ? $"; locked by {state.LockOwner}" : "";
-                    progress.Phase(w.Target.Name, "planned", $"{plan}{locked}");
+                    progress.Phase(w.Server.Target.Name, DeployPhase.Planned, $"{plan}{locked}");
                 }, ct);
-            }, cancellationToken)));
+            }, cleanUp: false, cancellationToken)));
         }
         finally
         {
-            foreach (var w in work) w.Close();
+            foreach (var w in work) w.Server.Dispose();
         }
     }
 
     /// <summary>Rollback: each server back to its rollback target (or <paramref name="releaseId"/>); the release left is marked bad.</summary>
-    public async Task RollbackAsync(string? releaseId, DeployReport report, CancellationToken cancellationToken)
+    public async Task RollbackAsync(ReleaseId? releaseId, DeployReport report, CancellationToken cancellationToken)
     {
-        var work = servers.Select(s => new ServerWork(s, Add(report, s), options.RootOf(s))).ToList();
+        var work = servers.Select(s => (Server: Connection(s), Report: Add(report, s))).ToList();
         try
         {
-            await Task.WhenAll(work.Select(w => Guard(w, async ct =>
+            await Task.WhenAll(work.Select(w => Guard(w.Server, w.Report, async ct =>
             {
-                string? from = null, to = null, note = null;
-                await Attempts(w, async token =>
+                string? from = null, note = null;
+                ReleaseId? to = null;
+                var name = w.Server.Target.Name;
+                await w.Server.RetryAsync(async token =>
                 {
-                    var session = await ConnectAsync(w, token);
+                    var session = await w.Server.OpenAsync(token);
                     if (to is null)
                     {
                         // Fix the target once: a retry after a cut must not roll back a second step.
                         var state = await session.InspectAsync(withManifest: false, token);
                         from = state.CurrentReleaseId;
                         note = releaseId is null ? state.RollbackTargetNote : null;
-                        to = releaseId ?? state.RollbackTarget
-                            ?? throw new ReleaseException($"{w.Root} has no release to roll back to (current: {from ?? "none"}).", ReleaseFailure.NoRollbackTarget);
+                        to = releaseId ?? ReleaseId.TryParse(state.RollbackTarget)
+                            ?? throw new ReleaseException($"{w.Server.Root} has no release to roll back to (current: {from ?? "none"}).", ReleaseFailure.NoRollbackTarget);
                     }
-                    progress.Phase(w.Target.Name, "rollback", $"{from ?? "none"} -> {to}{(note is null ? "" : $" ({note})")}");
+                    progress.Phase(name, DeployPhase.Rollback, $"{from ?? "none"} -> {to}{(note is null ? "" : $" ({note})")}");
                     var result = await session.RollbackAsync(to, token);
                     w.Report.PreviousReleaseId = from;
                     w.Report.ReleaseId = to;
                     w.Report.Outcome = result.Changed || from != to ? Outcome.RolledBack : Outcome.Unchanged;
-                    progress.Phase(w.Target.Name, "rolled back", $"{from ?? "none"} -> {to}");
+                    progress.Phase(name, DeployPhase.RolledBack, $"{from ?? "none"} -> {to}");
                 }, ct);
-            }, cancellationToken)));
+            }, cleanUp: true, cancellationToken)));
         }
         finally
         {
-            foreach (var w in work) w.Close();
+            foreach (var w in work) w.Server.Dispose();
         }
     }
 
     /// <summary>Runs <paramref name="action"/> on each server's session (listings, unlock), with retries.</summary>
     public async Task ForEachAsync(DeployReport report, Func<DeployTarget, ReleaseSession, CancellationToken, Task<Outcome>> action, CancellationToken cancellationToken)
     {
-        var work = servers.Select(s => new ServerWork(s, Add(report, s), options.RootOf(s))).ToList();
+        var work = servers.Select(s => (Server: Connection(s), Report: Add(report, s))).ToList();
         try
         {
-            await Task.WhenAll(work.Select(w => Guard(w, async ct =>
+            await Task.WhenAll(work.Select(w => Guard(w.Server, w.Report, async ct =>
             {
-                await Attempts(w, async token =>
+                await w.Server.RetryAsync(async token =>
                 {
-                    var session = await ConnectAsync(w, token);
-                    w.Report.Outcome = await action(w.Target, session, token);
+                    var session = await w.Server.OpenAsync(token);
+                    w.Report.Outcome = await action(w.Server.Target, session, token);
                 }, ct);
-            }, cancellationToken)));
+            }, cleanUp: false, cancellationToken)));
         }
         finally
         {
-            foreach (var w in work) w.Close();
+            foreach (var w in work) w.Server.Dispose();
         }
     }
+
+    private ServerConnection Connection(DeployTarget target) => new(target, options.RootOf(target), _setup);
 
     private static ServerReport Add(DeployReport report, DeployTarget target)
     {
@@ -207,152 +221,45 @@ public sealed class FanOut(
         return line;
     }
 
-    private static void Count(ServerReport report, DeltaPlan plan)
+    private static List<string> Names(IEnumerable<ServerDeploy> deploys) => deploys.Select(d => d.Name).ToList();
+
+    /// <summary>One step of a server's deploy in a slot; a run cancelled while it waits fails that server (cleaned up).</summary>
+    private async Task Scheduled(ServerDeploy deploy, Func<CancellationToken, Task> step, CancellationToken cancellationToken)
     {
-        report.FilesSent = plan.Unchanged ? 0 : plan.Send.Count;
-        report.FilesLinked = plan.Unchanged ? 0 : plan.Link.Count;
-        report.FilesRemoved = plan.Unchanged ? 0 : plan.Removed;
-    }
-
-    /// <summary>Connect, lock, plan and upload: everything up to (not including) the switch.</summary>
-    private Task StageAsync(ServerWork w, Task<ReleaseCandidate> candidate, CancellationToken cancellationToken) =>
-        Attempts(w, async token =>
-        {
-            var session = await ConnectAsync(w, token);
-            progress.Phase(w.Target.Name, "lock");
-            var state = await session.PrepareDeployAsync(token);
-            if (state.ManifestProblem is { } problem) progress.Phase(w.Target.Name, "warning", $"{problem}; sending every file");
-            if (state.BrokenStaleLock is { } stale) progress.Phase(w.Target.Name, "lock", $"broke a stale lock ({stale})");
-            w.State = state;
-            var c = await candidate.WaitAsync(token);
-            var plan = ReleaseSession.Plan(c, state);
-            Count(w.Report, plan);
-            w.Report.PreviousReleaseId = state.CurrentReleaseId;
-            if (plan.Unchanged)
-            {
-                await session.FinishAsync(c, state, "unchanged", token);
-                w.Report.ReleaseId = state.CurrentReleaseId;
-                w.Report.Outcome = Outcome.Unchanged;
-                w.Finished();
-                progress.Phase(w.Target.Name, "unchanged", $"already serving this content ({state.CurrentReleaseId})");
-                return;
-            }
-            progress.Phase(w.Target.Name, "upload", $"{DeploySummary.Count(plan.Send.Count, "file")} ({PlainProgress.Bytes(plan.BytesToSend)}), {plan.Link.Count} linked, {plan.Removed} removed");
-            w.Uploading = c.ReleaseId;
-            var upload = await session.UploadAsync(c, plan, release.Compress && state.CanGzip, token);
-            w.Report.BytesSent = upload.BytesSent;
-            w.Report.ReleaseId = c.ReleaseId;
-            w.Staged = true;
-            progress.Upload(w.Target.Name, upload.BytesSent, upload.BytesSent);
-            progress.Phase(w.Target.Name, "verified", $"{DeploySummary.Count(upload.FilesSent + upload.FilesLinked, "file")}, {PlainProgress.Bytes(upload.BytesSent)} sent in {DeploySummary.Count(upload.Streams, "stream")}{(upload.StreamHashVerified ? ", stream hashes match" : "")}");
-        }, cancellationToken);
-
-    private Task SwitchAsync(ServerWork w, ReleaseCandidate candidate, CancellationToken cancellationToken) =>
-        Attempts(w, async token =>
-        {
-            var session = await ConnectAsync(w, token);
-            if (w.Reconnected || w.State is null)
-            {
-                // A new connection: take our own lock again and re-read the state before switching.
-                w.State = await session.PrepareAsync(withManifest: false, token);
-                w.Reconnected = false;
-            }
-            progress.Phase(w.Target.Name, "switch", $"current -> {candidate.ReleaseId}");
-            var result = await session.SwitchAsync(candidate, w.State, token);
-            w.Report.Outcome = Outcome.Deployed;
-            w.Finished();
-            w.Switched = (candidate.ReleaseId, result.PreviousReleaseId);
-            var pruned = result.Pruned.Count > 0 ? $", pruned {result.Pruned.Count}" : "";
-            progress.Phase(w.Target.Name, "switched", $"{result.PreviousReleaseId ?? "none"} -> {result.ReleaseId}{pruned}");
-        }, cancellationToken);
-
-    /// <summary>Removes an uploaded release that will not be switched to, and unlocks.</summary>
-    private async Task HoldBackAsync(ServerWork w, string reason)
-    {
-        w.Report.Outcome = Outcome.HeldBack;
-        w.Report.ReleaseId = w.Report.PreviousReleaseId;
-        w.Report.Error = reason;
-        progress.Phase(w.Target.Name, "held back", reason);
-        await CleanUpAsync(w, reason);
-    }
-
-    /// <summary>
-    /// Points a server that switched back at the release it served before (another server's switch failed), with
-    /// retries and a slot like any step. On failure the server is reported as failed, serving the new release.
-    /// </summary>
-    private async Task SwitchBackAsync(ServerWork w, string reason, CancellationToken cancellationToken)
-    {
-        var (from, to) = w.Switched!.Value;
+        var started = time.GetTimestamp();
         try
         {
             await _slots.WaitAsync(cancellationToken);
             try
             {
-                await Attempts(w, async token =>
-                {
-                    var session = await ConnectAsync(w, token);
-                    w.Locking();
-                    progress.Phase(w.Target.Name, "switch back", $"current -> {to ?? "none"}");
-                    await session.SwitchBackAsync(from, to, reason, token);
-                }, cancellationToken);
+                await step(cancellationToken);
             }
             finally
             {
                 _slots.Release();
             }
-            w.Report.Outcome = Outcome.SwitchedBack;
-            w.Report.ReleaseId = to;
-            w.Report.Error = reason;
-            progress.Phase(w.Target.Name, "switched back", $"{from} -> {to ?? "none"}");
         }
-        catch (Exception e)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            var error = $"{reason}, but switching back failed: {ServerText.Clean(Retries.Describe(e), 1000)}; it serves {from}";
-            Fail(w, error, (e as ReleaseException)?.Kind);
-            w.Report.ReleaseId = from;
-            await CleanUpAsync(w, error);
+            await deploy.CancelledAsync();
+        }
+        finally
+        {
+            deploy.Report.Seconds += time.GetElapsedTime(started).TotalSeconds;
         }
     }
 
-    private static string Names(IReadOnlyList<string> names) => string.Join(", ", names);
-
-    /// <summary>The retry pipeline around one step; a failed attempt drops its connection so the next one starts fresh.</summary>
-    private async Task Attempts(ServerWork w, Func<CancellationToken, Task> step, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs one server's part of a plan, rollback or listing: waits for a slot, records the outcome, never throws
+    /// (a cancelled run throws at the end). A rollback that failed removes its lock, best effort and bounded.
+    /// </summary>
+    private async Task Guard(ServerConnection server, ServerReport report, Func<CancellationToken, Task> part, bool cleanUp, CancellationToken cancellationToken)
     {
-        var pipeline = Retries.Create(options.Attempts, options.RetryDelay, options.AttemptTimeout, time,
-            message => progress.Phase(w.Target.Name, "retry", message));
-        await pipeline.ExecuteAsync(async token =>
+        if (!server.Target.Online)
         {
-            try
-            {
-                await step(token);
-            }
-            catch
-            {
-                w.Drop();
-                throw;
-            }
-        }, cancellationToken);
-    }
-
-    private async Task<ReleaseSession> ConnectAsync(ServerWork w, CancellationToken cancellationToken)
-    {
-        if (w.Session is { } open) return open;
-        progress.Phase(w.Target.Name, "connect", w.Report.Address);
-        var link = await connect(w.Target, cancellationToken);
-        w.Open(link, new ReleaseSession(link.Shell, w.Root, run, release, time));
-        return w.Session!;
-    }
-
-    /// <summary>Runs one server's part: waits for a slot, records the outcome, never throws (except for cancellation at the end).</summary>
-    private async Task Guard(ServerWork w, Func<CancellationToken, Task> part, CancellationToken cancellationToken)
-    {
-        if (!w.Target.Online)
-        {
-            Fail(w, $"{w.Target.Name} is offline in the tailnet; it was not deployed to.");
+            Fail(server, report, $"{server.Target.Name} is offline in the tailnet; it was not deployed to.");
             return;
         }
-        if (w.Report.IsFailure) return;
         var started = time.GetTimestamp();
         try
         {
@@ -366,103 +273,44 @@ public sealed class FanOut(
                 _slots.Release();
             }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            Fail(w, "cancelled");
-            await CleanUpAsync(w, "cancelled");
-        }
         catch (Exception e)
         {
-            // Server text reaches messages (errors, lock owners): cleaned before the log, the JSON and the XML see it.
-            var error = ServerText.Clean(e.Message, ServerText.MaxErrorBytes);
-            Fail(w, error, (e as ReleaseException)?.Kind);
-            await CleanUpAsync(w, error);
+            var error = e is OperationCanceledException && cancellationToken.IsCancellationRequested
+                ? "cancelled"
+                // Server text reaches messages (errors, lock owners): cleaned before the log, the JSON and the XML see it.
+                : ServerText.Clean(e.Message, ServerText.MaxErrorBytes);
+            Fail(server, report, error, (e as ReleaseException)?.Kind);
+            if (cleanUp) await ReleaseLockAsync(server, error);
         }
         finally
         {
-            w.Report.Seconds += time.GetElapsedTime(started).TotalSeconds;
+            report.Seconds += time.GetElapsedTime(started).TotalSeconds;
         }
     }
 
-    private void Fail(ServerWork w, string error, ReleaseFailure? kind = null)
+    private void Fail(ServerConnection server, ServerReport report, string error, ReleaseFailure? kind = null)
     {
-        w.Report.Outcome = Outcome.Failed;
-        w.Report.Error = error;
-        w.Report.FailureKind = kind;
-        progress.Phase(w.Target.Name, "failed", error.Split('\n')[0]);
+        report.Outcome = Outcome.Failed;
+        report.Error = error;
+        report.FailureKind = kind;
+        progress.Phase(server.Target.Name, DeployPhase.Failed, error.Split('\n')[0]);
     }
 
-    /// <summary>
-    /// Best effort, bounded, and on a fresh connection if the old one died: remove this run's staging
-    /// and unlock, so a failed or cancelled server is left as it was (current never touched).
-    /// </summary>
-    private async Task CleanUpAsync(ServerWork w, string reason)
+    private static async Task ReleaseLockAsync(ServerConnection server, string reason)
     {
-        if (!w.MayHoldLock) return;
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         try
         {
-            var session = await ConnectAsync(w, bound.Token);
-            // An upload that was started (even if cut or cancelled half way) leaves a staging directory to remove.
-            await session.AbortAsync(w.Uploading ?? (w.Staged ? w.Report.ReleaseId : null), reason, bound.Token);
-            w.Finished();
+            var session = await server.OpenAsync(bound.Token);
+            await session.AbortAsync(null, reason, bound.Token);
         }
         catch (Exception)
         {
-            // The failure itself is what gets reported; the lock is ours and the next run of this job re-takes it,
-            // another run sees it as stale after --lock-timeout.
+            // The failure itself is what gets reported; another run sees the lock as stale after --lock-timeout.
+            server.Drop();
         }
-    }
-
-    /// <summary>One server's state across the steps of an operation.</summary>
-    private sealed class ServerWork(DeployTarget target, ServerReport report, string root)
-    {
-        private ServerLink? _link;
-
-        public DeployTarget Target { get; } = target;
-        public ServerReport Report { get; } = report;
-        public string Root { get; } = root;
-        public ReleaseSession? Session { get; private set; }
-        public RemoteState? State { get; set; }
-        public bool Staged { get; set; }
-
-        /// <summary>After a switch: the release switched to and the one served before (null: none), for a switch back.</summary>
-        public (string NewRelease, string? Previous)? Switched { get; set; }
-
-        /// <summary>The release an upload was started for: what a clean-up removes unless it became current.</summary>
-        public string? Uploading { get; set; }
-
-        /// <summary>Set when a connection was replaced, so the next step re-takes the lock first.</summary>
-        public bool Reconnected { get; set; }
-
-        /// <summary>Once a session was opened the lock may be ours until Finish, Switch or Abort released it.</summary>
-        public bool MayHoldLock { get; private set; }
-
-        public void Open(ServerLink link, ReleaseSession session)
-        {
-            Reconnected = _link is not null || State is not null;
-            _link = link;
-            Session = session;
-            MayHoldLock = true;
-        }
-
-        /// <summary>A step that takes the lock again on an open session (a switch back).</summary>
-        public void Locking() => MayHoldLock = true;
-
-        public void Finished()
-        {
-            MayHoldLock = false;
-            Staged = false;
-            Uploading = null;
-        }
-
-        public void Drop()
-        {
-            _link?.Dispose();
-            _link = null;
-            Session = null;
-        }
-
-        public void Close() => Drop();
     }
 }
+
+/// <summary>A deploy's result: the time from the first connect to the last switch, and each server's deploy.</summary>
+public sealed record FanOutResult(TimeSpan Elapsed, IReadOnlyList<ServerDeploy> Servers);

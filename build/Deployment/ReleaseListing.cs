@@ -31,9 +31,24 @@ public static class ReleaseListing
         if (state.Partials.Count > 0) text.AppendLine($"  unfinished uploads: {string.Join(", ", state.Partials)} (removed by the next deploy)");
         if (state.Locked)
         {
-            var stale = state.LockOwner?.Age(now) is { } age && age > lockTimeout ? " (stale)" : "";
-            text.AppendLine($"  locked by {state.LockOwner?.ToString() ?? "an unknown owner"}{stale}; --target=Unlock --server={server} removes it");
+            var owner = state.LockOwner;
+            text.AppendLine($"  locked by {owner?.ToString() ?? "an unknown owner"}");
+            var beat = owner?.Heartbeat is { } b ? $", last renewed {b.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z by its own clock" : "";
+            text.AppendLine($"  {Heartbeat(state.LockAge, lockTimeout)}{beat}");
+            text.AppendLine(IsStale(state.LockAge, lockTimeout)
+                ? $"  the next deploy takes it over; --target=Unlock --server={server} removes it now"
+                : $"  a deploy holds it; --target=Unlock --server={server} --force-unlock removes it anyway");
         }
         return text.ToString().TrimEnd();
     }
+
+    /// <summary>A lock's heartbeat age as the server measured it, and what that makes the lock.</summary>
+    public static string Heartbeat(TimeSpan? age, TimeSpan lockTimeout) => age switch
+    {
+        null => "heartbeat age unknown (no owner file, or no date on the server)",
+        { } a when a < TimeSpan.Zero => $"heartbeat {-a.TotalSeconds:0} s in the future by the server's clock{(IsStale(a, lockTimeout) ? ", abandoned" : ", alive")}",
+        { } a => $"heartbeat {a.TotalSeconds:0} s ago{(IsStale(a, lockTimeout) ? $", abandoned (older than --lock-timeout {lockTimeout.TotalSeconds:0} s)" : ", alive")}",
+    };
+
+    private static bool IsStale(TimeSpan? age, TimeSpan lockTimeout) => age is { } a && (a > lockTimeout || a < -lockTimeout);
 }

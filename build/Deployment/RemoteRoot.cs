@@ -30,6 +30,11 @@ public readonly record struct RemoteRoot
         return problem is null ? new RemoteRoot(root) : null;
     }
 
+    /// <summary>The root, or a settings error naming the rule it breaks.</summary>
+    public static RemoteRoot Of(string text) =>
+        Parse(text, out var problem)
+        ?? throw new Settings.SettingsException($"--remote-root \"{ServerText.Clean(text, 200)}\": {problem}. Give an absolute path other than \"/\", without \".\", \"..\" or empty segments (DEPLOY_ROOT or deploy.json \"remote-root\").");
+
     /// <summary>The root of one server: <c>{server}</c> expands to its (validated) name.</summary>
     public RemoteRoot For(string server) =>
         Parse(Path.Replace("{server}", server, StringComparison.Ordinal), out var problem)

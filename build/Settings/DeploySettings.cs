@@ -5,7 +5,7 @@ public enum SwitchMode { Together, Independent }
 /// <summary>
 /// How a deploy, rollback, listing or unlock treats the servers: <c>--remote-root</c>,
 /// <c>--keep-releases</c>, <c>--parallel</c>, <c>--switch</c>, <c>--plan</c>, <c>--release</c>,
-/// <c>--retries</c>/<c>--retry-delay</c>, <c>--lock-timeout</c>, <c>--lock-wait</c>.
+/// <c>--retries</c>/<c>--retry-delay</c>, <c>--lock-timeout</c>, <c>--lock-wait</c>, <c>--force-unlock</c>.
 /// </summary>
 public sealed record DeploySettings : ISettingsGroup<DeploySettings>
 {
@@ -18,6 +18,7 @@ public sealed record DeploySettings : ISettingsGroup<DeploySettings>
     public required RetrySettings Retry { get; init; }
     public required TimeSpan LockTimeout { get; init; }
     public required TimeSpan LockWait { get; init; }
+    public required bool ForceUnlock { get; init; }
 
     public static DeploySettings From(SettingsSource source)
     {
@@ -28,17 +29,22 @@ public sealed record DeploySettings : ISettingsGroup<DeploySettings>
 
         return new DeploySettings
         {
-            RemoteRoot = RemoteRootOf(source.Get("remote-root", "DEPLOY_ROOT") ?? new SettingValue("/var/www/blog", "default")),
+            RemoteRoot = RemoteRootFrom(source),
             KeepReleases = Integer("keep-releases", "DEPLOY_KEEP_RELEASES", 5, 1, 1000),
             Parallel = Integer("parallel", "DEPLOY_PARALLEL", 8, 1, 256),
             Switch = source.Get("switch", "DEPLOY_SWITCH") is { } s ? Parse.Choice<SwitchMode>(s) : SwitchMode.Together,
             Plan = source.Get("plan", "DEPLOY_PLAN") is { } p && Parse.Flag(p),
             Release = ReleaseOf(source.Get("release", "DEPLOY_RELEASE")),
             Retry = RetrySettings.From(source),
-            LockTimeout = Duration("lock-timeout", "DEPLOY_LOCK_TIMEOUT", "10m", TimeSpan.FromSeconds(1), TimeSpan.FromDays(7)),
+            LockTimeout = Duration("lock-timeout", "DEPLOY_LOCK_TIMEOUT", "2m", TimeSpan.FromSeconds(10), TimeSpan.FromHours(24)),
             LockWait = Duration("lock-wait", "DEPLOY_LOCK_WAIT", "2m", TimeSpan.Zero, TimeSpan.FromHours(24)),
+            ForceUnlock = source.Get("force-unlock", "DEPLOY_FORCE_UNLOCK") is { } force && Parse.Flag(force),
         };
     }
+
+    /// <summary>The <c>--remote-root</c> setting, validated (also read by the <c>--hosts</c> check).</summary>
+    public static string RemoteRootFrom(SettingsSource source) =>
+        RemoteRootOf(source.Get("remote-root", "DEPLOY_ROOT") ?? new SettingValue("/var/www/blog", "default"));
 
     private static string RemoteRootOf(SettingValue value) =>
         Deployment.RemoteRoot.Parse(value.Value, out var problem)?.Path

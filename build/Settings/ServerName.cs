@@ -6,11 +6,9 @@ public static partial class ServerName
 {
     public static bool IsValid(string name) => NamePattern().IsMatch(name);
 
-    public static bool IsReleaseId(string id) => ReleasePattern().IsMatch(id);
+    /// <summary>The release id rule (<see cref="Deployment.Release.ReleaseId"/>).</summary>
+    public static bool IsReleaseId(string id) => Deployment.Release.ReleaseId.IsValid(id);
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
     private static partial Regex NamePattern();
-
-    [GeneratedRegex("^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}$")]
-    private static partial Regex ReleasePattern();
 }

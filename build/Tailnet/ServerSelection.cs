@@ -70,6 +70,11 @@ public sealed record ServerSelection(IReadOnlyList<string> Servers, IReadOnlyLis
     public static IReadOnlyList<HostEntry> HostsFrom(SettingsSource source)
     {
         var result = new List<HostEntry>();
+        if (source.GetAll("hosts", "DEPLOY_HOSTS").Count == 0) return result;
+        // With the address and port, where a host's deploy works: two entries on one place would
+        // lock each other out (each is its own lock owner), so they are refused.
+        var remoteRoot = DeploySettings.RemoteRootFrom(source);
+        var sshPort = source.Get("ssh-port", "DEPLOY_SSH_PORT") is { } p ? Parse.Integer(p, 1, 65535) : 22;
         foreach (var value in source.GetAll("hosts", "DEPLOY_HOSTS"))
         {
             foreach (var item in value.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -103,6 +108,11 @@ public sealed record ServerSelection(IReadOnlyList<string> Servers, IReadOnlyLis
                     throw Parse.Error(value, $"\"{name}\" is not a valid server name", "Use letters, digits, '-', '_' or '.'.");
                 if (result.Any(h => string.Equals(h.Name, name, StringComparison.OrdinalIgnoreCase)))
                     throw Parse.Error(value, $"server \"{name}\" is named twice", "Give each host a distinct name.");
+                var root = remoteRoot.Replace("{server}", name.ToLowerInvariant(), StringComparison.Ordinal);
+                if (result.FirstOrDefault(h => string.Equals(h.Address, address, StringComparison.OrdinalIgnoreCase) && (h.Port ?? sshPort) == (port ?? sshPort)
+                        && remoteRoot.Replace("{server}", h.Name, StringComparison.Ordinal) == root) is { } same)
+                    throw Parse.Error(value, $"\"{name}\" and \"{same.Name}\" are the same server ({address}, port {port ?? sshPort}) and the same directory ({root})",
+                        "List each server once, or give --remote-root a {server} part so that each name deploys to its own directory.");
                 result.Add(new HostEntry(name.ToLowerInvariant(), address, port));
             }
         }

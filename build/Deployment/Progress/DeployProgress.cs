@@ -7,7 +7,7 @@ namespace Build.Deployment.Progress;
 /// <summary>Per-server progress of a deploy: phases (connect, plan, upload, verify, switch) and upload bytes.</summary>
 public interface IDeployProgress
 {
-    void Phase(string server, string phase, string? detail = null);
+    void Phase(string server, DeployPhase phase, string? detail = null);
 
     void Upload(string server, long sent, long total);
 }
@@ -42,14 +42,14 @@ public static class ProgressDisplay
     internal static string Describe(string server, string phase, string? detail) =>
         Markup.Escape(detail is null ? $"{server}: {phase}" : $"{server}: {phase} {detail}");
 
-    private sealed class LiveProgress(IReadOnlyDictionary<string, ProgressTask> tasks) : IDeployProgress
+    internal sealed class LiveProgress(IReadOnlyDictionary<string, ProgressTask> tasks) : IDeployProgress
     {
-        public void Phase(string server, string phase, string? detail = null)
+        public void Phase(string server, DeployPhase phase, string? detail = null)
         {
             if (!tasks.TryGetValue(server, out var task)) return;
-            task.Description = Describe(server, phase, detail);
-            // Every phase that ends a server's part; "held back" and "switched back" too, or a held server's bar never completes.
-            if (phase is "switched" or "unchanged" or "failed" or "planned" or "rolled back" or "held back" or "switched back") task.Value = task.MaxValue;
+            task.Description = Describe(server, phase.Text(), detail);
+            // Every phase that ends a server's part, held-back and switched-back too, or that server's bar never completes.
+            if (phase.EndsServer()) task.Value = task.MaxValue;
         }
 
         public void Upload(string server, long sent, long total)
@@ -68,10 +68,10 @@ public sealed class PlainProgress(Action<string> log, TimeProvider time) : IDepl
     private readonly ConcurrentDictionary<string, long> _lastUploadLine = new();
     private readonly long _start = time.GetTimestamp();
 
-    public void Phase(string server, string phase, string? detail = null)
+    public void Phase(string server, DeployPhase phase, string? detail = null)
     {
         var at = time.GetElapsedTime(_start).TotalSeconds.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
-        log(detail is null ? $"{server}: {phase} (+{at}s)" : $"{server}: {phase} {detail} (+{at}s)");
+        log(detail is null ? $"{server}: {phase.Text()} (+{at}s)" : $"{server}: {phase.Text()} {detail} (+{at}s)");
     }
 
     public void Upload(string server, long sent, long total)

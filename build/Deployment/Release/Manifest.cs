@@ -46,14 +46,17 @@ public sealed class Manifest
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
-    /// <summary>Reads a site directory: parallel hashing, files streamed (never loaded whole).</summary>
-    public static async Task<Manifest> CreateAsync(string siteDirectory, CancellationToken cancellationToken)
+    /// <summary>Reads a site directory: <see cref="Scan"/>, then <see cref="CreateAsync(SiteScan, CancellationToken)"/>.</summary>
+    public static Task<Manifest> CreateAsync(string siteDirectory, CancellationToken cancellationToken) =>
+        CreateAsync(Scan(siteDirectory), cancellationToken);
+
+    /// <summary>
+    /// Hashes the scanned files in parallel, streamed (never loaded whole). A file is opened only once its type
+    /// was checked, and again on the open descriptor (<see cref="SiteFile.OpenRegular"/>); its size is the bytes read.
+    /// </summary>
+    public static async Task<Manifest> CreateAsync(SiteScan scan, CancellationToken cancellationToken)
     {
-        var root = Path.GetFullPath(siteDirectory);
-        if (!Directory.Exists(root))
-            throw new ReleaseException($"The site directory {root} does not exist; build the site first or pass --site-dir.", ReleaseFailure.BadInput);
-        var files = new List<(string Full, string Relative)>();
-        Walk(root, "", files);
+        var files = scan.Files;
         var entries = new ManifestEntry[files.Count];
         await Parallel.ForAsync(0, files.Count, new ParallelOptions
         {
@@ -61,37 +64,97 @@ public sealed class Manifest
             MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount),
         }, async (i, ct) =>
         {
-            var (full, relative) = files[i];
-            await using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
-            var sha = await SHA256.HashDataAsync(stream, ct);
-            var mode = OperatingSystem.IsWindows() ? 0b110_100_100 : (int)File.GetUnixFileMode(full) & 0x1FF;
-            entries[i] = new ManifestEntry(relative, stream.Length, Convert.ToHexStringLower(sha), mode);
+            var file = files[i];
+            await using var stream = scan.Open(file);
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+            long size = 0;
+            try
+            {
+                int read;
+                while ((read = await stream.ReadAsync(buffer, ct)) > 0)
+                {
+                    hash.AppendData(buffer, 0, read);
+                    size += read;
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+            entries[i] = new ManifestEntry(file.Path, size, Convert.ToHexStringLower(hash.GetHashAndReset()), file.Mode);
         });
         return new Manifest(entries);
     }
 
-    private static void Walk(string directory, string prefix, List<(string, string)> files)
+    /// <summary>
+    /// Lists a site directory without opening any file: only regular files and directories go out. Refused (exit 2),
+    /// naming the path: a FIFO, socket or device (opening one blocks or has side effects, and it is no web content);
+    /// a symlink that resolves outside the site directory (it would publish whatever it points at, a key file say);
+    /// a broken symlink; a symlink to a directory. A symlink to a regular file inside the site deploys that file's content.
+    /// </summary>
+    public static SiteScan Scan(string siteDirectory)
+    {
+        var given = Path.GetFullPath(siteDirectory);
+        if (!Directory.Exists(given) || SiteFile.RealPath(given) is not { } root)
+            throw new ReleaseException($"The site directory {given} does not exist; build the site first or pass --site-dir.", ReleaseFailure.BadInput);
+        var files = new List<SiteScan.File>();
+        Walk(root, root, "", files);
+        return new SiteScan(root, files);
+    }
+
+    private static void Walk(string root, string directory, string prefix, List<SiteScan.File> files)
     {
         // Dot files count (.well-known/, .nojekyll): skip nothing by attribute.
         var options = new EnumerationOptions { AttributesToSkip = 0, RecurseSubdirectories = false, IgnoreInaccessible = false };
-        foreach (var info in new DirectoryInfo(directory).EnumerateFileSystemInfos("*", options))
+        foreach (var name in new DirectoryInfo(directory).EnumerateFileSystemInfos("*", options).Select(i => i.Name).Order(StringComparer.Ordinal))
         {
-            var relative = prefix + info.Name;
-            if (info is DirectoryInfo dir)
+            var relative = prefix + name;
+            var full = Path.Join(directory, name);
+            var (kind, mode) = SiteFile.Lstat(full);
+            switch (kind)
             {
-                if (dir.LinkTarget is not null)
-                    throw new ReleaseException($"The site contains a symbolic link to a directory ({relative}); replace it with real files.", ReleaseFailure.BadInput);
-                Walk(dir.FullName, relative + "/", files);
-            }
-            else if (info is FileInfo)
-            {
-                // A symlink to a file deploys its target's content.
-                if (info.LinkTarget is not null && !File.Exists(info.FullName))
-                    throw new ReleaseException($"The site contains a broken symbolic link ({relative}).", ReleaseFailure.BadInput);
-                files.Add((info.FullName, relative));
+                case SiteFileKind.Directory:
+                    Walk(root, full, relative + "/", files);
+                    break;
+                case SiteFileKind.Regular:
+                    files.Add(new SiteScan.File(relative, null, SiteFile.NormalizedFileMode(mode)));
+                    break;
+                case SiteFileKind.Symlink:
+                    files.Add(Link(root, full, relative));
+                    break;
+                case SiteFileKind.Missing:
+                    throw Changed(relative);
+                default:
+                    throw new ReleaseException($"The site contains {SiteFile.Describe(kind)}: {relative}. Only regular files and directories are deployed; "
+                        + "remove it from the site directory (it is never opened).", ReleaseFailure.BadInput);
             }
         }
     }
+
+    private static SiteScan.File Link(string root, string full, string relative)
+    {
+        var written = new FileInfo(full).LinkTarget ?? "?";
+        var target = SiteFile.RealPath(full);
+        if (target is null)
+            throw new ReleaseException($"The site contains a broken symbolic link: {relative} -> {written}.", ReleaseFailure.BadInput);
+        if (!SiteScan.IsInside(root, target))
+            throw new ReleaseException($"The site's symbolic link {relative} points outside the site directory ({written}, resolved to {target}); "
+                + "it would publish that file. Copy the content into the site instead, or remove the link.", ReleaseFailure.BadInput);
+        var (kind, mode) = SiteFile.Lstat(target);
+        return kind switch
+        {
+            SiteFileKind.Regular => new SiteScan.File(relative, target, SiteFile.NormalizedFileMode(mode)),
+            SiteFileKind.Directory => throw new ReleaseException($"The site contains a symbolic link to a directory ({relative} -> {written}); replace it with real files.", ReleaseFailure.BadInput),
+            SiteFileKind.Missing => throw Changed(relative),
+            _ => throw new ReleaseException($"The site's symbolic link {relative} points at {SiteFile.Describe(kind)} ({written}). Only regular files and directories are deployed; "
+                + "remove it from the site directory.", ReleaseFailure.BadInput),
+        };
+    }
+
+    /// <summary>The error when a file changed between the scan, the hashing and the stream.</summary>
+    public static ReleaseException Changed(string path, Exception? inner = null) =>
+        new($"the site changed while deploying: {path}{(inner is null ? "" : $" ({inner.Message})")}; deploy again once the site is built.", ReleaseFailure.BadInput, inner);
 
     public string ToJson(ReleaseInfo info) => JsonSerializer.Serialize(new ManifestDocument(
         info.ReleaseId, info.Commit, info.CreatedAt, Hash, Count, TotalBytes,

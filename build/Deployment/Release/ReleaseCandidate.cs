@@ -13,7 +13,9 @@ public sealed class ReleaseCandidate
     {
         if (!ServerName.IsReleaseId(info.ReleaseId))
             throw new ArgumentException($"not a release id: {info.ReleaseId}", nameof(info));
-        SiteDirectory = Path.GetFullPath(siteDirectory);
+        var full = Path.GetFullPath(siteDirectory);
+        // Resolved, so that a symlink in the site is checked against the same root that Manifest.Scan used.
+        SiteDirectory = SiteFile.RealPath(full) ?? full;
         Manifest = manifest;
         Info = info;
         ManifestJson = manifest.ToJson(info) + "\n";
@@ -39,11 +41,15 @@ public sealed class ReleaseCandidate
     public static string NewReleaseId(DateTimeOffset now, string manifestHash) =>
         $"{now.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}-{manifestHash[..8]}";
 
-    public static async Task<ReleaseCandidate> CreateAsync(string siteDirectory, string? commit, TimeProvider time, CancellationToken cancellationToken)
+    public static Task<ReleaseCandidate> CreateAsync(string siteDirectory, string? commit, TimeProvider time, CancellationToken cancellationToken) =>
+        CreateAsync(Manifest.Scan(siteDirectory), commit, time, cancellationToken);
+
+    /// <summary>Hashes a scanned site (<see cref="Manifest.Scan"/>, which the deploy runs before touching any server).</summary>
+    public static async Task<ReleaseCandidate> CreateAsync(SiteScan scan, string? commit, TimeProvider time, CancellationToken cancellationToken)
     {
-        var manifest = await Manifest.CreateAsync(siteDirectory, cancellationToken);
+        var manifest = await Manifest.CreateAsync(scan, cancellationToken);
         var now = time.GetUtcNow();
-        return new ReleaseCandidate(siteDirectory, manifest, new ReleaseInfo(NewReleaseId(now, manifest.Hash), commit, now));
+        return new ReleaseCandidate(scan.Root, manifest, new ReleaseInfo(NewReleaseId(now, manifest.Hash), commit, now));
     }
 
     /// <summary>The commit stored with a release: CI_COMMIT_SHA, else <c>git rev-parse HEAD</c>, else none.</summary>

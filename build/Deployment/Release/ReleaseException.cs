@@ -18,6 +18,8 @@ public enum ReleaseFailure
     MissingRelease,
     /// <summary>No release to roll back to.</summary>
     NoRollbackTarget,
+    /// <summary>After a reconnect, current no longer points where this deploy found it: another deploy switched; nothing was switched.</summary>
+    CurrentChanged,
     /// <summary>The remote script failed in another way or answered something unexpected.</summary>
     Remote,
 }

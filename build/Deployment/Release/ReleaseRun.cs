@@ -17,7 +17,8 @@ public sealed record ReleaseRun(string RunId, string Host, int Pid, string Who, 
         return new ReleaseRun(runId, Environment.MachineName, Environment.ProcessId, who, environment("CI_JOB_URL"), environment("CI_PIPELINE_URL"));
     }
 
-    public LockOwner Owner(DateTimeOffset now) => new(RunId, Host, Pid, JobUrl, now);
+    /// <summary>The lock owner file of this run deploying to <paramref name="target"/>, started and last renewed <paramref name="now"/>.</summary>
+    public LockOwner Owner(DateTimeOffset now, string target, string instance) => new(RunId, target, Host, Pid, JobUrl, now, now, instance);
 
     /// <summary>One line of .deploy/log: tab-separated key=value fields after the time and the operation.</summary>
     public string LogLine(DateTimeOffset now, string operation, string? release, string? from, string? commit, string outcome, string? detail = null)
@@ -45,8 +46,11 @@ public sealed record ReleaseOptions
 {
     public int KeepReleases { get; init; } = 5;
 
-    /// <summary>A lock older than this is stale: it is broken automatically (and reported), see README.</summary>
-    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>
+    /// A lock whose heartbeat (renewed every quarter of this) is older than this, on the server's clock, is abandoned:
+    /// the next deploy takes it over (and reports it), see README.
+    /// </summary>
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>How long to wait for another run's lock before failing.</summary>
     public TimeSpan LockWait { get; init; } = TimeSpan.FromMinutes(2);

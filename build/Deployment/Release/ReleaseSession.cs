@@ -22,153 +22,194 @@ public sealed record SwitchResult(string ReleaseId, string? PreviousReleaseId, I
 
 public sealed record RollbackResult(string? From, string To, bool Changed);
 
-public enum DeployOutcome { Deployed, Unchanged }
-
-/// <param name="StaleStagingRemoved">Staging directories of crashed or cut runs that taking the lock removed.</param>
-public sealed record DeployResult(DeployOutcome Outcome, string ReleaseId, string? PreviousReleaseId, DeltaPlan Plan, UploadResult? Upload, SwitchResult? Switch, int StaleStagingRemoved);
-
 /// <summary>
-/// The release protocol on one server, in stages so that the fan-out can hold every server between upload
-/// and switch (<c>--switch=together</c>):
+/// The release protocol on one server, in the order a deploy runs it, so that the lifecycle
+/// (<see cref="ServerDeploy"/>) can hold every server between upload and switch (<c>--switch=together</c>):
 /// <list type="number">
-/// <item><see cref="PrepareDeployAsync"/>: lock + state + current manifest (1 round trip; more only while waiting for another run's lock),
-/// with the upload and switch commands started alongside.</item>
-/// <item><see cref="UploadAsync"/>: stage, extract, verify, rename to releases/&lt;id&gt; (1 round trip, whatever the number of files;
-/// the parts of the upload run side by side on their own channels).</item>
-/// <item><see cref="SwitchAsync"/>: switch + prune + log + unlock (1 round trip); or <see cref="FinishAsync"/> for an unchanged server;
-/// or <see cref="AbortAsync"/> to remove this run's staging and unlock.</item>
+/// <item>prepare: <see cref="PrepareDeployAsync"/>, lock + state + current manifest (1 round trip; more only while
+/// waiting for another run's lock);</item>
+/// <item>upload: <see cref="UploadAsync"/>, stage, extract, verify, rename to releases/&lt;id&gt; (1 round trip, whatever
+/// the number of files; the parts run side by side on their own channels);</item>
+/// <item>switch: <see cref="SwitchAsync"/>, switch + prune + log + unlock (1 round trip);</item>
+/// <item>or finish: <see cref="FinishAsync"/> for an unchanged server; or abort: <see cref="AbortAsync"/>, this run's
+/// staging removed and unlocked.</item>
 /// </list>
+/// Which command runs on which channel (started ahead, or one at a time) is <see cref="CommandChannels"/>' business.
 /// <see cref="InspectAsync"/> reads the same state without the lock and changes nothing (plan, listing).
 /// </summary>
-public sealed class ReleaseSession
+public sealed class ReleaseSession : IDisposable
 {
     private readonly IRemoteShell shell;
     private readonly ReleaseRun run;
     private readonly ReleaseOptions options;
     private readonly TimeProvider time;
-    private readonly Queue<PendingCommand> pendingParts = new();
-    private PendingCommand? pendingSwitch;
+    private readonly CommandChannels channels;
+    private readonly string root;
 
-    // The server refused a channel (sshd MaxSessions): from then on one command at a time, the upload in one stream.
-    private bool fewSessions;
+    // The lock is this session's (run, target) pair: two targets of one run on one directory wait for each other.
+    private readonly string target;
+    private readonly string ownerKey;
+    private LockOwner? holding;
+    private LockHeartbeat? heartbeat;
 
-    public ReleaseSession(IRemoteShell shell, string remoteRoot, ReleaseRun run, ReleaseOptions options, TimeProvider time)
+    /// <param name="target">The server name this session deploys for: with the run id, the lock's owner.</param>
+    public ReleaseSession(IRemoteShell shell, RemoteRoot remoteRoot, ReleaseRun run, ReleaseOptions options, TimeProvider time, string target = "default")
     {
-        ValidateRoot(remoteRoot);
         if (!LockOwner.IsValidRunId(run.RunId))
             throw new ArgumentException($"run id {run.RunId} has characters the remote command line does not accept", nameof(run));
+        if (!ServerName.IsValid(target))
+            throw new ArgumentException($"target {target} is not a server name", nameof(target));
+        this.target = target;
+        ownerKey = $"{run.RunId}/{target}";
         // Every reply is cleaned and bounded before it is parsed: what a server sends can fail a step, never the client.
         this.shell = shell as CleaningShell ?? new CleaningShell(shell);
-        Root = remoteRoot.TrimEnd('/');
+        Root = remoteRoot;
+        root = remoteRoot.Path;
         this.run = run;
         this.options = options;
         this.time = time;
+        channels = new CommandChannels(this.shell, [root, ownerKey]);
     }
 
-    public string Root { get; }
+    public RemoteRoot Root { get; }
 
-    /// <summary>The remote root's rules (<see cref="RemoteRoot"/>); a bad one is a settings error.</summary>
-    public static void ValidateRoot(string root)
-    {
-        if (RemoteRoot.Parse(root, out var problem) is null)
-            throw new SettingsException($"--remote-root \"{root}\": {problem}. Give an absolute path other than \"/\", without \".\", \"..\" or empty segments (DEPLOY_ROOT or deploy.json \"remote-root\").");
-    }
+    /// <summary>The server refused a channel (sshd's MaxSessions): this session runs one command at a time.</summary>
+    public bool OneAtATime => channels.OneAtATime;
 
     /// <summary>State without taking the lock; changes nothing on the server.</summary>
     public async Task<RemoteState> InspectAsync(bool withManifest, CancellationToken cancellationToken)
     {
-        var result = await RunAsync(RemoteScripts.Prepare, [Root, run.RunId, "look", "-", withManifest ? "yes" : "no", ""], cancellationToken);
+        var result = await RunAsync(RemoteScripts.Prepare, [root, ownerKey, "look", "0", withManifest ? "yes" : "no", "", "-", "*"], cancellationToken);
         Check(result, "read the release state");
         return RemoteState.Parse(result.Output);
     }
 
     /// <summary>
-    /// Takes the lock (the same run re-takes its own) and reads the state. Another run's lock is waited for up to
-    /// <see cref="ReleaseOptions.LockWait"/>, polling; a lock older than <see cref="ReleaseOptions.LockTimeout"/> is stale
-    /// and broken (reported in <see cref="RemoteState.BrokenStaleLock"/>).
+    /// Takes the lock (the same run and target re-take their own) and reads the state, then keeps the lock alive with a
+    /// heartbeat until a step unlocks. Another owner's lock is waited for up to <see cref="ReleaseOptions.LockWait"/>,
+    /// polling; the server takes it over as soon as its heartbeat is older than <see cref="ReleaseOptions.LockTimeout"/>
+    /// on the server's own clock (reported in <see cref="RemoteState.BrokenStaleLock"/>).
     /// </summary>
-    public async Task<RemoteState> PrepareAsync(bool withManifest, CancellationToken cancellationToken)
+    public Task<RemoteState> PrepareAsync(bool withManifest, CancellationToken cancellationToken) =>
+        LockAsync(withManifest, "*", cancellationToken);
+
+    /// <summary>
+    /// After a reconnect: takes the lock again only while current is one of <paramref name="expected"/> (null: no
+    /// current release), as this deploy found it (or as its own switch whose reply was lost left it); otherwise fails
+    /// with <see cref="ReleaseFailure.CurrentChanged"/> and leaves the server as it is, so a deploy made in between is
+    /// never reverted.
+    /// </summary>
+    public Task<RemoteState> RetakeAsync(IReadOnlyList<string?> expected, bool withManifest, CancellationToken cancellationToken)
     {
+        if (expected.Count == 0 || expected.Any(e => e is not null && !ServerName.IsReleaseId(e)))
+            throw new ArgumentException($"not release ids: {string.Join(", ", expected)}", nameof(expected));
+        return LockAsync(withManifest, string.Join(' ', expected.Select(e => e ?? "-").Distinct()), cancellationToken);
+    }
+
+    private async Task<RemoteState> LockAsync(bool withManifest, string expect, CancellationToken cancellationToken)
+    {
+        await StopHeartbeatAsync();
         var started = time.GetTimestamp();
-        var breakRun = "-";
-        LockOwner? stale = null;
+        var timeout = ((long)Math.Ceiling(options.LockTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         while (true)
         {
             var now = time.GetUtcNow();
-            var result = await RunAsync(RemoteScripts.Prepare, [Root, run.RunId, "lock", breakRun, withManifest ? "yes" : "no", run.Owner(now).ToFileText()], cancellationToken);
+            var owner = run.Owner(now, target, LockOwner.NewInstance());
+            var result = await RunAsync(RemoteScripts.Prepare,
+                [root, ownerKey, "lock", timeout, withManifest ? "yes" : "no", owner.ToFileText(), owner.Instance!, expect], cancellationToken);
             if (result.ExitStatus != RemoteScripts.ExitCodes.Locked)
             {
                 Check(result, "take the deploy lock");
                 var state = RemoteState.Parse(result.Output);
-                return stale is not null && state.BrokenStaleLock is not null ? state with { BrokenStaleLock = stale } : state;
-            }
-            var owner = LockOwner.Parse(Lines(result.Output, "@owner")) ?? LockOwner.Unknown;
-            if (owner.Age(now) is { } age && age > options.LockTimeout && owner.RunId != breakRun && LockOwner.IsValidRunId(owner.RunId))
-            {
-                stale = owner;
-                breakRun = owner.RunId; // break only that owner's lock, so a fresh one taken meanwhile is kept
-                continue;
+                holding = owner;
+                StartHeartbeat();
+                return state;
             }
             var waited = time.GetElapsedTime(started);
             if (waited >= options.LockWait)
+            {
+                var holder = LockOwner.Parse(Lines(result.Output, "@owner")) ?? LockOwner.Unknown;
+                var age = RemoteState.Seconds(Lines(result.Output, "@lock-age").LastOrDefault() ?? "");
                 throw new ReleaseException(
-                    $"{Root} is locked by another deploy ({owner}); waited {waited.TotalSeconds:0.#}s. " +
-                    "If that deploy is no longer running, remove the lock with --target=Unlock for this server.",
+                    $"{Root} is locked by {holder}, {Alive(age)}; waited {waited.TotalSeconds:0.#} s (--lock-wait). " +
+                    $"A lock whose heartbeat is older than --lock-timeout ({Duration(options.LockTimeout)}) is taken over; " +
+                    "if that deploy is gone, --target=Unlock --force-unlock for this server removes the lock now.",
                     ReleaseFailure.LockHeld);
+            }
             await Task.Delay(Min(options.LockPoll, options.LockWait - waited), time, cancellationToken);
         }
+    }
+
+    /// <summary>"alive (heartbeat 3 s ago)", from the server's own measure of the heartbeat's age.</summary>
+    private static string Alive(long? age) => age switch
+    {
+        null => "alive (heartbeat age unknown: the server has no date, or the lock has no owner file)",
+        < 0 => $"alive (heartbeat {-age} s in the future by the server's clock)",
+        _ => $"alive (heartbeat {age} s ago)",
+    };
+
+    private static string Duration(TimeSpan span) =>
+        span.TotalSeconds % 60 == 0 ? $"{span.TotalMinutes:0}m" : $"{span.TotalSeconds:0}s";
+
+    /// <summary>The lock's heartbeat: runs while this session holds the lock, over its own connection.</summary>
+    private void StartHeartbeat()
+    {
+        if (heartbeat is { Running: true }) return;
+        heartbeat = new LockHeartbeat(BeatAsync, options.LockTimeout, time);
+        heartbeat.Start();
+    }
+
+    private async Task<BeatOutcome> BeatAsync(CancellationToken cancellationToken)
+    {
+        if (holding is not { } owner) return BeatOutcome.Lost;
+        var beat = owner with { Heartbeat = time.GetUtcNow() };
+        var result = await RunAsync(RemoteScripts.Heartbeat, [root, ownerKey, beat.ToFileText()], cancellationToken);
+        if (result.ExitStatus == RemoteScripts.ExitCodes.LockLost) return BeatOutcome.Lost;
+        Check(result, "renew the lock");
+        return BeatOutcome.Renewed;
+    }
+
+    /// <summary>Before a step that unlocks: no beat may run while the lock directory is being removed.</summary>
+    private async Task StopHeartbeatAsync()
+    {
+        if (heartbeat is { } running)
+        {
+            heartbeat = null;
+            await running.DisposeAsync();
+        }
+    }
+
+    /// <summary>Heartbeats sent while this session held the lock (for tests and the report).</summary>
+    public int HeartbeatsSent => heartbeat?.Beats ?? 0;
+
+    /// <summary>The heartbeat found the lock taken by another owner.</summary>
+    public bool LockLostByHeartbeat => heartbeat?.Lost ?? false;
+
+    /// <summary>Stops the heartbeat without waiting (the connection is being dropped).</summary>
+    public void Dispose()
+    {
+        var running = heartbeat;
+        heartbeat = null;
+        if (running is not null) _ = running.DisposeAsync().AsTask();
     }
 
     /// <summary>
     /// <see cref="PrepareAsync"/> for a deploy: the upload parts and the switch are started alongside, each waiting
     /// for its arguments line, so neither pays for opening its channel later (<see cref="PendingCommand"/>).
     /// </summary>
-    public async Task<RemoteState> PrepareDeployAsync(CancellationToken cancellationToken)
+    /// <param name="found">After a reconnect, the state this deploy found before: the lock is taken again only while
+    /// current still points there (<see cref="RetakeAsync"/>).</param>
+    public Task<RemoteState> PrepareDeployAsync(CancellationToken cancellationToken, RemoteState? found = null)
     {
-        CancelPending();
-        for (var i = 0; i < Math.Max(1, options.UploadStreams); i++)
-            pendingParts.Enqueue(Start(RemoteScripts.Upload));
-        pendingSwitch = Start(RemoteScripts.Switch);
-        try
-        {
-            return await PrepareAsync(true, cancellationToken);
-        }
-        catch (ChannelRefusedException)
-        {
-            // The commands started ahead took the sessions the server allows: the lock goes first, alone.
-            await EndPendingAsync();
-            fewSessions = true;
-            return await PrepareAsync(true, cancellationToken);
-        }
-        catch
-        {
-            CancelPending();
-            throw;
-        }
-    }
-
-    /// <summary>An Upload or Switch command, started now and waiting for its arguments line.</summary>
-    private PendingCommand Start(string script) => new(shell, script, [Root, run.RunId]);
-
-    /// <summary>Ends every command started ahead and waits until their channels are closed.</summary>
-    private Task EndPendingAsync() => Task.WhenAll(TakePending().Select(p => p.EndAsync()));
-
-    /// <summary>Lets the commands started ahead and not used end without doing anything.</summary>
-    private void CancelPending()
-    {
-        foreach (var pending in TakePending()) pending.Cancel();
-    }
-
-    private List<PendingCommand> TakePending()
-    {
-        var all = pendingParts.Concat(pendingSwitch is null ? [] : [pendingSwitch]).ToList();
-        pendingParts.Clear();
-        pendingSwitch = null;
-        return all;
+        channels.StartAhead(options.UploadStreams);
+        // When the commands started ahead took the sessions the server allows, the lock goes first, alone.
+        return channels.BesideAheadAsync(() => found is null
+            ? PrepareAsync(true, cancellationToken)
+            : RetakeAsync([found.CurrentReleaseId], true, cancellationToken));
     }
 
     public static DeltaPlan Plan(ReleaseCandidate candidate, RemoteState state) =>
-        DeltaPlan.Compute(candidate.Manifest, state.CurrentManifest is null ? null : state.CurrentReleaseId, state.CurrentManifest);
+        DeltaPlan.Compute(candidate.Manifest, state.CurrentManifest is null ? null : state.CurrentReleaseId, state.CurrentManifest, state.EditedOnServer);
 
     /// <summary>
     /// One round trip: streams the delta into releases/.&lt;id&gt;.partial in parallel parts (one channel and one remote
@@ -179,14 +220,9 @@ public sealed class ReleaseSession
     public async Task<UploadResult> UploadAsync(ReleaseCandidate candidate, DeltaPlan plan, bool gzip, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        foreach (var started in pendingParts)
-            fewSessions |= await started.RefusedAsync();
-        if (fewSessions)
-            await EndPendingAsync();
-        var parts = UploadPart.Split(candidate.Manifest, plan, fewSessions ? 1 : options.UploadStreams, options.MinFilesPerStream);
+        var parts = UploadPart.Split(candidate.Manifest, plan, await channels.UploadStreamsAsync(options.UploadStreams), options.MinFilesPerStream);
         var upload = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-        var commands = parts.Select(_ => pendingParts.TryDequeue(out var started) ? started : Start(RemoteScripts.Upload)).ToList();
-        while (pendingParts.TryDequeue(out var unused)) unused.Cancel();
+        var commands = channels.TakeUploads(parts.Count);
         // One failed part fails the upload: the others are stopped rather than streamed to the end.
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var tasks = parts.Select(async part =>
@@ -259,8 +295,8 @@ public sealed class ReleaseSession
         var id = candidate.ReleaseId;
         var prune = state.PruneList(id, options.KeepReleases, [id], state.CurrentReleaseId);
         var line = run.LogLine(time.GetUtcNow(), "deploy", id, state.CurrentReleaseId, candidate.Info.Commit, "deployed");
-        var command = pendingSwitch is { } started && !await started.RefusedAsync() ? started : Start(RemoteScripts.Switch);
-        pendingSwitch = null;
+        await StopHeartbeatAsync();
+        var command = await channels.TakeSwitchAsync();
         var result = await command.RunAsync(string.Join(' ', [id, .. prune]), (input, ct) => input.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), ct).AsTask(), cancellationToken);
         Check(result, $"switch current to {id}");
         return new SwitchResult(id, state.CurrentReleaseId, Lines(result.Output, "@pruned").ToList());
@@ -269,10 +305,11 @@ public sealed class ReleaseSession
     /// <summary>One round trip without a switch (an unchanged server): prune, log line, unlock.</summary>
     public async Task<IReadOnlyList<string>> FinishAsync(ReleaseCandidate candidate, RemoteState state, string outcome, CancellationToken cancellationToken)
     {
-        CancelPending();
+        channels.CancelAll();
         var prune = state.PruneList(state.CurrentReleaseId, options.KeepReleases);
         var line = run.LogLine(time.GetUtcNow(), "deploy", state.CurrentReleaseId, state.CurrentReleaseId, candidate.Info.Commit, outcome);
-        var result = await RunAsync(RemoteScripts.Finish, [Root, run.RunId, line, .. prune], cancellationToken);
+        await StopHeartbeatAsync();
+        var result = await RunAsync(RemoteScripts.Finish, [root, ownerKey, line, .. prune], cancellationToken);
         Check(result, "finish");
         return Lines(result.Output, "@pruned").ToList();
     }
@@ -281,39 +318,45 @@ public sealed class ReleaseSession
     /// Removes this run's staging directory and its uploaded-but-not-current release, logs the failure, and
     /// unlocks if the lock is still ours. Current is never touched.
     /// </summary>
-    public async Task AbortAsync(string? releaseId, string reason, CancellationToken cancellationToken)
+    public async Task AbortAsync(ReleaseId? releaseId, string reason, CancellationToken cancellationToken)
     {
-        if (releaseId is not null && !ServerName.IsReleaseId(releaseId))
-            throw new ArgumentException($"not a release id: {releaseId}", nameof(releaseId));
-        CancelPending();
-        var line = run.LogLine(time.GetUtcNow(), "deploy", releaseId, null, null, "failed", reason);
-        var result = await RunAsync(RemoteScripts.Abort, [Root, run.RunId, releaseId ?? "-", line], cancellationToken);
+        channels.CancelAll();
+        var line = run.LogLine(time.GetUtcNow(), "deploy", releaseId?.Value, null, null, "failed", reason);
+        await StopHeartbeatAsync();
+        var result = await RunAsync(RemoteScripts.Abort, [root, ownerKey, releaseId?.Value ?? "-", line], cancellationToken);
         Check(result, "abort");
     }
 
-    /// <summary>
-    /// Rollback: lock + state, then one round trip that switches current to the target (the newest older release not
-    /// marked bad, or <paramref name="releaseId"/>), marks the release left behind as bad, logs and unlocks.
-    /// </summary>
-    public async Task<RollbackResult> RollbackAsync(string? releaseId, CancellationToken cancellationToken)
+    /// <summary>Releases this run's lock (and any leftover work directories) without a log line: nothing happened to log.</summary>
+    public async Task ReleaseLockAsync(CancellationToken cancellationToken)
     {
-        if (releaseId is not null && !ServerName.IsReleaseId(releaseId))
-            throw new SettingsException($"--release \"{releaseId}\" is not a release id (yyyyMMddTHHmmssZ-xxxxxxxx); list them with --target=Releases.");
+        channels.CancelAll();
+        await StopHeartbeatAsync();
+        Check(await RunAsync(RemoteScripts.Abort, [root, ownerKey, "-", ""], cancellationToken), "release the lock");
+    }
+
+    /// <summary>
+    /// Rollback: lock + state, then one round trip that switches current to the target (<see cref="RemoteState.RollbackTarget"/>,
+    /// or <paramref name="releaseId"/>), marks the release left behind as bad, logs and unlocks.
+    /// </summary>
+    public async Task<RollbackResult> RollbackAsync(ReleaseId? releaseId, CancellationToken cancellationToken)
+    {
         var state = await PrepareAsync(false, cancellationToken);
         try
         {
             var from = state.CurrentReleaseId;
-            var to = releaseId ?? state.RollbackTarget
+            var to = releaseId?.Value ?? state.RollbackTarget
                 ?? throw new ReleaseException($"{Root} has no release to roll back to (current: {from ?? "none"}; releases marked bad: {state.Bad.Count}).", ReleaseFailure.NoRollbackTarget);
             if (!state.Releases.Contains(to))
                 throw new ReleaseException($"{Root} has no release {to}; it has {(state.Releases.Count == 0 ? "none" : string.Join(", ", state.Releases))}.", ReleaseFailure.MissingRelease);
             if (to == from)
             {
-                await RunAsync(RemoteScripts.Abort, [Root, run.RunId, "-", ""], cancellationToken);
+                await ReleaseLockAsync(cancellationToken);
                 return new RollbackResult(from, to, false);
             }
             var line = run.LogLine(time.GetUtcNow(), "rollback", to, from, state.Meta.GetValueOrDefault(to)?.Commit, "rolled-back");
-            var result = await RunAsync(RemoteScripts.Rollback, [Root, run.RunId, from ?? "-", to, line], cancellationToken);
+            await StopHeartbeatAsync();
+            var result = await RunAsync(RemoteScripts.Rollback, [root, ownerKey, from ?? "-", to, line], cancellationToken);
             Check(result, $"roll back to {to}");
             return new RollbackResult(from, to, true);
         }
@@ -329,51 +372,38 @@ public sealed class ReleaseSession
     /// re-takes the lock, and while current is still <paramref name="from"/> points it back at <paramref name="to"/>
     /// (no current at all when null: there was none before). 2 round trips. True when it switched back.
     /// </summary>
-    public async Task<bool> SwitchBackAsync(string from, string? to, string reason, CancellationToken cancellationToken)
+    public async Task<bool> SwitchBackAsync(ReleaseId from, ReleaseId? to, string reason, CancellationToken cancellationToken)
     {
-        if (!ServerName.IsReleaseId(from) || (to is not null && !ServerName.IsReleaseId(to)))
-            throw new ArgumentException($"not release ids: {from}, {to}");
         await PrepareAsync(false, cancellationToken);
-        var line = run.LogLine(time.GetUtcNow(), "switch-back", to, from, null, "switched-back", reason);
-        var result = await RunAsync(RemoteScripts.SwitchBack, [Root, run.RunId, from, to ?? "-", line], cancellationToken);
-        Check(result, $"switch back to {to ?? "no release"}");
+        var line = run.LogLine(time.GetUtcNow(), "switch-back", to?.Value, from.Value, null, "switched-back", reason);
+        await StopHeartbeatAsync();
+        var result = await RunAsync(RemoteScripts.SwitchBack, [root, ownerKey, from.Value, to?.Value ?? "-", line], cancellationToken);
+        Check(result, $"switch back to {to?.Value ?? "no release"}");
         return Lines(result.Output, "@switched").Any();
     }
 
-    /// <summary>Removes the lock whoever holds it, returning the owner it had (null when there was no lock).</summary>
-    public async Task<(bool WasLocked, LockOwner? Owner)> UnlockAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Removes the lock whoever holds it, unless its heartbeat is younger than --lock-timeout (a deploy that is alive)
+    /// and <paramref name="force"/> is not given: then <see cref="ReleaseFailure.LockHeld"/> saying so. Returns the
+    /// owner it had (null when there was no lock) and the heartbeat's age by the server's clock.
+    /// </summary>
+    public async Task<(bool WasLocked, LockOwner? Owner, TimeSpan? HeartbeatAge)> UnlockAsync(bool force, CancellationToken cancellationToken)
     {
-        var result = await RunAsync(RemoteScripts.Unlock, [Root], cancellationToken);
+        var timeout = ((long)Math.Ceiling(options.LockTimeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        var result = await RunAsync(RemoteScripts.Unlock, [root, timeout, force ? "yes" : "no"], cancellationToken);
+        var owner = LockOwner.Parse(Lines(result.Output, "@owner"));
+        var age = RemoteState.Seconds(Lines(result.Output, "@lock-age").LastOrDefault() ?? "");
+        if (result.ExitStatus == RemoteScripts.ExitCodes.LockAlive)
+            throw new ReleaseException(
+                $"{Root} is locked by {owner ?? LockOwner.Unknown}, {Alive(age)}: that deploy is still running, so the lock was left in place. " +
+                $"It is taken over by the next deploy once its heartbeat is older than --lock-timeout ({Duration(options.LockTimeout)}); " +
+                "--force-unlock removes it anyway (only when that deploy is surely gone).",
+                ReleaseFailure.LockHeld);
         Check(result, "remove the lock");
-        return (Lines(result.Output, "@locked").Any(), LockOwner.Parse(Lines(result.Output, "@owner")));
+        return (Lines(result.Output, "@locked").Any(), owner, age is { } a ? TimeSpan.FromSeconds(a) : null);
     }
 
-    /// <summary>All stages for one server with an immediate switch (<c>--switch=independent</c>, tests); aborts on failure.</summary>
-    public async Task<DeployResult> DeployAsync(ReleaseCandidate candidate, CancellationToken cancellationToken)
-    {
-        var state = await PrepareDeployAsync(cancellationToken);
-        var uploaded = false;
-        try
-        {
-            var plan = Plan(candidate, state);
-            if (plan.Unchanged)
-            {
-                await FinishAsync(candidate, state, "unchanged", cancellationToken);
-                return new DeployResult(DeployOutcome.Unchanged, state.CurrentReleaseId!, state.CurrentReleaseId, plan, null, null, state.StaleStagingRemoved);
-            }
-            uploaded = true;
-            var upload = await UploadAsync(candidate, plan, options.Compress && state.CanGzip, cancellationToken);
-            var switched = await SwitchAsync(candidate, state, cancellationToken);
-            return new DeployResult(DeployOutcome.Deployed, candidate.ReleaseId, state.CurrentReleaseId, plan, upload, switched, state.StaleStagingRemoved);
-        }
-        catch (Exception e)
-        {
-            await BestEffortAbortAsync(uploaded ? candidate.ReleaseId : null, e.Message);
-            throw;
-        }
-    }
-
-    private async Task BestEffortAbortAsync(string? releaseId, string reason)
+    private async Task BestEffortAbortAsync(ReleaseId? releaseId, string reason)
     {
         // After a cut connection this fails too; the next attempt of the same run re-takes the lock and cleans up.
         using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -412,6 +442,9 @@ public sealed class ReleaseSession
             RemoteScripts.ExitCodes.MissingRelease => new ReleaseException($"Cannot {what} in {Root}: {reason}.", ReleaseFailure.MissingRelease),
             RemoteScripts.ExitCodes.LockLost => new ReleaseException($"Cannot {what} in {Root}: this run no longer holds {Root}/.deploy/lock.", ReleaseFailure.LockLost),
             RemoteScripts.ExitCodes.Locked => new ReleaseException($"{Root} is locked by another deploy.", ReleaseFailure.LockHeld),
+            RemoteScripts.ExitCodes.CurrentChanged => new ReleaseException(
+                $"Stopped on {Root}: {reason}. Another deploy switched it while this one was reconnecting; nothing was switched.",
+                ReleaseFailure.CurrentChanged),
             _ => new ReleaseException($"Cannot {what} in {Root}: the remote script exited with status {result.ExitStatus}: {reason}", ReleaseFailure.Remote),
         };
     }

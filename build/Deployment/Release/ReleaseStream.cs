@@ -56,13 +56,15 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleas
 
         foreach (var entry in part.Send)
         {
-            var full = Path.Join(candidate.SiteDirectory, entry.Path);
-            await using var content = Open(full, entry.Path);
-            if (content.Length != entry.Size)
-                throw new ReleaseException($"{entry.Path} changed size while deploying ({entry.Size} -> {content.Length} bytes); rebuild and deploy again.", ReleaseFailure.BadInput);
-            var file = Entry(TarEntryType.RegularFile, stage + entry.Path, (UnixFileMode)entry.Mode, File.GetLastWriteTimeUtc(full));
-            file.DataStream = content;
-            await writer.WriteEntryAsync(file, cancellationToken);
+            // Opened only after its type is checked again; the entry carries exactly the bytes the manifest hashed.
+            await using var file = SiteScan.Open(candidate.SiteDirectory, entry.Path);
+            await using var content = new ExactContent(file, entry);
+            if (entry.Size == 0)
+                await content.CheckEndAsync(cancellationToken); // TarWriter reads nothing for an empty entry
+            // The time is the release's: the server extracts with -m (extraction time), which the seal marker relies on.
+            var tar = Entry(TarEntryType.RegularFile, stage + entry.Path, (UnixFileMode)entry.Mode, now);
+            tar.DataStream = content;
+            await writer.WriteEntryAsync(tar, cancellationToken);
         }
 
         if (!part.CarriesManifest)
@@ -73,18 +75,6 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleas
         await writer.WriteEntryAsync(Entry(TarEntryType.Directory, side, DirectoryMode, now), cancellationToken);
         await WriteTextAsync(writer, side + "manifest.json", candidate.ManifestJson, now, cancellationToken);
         await WriteTextAsync(writer, side + "meta", candidate.MetaJson, now, cancellationToken);
-    }
-
-    private static FileStream Open(string full, string path)
-    {
-        try
-        {
-            return new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ReleaseException($"{path} could not be read while deploying ({e.Message}); rebuild and deploy again.", ReleaseFailure.BadInput, e);
-        }
     }
 
     /// <summary>
@@ -125,6 +115,83 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleas
                 seen.Add(path[..slash]);
         }
         return seen; // ordinal order puts "a" before "a/b"
+    }
+
+    /// <summary>
+    /// A file's content as a tar entry's data: exactly <see cref="ManifestEntry.Size"/> bytes (TarWriter takes the header's
+    /// size from <see cref="Length"/> and then copies to end of stream). The last chunk is handed over only once the file
+    /// is proven to end there and the bytes hash to the manifest's SHA-256; otherwise "the site changed while deploying"
+    /// is thrown mid-entry, so the server's tar sees a cut archive and nothing is sealed, never a corrupt file.
+    /// </summary>
+    internal sealed class ExactContent(Stream file, ManifestEntry entry) : Stream
+    {
+        private readonly IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private long position;
+        private bool checkedEnd;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => true; // so that TarWriter reads the size from Length; it never seeks
+        public override bool CanWrite => false;
+        public override long Length => entry.Size;
+
+        public override long Position
+        {
+            get => position;
+            set { if (value != position) throw new NotSupportedException(); }
+        }
+
+        public override long Seek(long offset, SeekOrigin origin)
+        {
+            var target = origin switch { SeekOrigin.Begin => offset, SeekOrigin.Current => position + offset, _ => entry.Size + offset };
+            return target == position ? position : throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) =>
+            ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var remaining = entry.Size - position;
+            if (remaining == 0)
+            {
+                await CheckEndAsync(cancellationToken);
+                return 0;
+            }
+            var read = await file.ReadAsync(buffer[..(int)Math.Min(buffer.Length, remaining)], cancellationToken);
+            if (read == 0)
+                throw Manifest.Changed(entry.Path); // shorter than hashed
+            hash.AppendData(buffer.Span[..read]);
+            position += read;
+            if (position == entry.Size)
+                await CheckEndAsync(cancellationToken);
+            return read;
+        }
+
+        /// <summary>The file ends here and what was read is what the manifest hashed.</summary>
+        public async Task CheckEndAsync(CancellationToken cancellationToken)
+        {
+            if (checkedEnd) return;
+            var probe = new byte[1];
+            if (await file.ReadAsync(probe, cancellationToken) != 0)
+                throw Manifest.Changed(entry.Path); // longer than hashed
+            if (!string.Equals(Convert.ToHexStringLower(hash.GetCurrentHash()), entry.Sha256, StringComparison.Ordinal))
+                throw Manifest.Changed(entry.Path); // same size, other bytes
+            checkedEnd = true;
+        }
+
+        public override void Flush() { }
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                hash.Dispose();
+            base.Dispose(disposing);
+        }
     }
 
     /// <summary>Counts and hashes what passes through on its way to the server.</summary>

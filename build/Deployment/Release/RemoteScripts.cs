@@ -2,10 +2,11 @@ namespace Build.Deployment.Release;
 
 /// <summary>
 /// The POSIX <c>sh</c> scripts of the release protocol, run as <c>sh -c SCRIPT sh ARG...</c>.
-/// Only <c>sh</c>, <c>tar</c>, <c>mkdir</c>, <c>mv</c>, <c>ln</c>, <c>rm</c>, <c>cat</c>, <c>ls</c> are required
-/// (GNU or BusyBox; <c>mv -T</c> and <c>tar -o -p</c> exist in both). <c>sha256sum</c>, <c>tee</c> and <c>mkfifo</c>
+/// Only <c>sh</c>, <c>tar</c>, <c>mkdir</c>, <c>mv</c>, <c>ln</c>, <c>rm</c>, <c>cat</c>, <c>ls</c>, <c>find</c>, <c>date</c> are required
+/// (GNU or BusyBox; <c>mv -T</c>, <c>tar -m -o -p</c>, <c>find -newer -exec {} +</c> and <c>date -r FILE +%s</c> exist in both; without
+/// <c>date</c> a lock's heartbeat age is unknown and it is never taken over). <c>sha256sum</c>, <c>tee</c> and <c>mkfifo</c>
 /// are used for the stream hash when present, <c>gzip</c> for compression and <c>awk</c> to count the staged files when present.
-/// Arguments are the validated remote root, run id, release ids and numbers, and the run's own free text (lock
+/// Arguments are the validated remote root, the lock owner (run id/target), release ids and numbers, and the run's own free text (lock
 /// owner, log line), single-quoted and only ever expanded as "$n"; file names travel in tar entries, so nothing
 /// from the site is ever parsed as shell. Free text is an argument rather than stdin because a command with stdin
 /// costs a round trip more (the client may write only once the command has started); the commands started ahead
@@ -23,6 +24,8 @@ internal static class RemoteScripts
         public const int VerifyFailed = 67;
         public const int MissingRelease = 68;
         public const int LockLost = 69;
+        public const int CurrentChanged = 70;
+        public const int LockAlive = 71;
     }
 
     private const string Common = """
@@ -33,20 +36,52 @@ internal static class RemoteScripts
         # Read stdin to its end before exiting: a channel the server closes before the client's EOF arrives makes
         # that EOF a message for a closed channel, and sshd drops the whole connection for it.
         drain() { cat > /dev/null 2>&1 || :; }
-        owner_run() {
-          r=
+        # The lock's owner as "run/target" ($run in every script that needs the lock is this session's pair).
+        owner_id() {
+          r= t=
           if [ -f .deploy/lock/owner ]; then
-            while IFS= read -r l || [ -n "$l" ]; do case $l in run=*) r=${l#run=};; esac; done < .deploy/lock/owner
+            while IFS= read -r l || [ -n "$l" ]; do
+              case $l in run=*) r=${l#run=};; target=*) t=${l#target=};; esac
+            done < .deploy/lock/owner
           fi
-          printf '%s' "$r"
+          printf '%s/%s' "$r" "$t"
         }
+        owner_field() {
+          v=
+          if [ -f .deploy/lock/owner ]; then
+            while IFS= read -r l || [ -n "$l" ]; do case $l in "$1"=*) v=${l#"$1"=};; esac; done < .deploy/lock/owner
+          fi
+          printf '%s' "$v"
+        }
+        # The heartbeat's age in seconds, on this server's clock alone: now minus the owner file's mtime (each
+        # heartbeat rewrites the file). Upload data arriving counts as a heartbeat too (the stream's fifo is written
+        # as it arrives): on a slow link the heartbeat's own packets queue behind the upload's. Empty when unknown
+        # (no owner file, no date).
+        lock_age() {
+          a=
+          [ -f .deploy/lock/owner ] || return 0
+          n=$(date +%s 2>/dev/null) && m=$(date -r .deploy/lock/owner +%s 2>/dev/null) || return 0
+          case "$n$m" in ''|*[!0-9]*) return 0 ;; esac
+          for f in .deploy/tmp.*/fifo; do
+            [ -p "$f" ] || continue
+            t=$(date -r "$f" +%s 2>/dev/null) || continue
+            case $t in ''|*[!0-9]*) continue ;; esac
+            [ "$t" -gt "$m" ] && [ "$t" -le "$n" ] && m=$t
+          done
+          a=$((n - m))
+        }
+        # Stale: a heartbeat older than the timeout, or as far in the future (the server's clock was set back).
+        stale() { [ -n "$a" ] && { [ "$a" -gt "$1" ] || [ "$a" -lt "-$1" ]; }; }
         print_owner() {
           if [ -d .deploy/lock ]; then
             say "@locked"
             if [ -f .deploy/lock/owner ]; then
               while IFS= read -r l || [ -n "$l" ]; do say "@owner $l"; done < .deploy/lock/owner
             fi
+            lock_age
+            [ -n "$a" ] && say "@lock-age $a"
           fi
+          :
         }
         cur_id() {
           cid= target=
@@ -61,7 +96,7 @@ internal static class RemoteScripts
             case $cid in ''|*[!0-9A-Za-z-]*) cid= ;; esac
           fi
         }
-        own_lock() { [ -d .deploy/lock ] && [ "$(owner_run)" = "$run" ]; }
+        own_lock() { [ -d .deploy/lock ] && [ "$(owner_id)" = "$run" ]; }
         switch_to() {
           [ -d "releases/$1" ] || fail 68 "release $1 does not exist"
           if [ -e current ] && [ ! -L current ]; then fail 64 "current is not a symlink"; fi
@@ -70,14 +105,18 @@ internal static class RemoteScripts
           mv -f -T .current.tmp current || { rm -f .current.tmp; fail 65 "cannot rename .current.tmp to current"; }
         }
         remove_release() {
-          rm -rf "releases/$1" ".deploy/manifests/$1.json" ".deploy/manifests/$1.meta" ".deploy/bad/$1"
+          rm -rf "releases/$1" ".deploy/manifests/$1.json" ".deploy/manifests/$1.meta" ".deploy/manifests/$1.sealed" ".deploy/bad/$1"
         }
         """;
 
-    /// <summary>Args: root run mode(lock|look) break(-|run id) manifest(yes|no) owner(the lock owner file; empty to look).</summary>
+    /// <summary>
+    /// Args: root run(the lock owner, run/target) mode(lock|look) timeout(seconds: a heartbeat older than this is
+    /// abandoned) manifest(yes|no) owner(the owner file; empty to look) instance(the owner's nonce) expect(the
+    /// releases, space separated, one of which current must still be; - for none, * for any).
+    /// </summary>
     public const string Prepare = Common + """
 
-        root=$1 run=$2 mode=$3 brk=$4 want=$5 owner=$6
+        root=$1 run=$2 mode=$3 timeout=$4 want=$5 owner=$6 nonce=$7 expect=$8
         if [ "$mode" = lock ] && [ ! -d "$root" ]; then
           mkdir -p "$root" 2>/dev/null || fail 65 "cannot create $root"
         fi
@@ -99,16 +138,32 @@ internal static class RemoteScripts
         if [ "$mode" = lock ]; then
           [ -w . ] || fail 65 "$root is not writable"
           mkdir -p releases .deploy/manifests .deploy/bad 2>/dev/null || fail 65 "cannot create $root/releases and $root/.deploy"
-          if [ "$brk" != - ] && [ -d .deploy/lock ] && [ "$(owner_run)" = "$brk" ]; then
-            rm -rf .deploy/lock && say "@broke $brk"
-          fi
+          # A cut connection must not stop this half way (a lock taken over but not yet rewritten).
+          trap '' HUP PIPE
           if mkdir .deploy/lock 2>/dev/null; then took=taken
           elif own_lock; then took=retaken
-          else print_owner; fail 66 "locked"
+          else
+            took=
+            # The nonce before the age: a nonce read after another waiter's takeover comes with that fresh age.
+            held=$(owner_field lock)
+            case $held in ''|*[!0-9a-f]*) held= ;; esac
+            lock_age
+            # Takeover: only a heartbeat older than the timeout on this server's clock, and only by the one waiter
+            # whose rename of this holding's marker succeeds (a later holding has another nonce, so no waiter can
+            # take over a lock it did not judge stale).
+            if [ -n "$held" ] && stale "$timeout" && mv ".deploy/lock/held.$held" ".deploy/lock/taken.$held" 2>/dev/null; then
+              took=took-over
+              say "@broke-age $a"
+              while IFS= read -r l || [ -n "$l" ]; do say "@broke $l"; done < .deploy/lock/owner
+            fi
+            [ -n "$took" ] || { print_owner; fail 66 "locked"; }
           fi
-          printf '%s\n' "$owner" > .deploy/lock/owner.tmp && mv -f .deploy/lock/owner.tmp .deploy/lock/owner || fail 65 "cannot write the lock owner"
+          { : > ".deploy/lock/held.$nonce" && printf '%s\n' "$owner" > .deploy/lock/owner.tmp && mv -f .deploy/lock/owner.tmp .deploy/lock/owner; } ||
+            fail 65 "cannot write the lock owner"
+          for f in .deploy/lock/held.* .deploy/lock/taken.*; do [ "$f" = ".deploy/lock/held.$nonce" ] || rm -f "$f"; done
           say "@lock $took"
-          # Staging left by a crashed or cut run (ours or a dead one's): the lock is ours, so nothing writes there now.
+          # Staging left by a crashed or cut run (ours, or the abandoned owner's we took over): the lock is ours
+          # alone, so nothing writes there now.
           n=0
           for d in releases/.*.partial releases/.*.deploy; do
             [ -e "$d" ] || continue
@@ -119,7 +174,14 @@ internal static class RemoteScripts
           # Work directories of upload parts killed before their exit trap ran (older clients, SIGKILL).
           for d in .deploy/tmp.*; do [ -e "$d" ] && rm -rf "$d"; done
           # Another deploy may have switched while this one waited for the lock: the state is what holds now.
-          check_current || { st=$?; [ "$took" = taken ] && rm -rf .deploy/lock; refuse "$st"; }
+          check_current || { st=$?; [ "$took" = retaken ] || rm -rf .deploy/lock; refuse "$st"; }
+          # A reconnect re-takes the lock only while current is where this deploy found it.
+          case " $expect " in
+            *" * "*|*" ${cid:--} "*) ;;
+            *) [ "$took" = retaken ] || rm -rf .deploy/lock
+               fail 70 "current changed under this deploy: it points to ${cid:-no release}, not $expect" ;;
+          esac
+          trap - HUP PIPE
         else
           print_owner
         fi
@@ -142,6 +204,16 @@ internal static class RemoteScripts
         fi
         if [ "$want" = yes ] && [ -n "$cid" ] && [ -f ".deploy/manifests/$cid.json" ]; then
           say "@manifest $(cat ".deploy/manifests/$cid.json")"
+          # Files are hard-linked from the current release only as far as it is proven unchanged since its seal:
+          # a file whose mtime is newer than the seal marker was edited in place and is sent again. A release
+          # without a marker (sealed by an older deploy) is never linked from. ls prints one line per name
+          # (GNU with -q, BusyBox always), so a newline in a name cannot forge a line.
+          if [ -f ".deploy/manifests/$cid.sealed" ] && [ -d "releases/$cid" ] && command -v find >/dev/null 2>&1; then
+            say "@sealed"
+            q=; ls -dq . >/dev/null 2>&1 && q=q
+            (cd "releases/$cid" && find . -type f -newer "../../.deploy/manifests/$cid.sealed" -exec ls -d$q {} + 2>/dev/null) |
+              while IFS= read -r l; do say "@edited $l"; done
+          fi
         fi
         command -v sha256sum >/dev/null 2>&1 && command -v tee >/dev/null 2>&1 && command -v mkfifo >/dev/null 2>&1 && say "@cap hash"
         command -v gzip >/dev/null 2>&1 && say "@cap gzip"
@@ -174,16 +246,18 @@ internal static class RemoteScripts
         # write, would kill sh without its EXIT trap and leave tmp behind; exiting from the signal runs it.
         trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
         zf=; [ "$z" = z ] && zf=-z
+        # Modes come from the archive (-p, normalized by the client); -m: files get the extraction time, so every file
+        # of a release is older than its seal marker, whatever the clocks of the client and the server say.
         sum=-
         if command -v sha256sum >/dev/null 2>&1 && command -v tee >/dev/null 2>&1 && mkfifo "$tmp/fifo" 2>/dev/null; then
           sha256sum < "$tmp/fifo" > "$tmp/sum" &
           hp=$!
-          tee "$tmp/fifo" | tar -x $zf -o -p -f - -C releases 2> "$tmp/err"
+          tee "$tmp/fifo" | tar -x $zf -m -o -p -f - -C releases 2> "$tmp/err"
           st=$?
           wait "$hp"
           read -r sum rest < "$tmp/sum" || sum=-
         else
-          tar -x $zf -o -p -f - -C releases 2> "$tmp/err"
+          tar -x $zf -m -o -p -f - -C releases 2> "$tmp/err"
           st=$?
         fi
         if [ "$st" != 0 ]; then
@@ -197,24 +271,30 @@ internal static class RemoteScripts
         set -- "$marks"/part*
         [ "$#" = "$parts" ] && mkdir "$marks/seal" 2>/dev/null || { say "@part $part"; exit 0; }
         [ -d "releases/.$id.partial" ] || fail 67 "the stream held no release"
+        # The count never reads a name: find hands the names to sh as arguments, which prints how many it got.
+        n=0
+        for c in $(find "releases/.$id.partial" -type f -exec sh -c 'echo "$#"' sh {} +); do n=$((n+c)); done
+        # Bytes from ls's size column: one line per name (GNU with -q, BusyBox always), so a name cannot add a line.
+        q=; ls -dq . >/dev/null 2>&1 && q=q
         if command -v awk >/dev/null 2>&1; then
-          got=$(ls -lnRA "releases/.$id.partial" | awk '/^-/ { n++; b += $5 } END { printf "%d %.0f", n, b }')
+          b=$(ls -lnRA$q "releases/.$id.partial" | awk '/^-/ { b += $5 } END { printf "%.0f", b }')
         else
-          got=$(ls -lnRA "releases/.$id.partial" | {
-            n=0 b=0
+          b=$(ls -lnRA$q "releases/.$id.partial" | {
+            b=0
             while read -r m l u g s rest; do
-              case $m in -[r-][w-]?[r-][w-]?[r-][w-]?*) n=$((n+1)); b=$((b+s)) ;; esac
+              case $m in -[r-][w-]?[r-][w-]?[r-][w-]?*) b=$((b+s)) ;; esac
             done
-            printf '%s %s' "$n" "$b"
+            printf '%s' "$b"
           })
         fi
-        n=${got% *} b=${got#* }
         say "@received $n $b"
         [ "$n" = "$count" ] && [ "$b" = "$bytes" ] || fail 67 "staged $n files and $b bytes, the manifest has $count files and $bytes bytes"
         [ -f "releases/.$id.deploy/manifest.json" ] && [ -f "releases/.$id.deploy/meta" ] || fail 67 "the stream lacks the manifest"
         if [ -e "releases/$id" ]; then remove_release "$id"; say "@restaged"; fi
+        # The seal marker: touched once every file is in place; later deploys link only files not newer than it.
         mv -f "releases/.$id.deploy/manifest.json" ".deploy/manifests/$id.json" &&
           mv -f "releases/.$id.deploy/meta" ".deploy/manifests/$id.meta" &&
+          : > ".deploy/manifests/$id.sealed" &&
           rm -rf "releases/.$id.deploy" &&
           mv "releases/.$id.partial" "releases/$id" || fail 65 "cannot move the staged release into place"
         say "@staged $id"
@@ -318,12 +398,34 @@ internal static class RemoteScripts
         say "@unlocked"
         """;
 
-    /// <summary>Args: root. Prints the owner, then removes the lock.</summary>
+    /// <summary>
+    /// Args: root run owner(the owner file, with this beat's time). The heartbeat: rewrites the owner file while the
+    /// lock is this session's, which renews its modification time, the age the server judges staleness by.
+    /// </summary>
+    public const string Heartbeat = Common + """
+
+        root=$1 run=$2 owner=$3
+        cd "$root" || fail 65 "cannot enter $root"
+        own_lock || fail 69 "lock lost"
+        tmp=.deploy/lock/owner.beat.$$
+        { printf '%s\n' "$owner" > "$tmp" && mv -f "$tmp" .deploy/lock/owner; } || { rm -f "$tmp"; fail 65 "cannot renew the lock owner"; }
+        say "@beat"
+        """;
+
+    /// <summary>
+    /// Args: root timeout(seconds) force(yes|no). Prints the owner and the heartbeat's age, then removes the lock,
+    /// unless its heartbeat is younger than the timeout (a deploy that is alive) and force is not given.
+    /// </summary>
     public const string Unlock = Common + """
 
-        root=$1
+        root=$1 timeout=$2 force=$3
         cd "$root" 2>/dev/null || { say "@absent"; exit 0; }
         print_owner
-        if [ -d .deploy/lock ]; then rm -rf .deploy/lock || fail 65 "cannot remove $root/.deploy/lock"; say "@unlocked"; fi
+        if [ -d .deploy/lock ]; then
+          lock_age
+          if [ "$force" != yes ] && [ -n "$a" ] && ! stale "$timeout"; then fail 71 "alive"; fi
+          rm -rf .deploy/lock || fail 65 "cannot remove $root/.deploy/lock"
+          say "@unlocked"
+        fi
         """;
 }

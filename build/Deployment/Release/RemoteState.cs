@@ -4,7 +4,8 @@ using Build.Settings;
 
 namespace Build.Deployment.Release;
 
-public enum LockAcquisition { None, Taken, Retaken }
+/// <summary>How a prepare got the lock: free, its own (same run and target), or taken over from an abandoned holder.</summary>
+public enum LockAcquisition { None, Taken, Retaken, TookOver }
 
 /// <summary>What one round trip learned about a server's release directory.</summary>
 public sealed record RemoteState
@@ -32,15 +33,30 @@ public sealed record RemoteState
 
     public bool Locked { get; init; }
 
+    /// <summary>
+    /// The lock's heartbeat age, measured by the server on its own clock (now minus the owner file's modification
+    /// time); null when the server cannot tell (no owner file, no <c>date</c>). Negative when the file is in the future.
+    /// </summary>
+    public TimeSpan? LockAge { get; init; }
+
     public LockAcquisition Lock { get; init; }
 
-    /// <summary>A stale lock this prepare broke (older than --lock-timeout), to be reported.</summary>
+    /// <summary>An abandoned lock this prepare took over (heartbeat older than --lock-timeout), to be reported.</summary>
     public LockOwner? BrokenStaleLock { get; init; }
+
+    /// <summary>The heartbeat age of the lock taken over, on the server's clock.</summary>
+    public TimeSpan? BrokenLockAge { get; init; }
 
     public Manifest? CurrentManifest { get; init; }
 
     /// <summary>Why the current release's stored manifest could not be used (then every file is sent), for a warning.</summary>
     public string? ManifestProblem { get; init; }
+
+    /// <summary>
+    /// Files of the current release whose mtime is newer than its seal marker (edited in place on the server), as
+    /// <c>ls</c> printed them (a non-printable character may arrive as '?'): they are sent again, never linked.
+    /// </summary>
+    public IReadOnlyList<string> EditedOnServer { get; init; } = [];
 
     public bool CanHashStream { get; init; }
 
@@ -104,8 +120,12 @@ public sealed record RemoteState
         var bad = new HashSet<string>(StringComparer.Ordinal);
         var meta = new Dictionary<string, ReleaseMeta>(StringComparer.Ordinal);
         var owner = new List<string>();
+        var brokenOwner = new List<string>();
+        long? age = null, brokenAge = null;
         var switches = new List<(string, string?)>();
-        string? link = null, current = null, manifestJson = null, broken = null;
+        var edited = new List<string>();
+        var sealedMarker = false;
+        string? link = null, current = null, manifestJson = null;
         bool exists = true, locked = false, hash = false, gzip = false, ended = false;
         var acquisition = LockAcquisition.None;
         var cleaned = 0;
@@ -119,8 +139,13 @@ public sealed record RemoteState
                 case "@current": current = ServerName.IsReleaseId(value) ? value : null; break;
                 case "@locked": locked = true; break;
                 case "@owner": owner.Add(value); break;
-                case "@broke": broken = value; break;
-                case "@lock": acquisition = value == "retaken" ? LockAcquisition.Retaken : LockAcquisition.Taken; locked = true; break;
+                case "@lock-age": age = Seconds(value); break;
+                case "@broke": brokenOwner.Add(value); break;
+                case "@broke-age": brokenAge = Seconds(value); break;
+                case "@lock":
+                    acquisition = value switch { "retaken" => LockAcquisition.Retaken, "took-over" => LockAcquisition.TookOver, _ => LockAcquisition.Taken };
+                    locked = true;
+                    break;
                 case "@release":
                     if (ServerName.IsReleaseId(value)) releases.Add(value);
                     else if (value.StartsWith('.') && (value.EndsWith(".partial", StringComparison.Ordinal) || value.EndsWith(".deploy", StringComparison.Ordinal))) partials.Add(value);
@@ -138,6 +163,8 @@ public sealed record RemoteState
                     break;
                 case "@bad": if (ServerName.IsReleaseId(value)) bad.Add(value); break;
                 case "@manifest": manifestJson = value; break;
+                case "@sealed": sealedMarker = true; break;
+                case "@edited": edited.Add(value.StartsWith("./", StringComparison.Ordinal) ? value[2..] : value); break;
                 case "@cap": hash |= value == "hash"; gzip |= value == "gzip"; break;
                 case "@cleaned": _ = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out cleaned); break;
                 case "@log": if (LogSwitch(value) is { } sw) switches.Add(sw); break;
@@ -153,10 +180,13 @@ public sealed record RemoteState
             try
             {
                 var (m, info) = Manifest.FromJson(manifestJson);
-                if (info.ReleaseId == current)
-                    manifest = m;
-                else
+                if (info.ReleaseId != current)
                     problem = $"the stored manifest of {current} names another release";
+                else if (!sealedMarker)
+                    // Nothing proves its files unchanged since it was staged (sealed before seal markers, or no find).
+                    problem = $"{current} has no seal marker (sealed by an older deploy, or the server lacks find), so its files cannot be proven unchanged";
+                else
+                    manifest = m;
             }
             catch (Exception e) when (e is JsonException or FormatException or ArgumentException or OverflowException or NotSupportedException or InvalidOperationException)
             {
@@ -177,9 +207,12 @@ public sealed record RemoteState
             Locked = locked,
             LockOwner = Release.LockOwner.Parse(owner),
             Lock = acquisition,
-            BrokenStaleLock = broken is null ? null : LockOwner.IsValidRunId(broken) ? new LockOwner(broken, null, null, null, null) : Release.LockOwner.Unknown,
+            LockAge = age is { } a ? TimeSpan.FromSeconds(a) : null,
+            BrokenStaleLock = acquisition == LockAcquisition.TookOver ? Release.LockOwner.Parse(brokenOwner) ?? Release.LockOwner.Unknown : null,
+            BrokenLockAge = brokenAge is { } b ? TimeSpan.FromSeconds(b) : null,
             CurrentManifest = manifest,
             ManifestProblem = problem,
+            EditedOnServer = manifest is null ? [] : edited,
             CanHashStream = hash,
             CanGzip = gzip,
             StaleStagingRemoved = cleaned,
@@ -203,6 +236,10 @@ public sealed record RemoteState
         if (release is null || !ServerName.IsReleaseId(release) || outcome is not ("deployed" or "rolled-back")) return null;
         return (release, from is not null && ServerName.IsReleaseId(from) ? from : null);
     }
+
+    /// <summary>A signed whole number of seconds within a century, else nothing (server text is not trusted).</summary>
+    internal static long? Seconds(string value) =>
+        long.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var s) && Math.Abs(s) < 3_155_760_000 ? s : null;
 
     internal static (string Key, string Value) Split(string line)
     {

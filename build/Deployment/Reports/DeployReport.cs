@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Xml.Linq;
 using Build.Output;
+using Build.Deployment;
 
 namespace Build.Deployment.Reports;
 
@@ -20,24 +21,20 @@ public enum Outcome
     [JsonStringEnumMemberName("rolled-back")] RolledBack,
 }
 
-public static class Outcomes
-{
-    public static string Text(this Outcome outcome) => outcome switch
-    {
-        Outcome.HeldBack => "held-back",
-        Outcome.SwitchedBack => "switched-back",
-        Outcome.RolledBack => "rolled-back",
-        _ => outcome.ToString().ToLowerInvariant(),
-    };
-}
-
 /// <summary>One server's line of the report.</summary>
 public sealed record ServerReport
 {
     [JsonPropertyName("server")] public required string Server { get; init; }
     [JsonPropertyName("address")] public required string Address { get; init; }
     [JsonPropertyName("outcome")] public Outcome Outcome { get; set; } = Outcome.HeldBack;
+    /// <summary>The release the server serves after the run, as far as the run knows (null: not read, or see <see cref="ServingUnknown"/>).</summary>
     [JsonPropertyName("release_id")] public string? ReleaseId { get; set; }
+
+    /// <summary>A switch failed and the server could not be asked afterwards: it serves the previous or the new release.</summary>
+    [JsonPropertyName("serving_unknown")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool ServingUnknown { get; set; }
+
     [JsonPropertyName("previous_release_id")] public string? PreviousReleaseId { get; set; }
     [JsonPropertyName("files_sent")] public int FilesSent { get; set; }
     [JsonPropertyName("files_linked")] public int FilesLinked { get; set; }

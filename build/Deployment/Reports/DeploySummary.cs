@@ -33,7 +33,9 @@ public static class DeploySummary
     }
 
     /// <summary>"1 server", "2 servers".</summary>
-    public static string Count(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}s";
+    public static string Count(int n, string noun) => Count(n, noun, noun + "s");
+
+    public static string Count(int n, string noun, string plural) => n == 1 ? $"1 {noun}" : $"{n} {plural}";
 
     /// <summary>
     /// The deploy's first line. "Deployed release X to N servers" only when every one of the N serves X (or already

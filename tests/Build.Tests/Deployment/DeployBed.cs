@@ -43,11 +43,11 @@ public sealed class RecordingProgress : IDeployProgress
 {
     public ConcurrentQueue<string> Lines { get; } = new();
 
-    public Action<string, string>? OnPhase { get; set; }
+    public Action<string, DeployPhase>? OnPhase { get; set; }
 
-    public void Phase(string server, string phase, string? detail = null)
+    public void Phase(string server, DeployPhase phase, string? detail = null)
     {
-        Lines.Enqueue(detail is null ? $"{server}: {phase}" : $"{server}: {phase} {detail}");
+        Lines.Enqueue(detail is null ? $"{server}: {phase.Text()}" : $"{server}: {phase.Text()} {detail}");
         OnPhase?.Invoke(server, phase);
     }
 
@@ -183,7 +183,7 @@ public sealed class DeployBed : IAsyncDisposable
     public FanOut FanOut(IReadOnlyList<DeployTarget>? targets = null, SwitchMode mode = SwitchMode.Together, ReleaseRun? run = null,
         ConnectServer? connect = null, int attempts = 3, RecordingProgress? progress = null) =>
         new(targets ?? Targets(), connect ?? Connect(), run ?? Run("run-test-a"), Release,
-            new FanOutOptions { RemoteRoot = RemoteRoot, Attempts = attempts, RetryDelay = TimeSpan.FromMilliseconds(50), Switch = mode, AttemptTimeout = AttemptTimeout },
+            new FanOutOptions { RemoteRoot = Build.Deployment.RemoteRoot.Of(RemoteRoot), Attempts = attempts, RetryDelay = TimeSpan.FromMilliseconds(50), Switch = mode, AttemptTimeout = AttemptTimeout },
             progress ?? Progress, TimeProvider.System);
 
     public static ReleaseRun Run(string id) => new(id, "testhost", 4242, "tester", null, null);
@@ -206,7 +206,7 @@ public sealed class DeployBed : IAsyncDisposable
     public async Task<DeployReport> RollbackAsync(string? release = null, IReadOnlyList<DeployTarget>? targets = null)
     {
         var report = new DeployReport { Operation = "rollback", StartedAt = DateTimeOffset.UtcNow };
-        await FanOut(targets).RollbackAsync(release, report, CancellationToken.None);
+        await FanOut(targets).RollbackAsync(release is null ? null : ReleaseId.Parse(release), report, CancellationToken.None);
         return report;
     }
 

@@ -155,7 +155,7 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
         bed.Write("index.html", "<html>planned <a href=\"/atom.xml\">feed</a></html>\n");
         using (var connection = await bed.Connector().ConnectAsync(bed.Targets()[0], CancellationToken.None))
         {
-            var crashed = new Build.Deployment.Release.ReleaseSession(connection.Shell, bed.RootOf("server1"), DeployBed.Run("run-crashed"), bed.Release, TimeProvider.System);
+            var crashed = new Build.Deployment.Release.ReleaseSession(connection.Shell, Build.Deployment.RemoteRoot.Of(bed.RootOf("server1")), DeployBed.Run("run-crashed"), bed.Release, TimeProvider.System);
             await crashed.PrepareAsync(withManifest: false, CancellationToken.None);
         }
         var before = DeployBed.Snapshot(bed.RootOf("server1"));
@@ -169,7 +169,7 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
         Assert.Equal(("planned", 1), ((string?)json["servers"]![0]!["outcome"], (int)json["servers"]![0]!["files_sent"]!));
         // At -v verbose the plan names the files, and its figures agree with the report (singular, too).
         var size = new FileInfo(Path.Join(bed.Site, "index.html")).Length;
-        Assert.Contains($"server1: would send index.html ({size} B)", plan.Stdout);
+        Assert.Contains($"server1: would-send index.html ({size} B)", plan.Stdout);
         Assert.Contains($"send 1 file ({size} B)", plan.Stdout);
         Assert.Equal(size, (long)json["servers"]![0]!["bytes_sent"]!);
 

@@ -110,7 +110,7 @@ public sealed class FanOutDeployTests(DeployServers servers, ITestOutputHelper o
         // Another run holds server1's lock: a plan neither waits for it nor takes it.
         using var connection = await bed.Connector().ConnectAsync(bed.Targets()[0], CancellationToken.None);
         var other = new Build.Deployment.Release.ReleaseSession(connection.Shell,
-            bed.RootOf("server1"), DeployBed.Run("run-other"), bed.Release, TimeProvider.System);
+            Build.Deployment.RemoteRoot.Of(bed.RootOf("server1")), DeployBed.Run("run-other"), bed.Release, TimeProvider.System);
         await other.PrepareAsync(withManifest: false, CancellationToken.None);
         var before = bed.Targets().ToDictionary(t => t.Name, t => DeployBed.Snapshot(bed.RootOf(t.Name)));
 

@@ -1,6 +1,7 @@
 using System.Runtime.Versioning;
 using Build.Deployment;
 using Build.Deployment.Release;
+using Build.Deployment.Progress;
 using Build.Settings;
 using Build.Tests.Deployment.Release;
 using Build.Deployment.Reports;
@@ -57,7 +58,7 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
             bed.Progress.OnPhase = (server, phase) =>
             {
                 // Arm the cut once, when server1's first upload attempt starts: reset its connection 60 KB into the stream.
-                if (server == "server1" && phase == "upload" && Interlocked.Exchange(ref armed, 1) == 0) proxy.CutOnceAfter(60_000);
+                if (server == "server1" && phase == DeployPhase.Upload && Interlocked.Exchange(ref armed, 1) == 0) proxy.CutOnceAfter(60_000);
             };
             var report = await bed.DeployAsync();
             bed.Progress.OnPhase = null;
@@ -124,7 +125,7 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         Directory.CreateDirectory(locked);
         File.SetUnixFileMode(locked, (UnixFileMode)0b111_101_101);
         var fanOut = new FanOut(bed.Targets(), bed.Connect(), DeployBed.Run("run-ro"), bed.Release,
-            new FanOutOptions { RemoteRoot = Path.Join(locked, "{server}"), Attempts = 4, RetryDelay = TimeSpan.FromMilliseconds(50) },
+            new FanOutOptions { RemoteRoot = RemoteRoot.Of(Path.Join(locked, "{server}")), Attempts = 4, RetryDelay = TimeSpan.FromMilliseconds(50) },
             bed.Progress, TimeProvider.System);
         var report = await bed.DeployAsync(fanOut);
         output.WriteLine(bed.Progress.ToString());
@@ -189,7 +190,7 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         // server3 loses its lock just before its switch: its switch fails while server1 and server2 switch.
         bed.Progress.OnPhase = (server, phase) =>
         {
-            if (server == "server3" && phase == "switch") Directory.Delete(Path.Join(bed.RootOf("server3"), ".deploy", "lock"), recursive: true);
+            if (server == "server3" && phase == DeployPhase.Switch) Directory.Delete(Path.Join(bed.RootOf("server3"), ".deploy", "lock"), recursive: true);
         };
         var report = await bed.DeployAsync();
         bed.Progress.OnPhase = null;
@@ -231,7 +232,7 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
 
         // Run A uploads slowly through the capped proxy; run B starts once A holds the lock.
         var aUploading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var progressA = new RecordingProgress { OnPhase = (_, phase) => { if (phase == "upload") aUploading.TrySetResult(); } };
+        var progressA = new RecordingProgress { OnPhase = (_, phase) => { if (phase == DeployPhase.Upload) aUploading.TrySetResult(); } };
         var reportA = new DeployReport { Operation = "deploy", StartedAt = DateTimeOffset.UtcNow };
         var runA = bed.FanOut(run: DeployBed.Run("run-a"), progress: progressA).DeployAsync(Task.FromResult(candidateA), reportA, CancellationToken.None);
         await aUploading.Task.WaitAsync(TimeSpan.FromSeconds(60));
@@ -272,7 +273,7 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         bed.Generate(files: 4);
         using (var connection = await bed.Connector().ConnectAsync(bed.Targets()[0], CancellationToken.None))
         {
-            var crashed = new ReleaseSession(connection.Shell, bed.RootOf("server1"), DeployBed.Run("run-crashed"), bed.Release, TimeProvider.System);
+            var crashed = new ReleaseSession(connection.Shell, RemoteRoot.Of(bed.RootOf("server1")), DeployBed.Run("run-crashed"), bed.Release, TimeProvider.System);
             await crashed.PrepareAsync(withManifest: false, CancellationToken.None);
         }
         Assert.True(bed.Locked("server1"));
@@ -284,7 +285,8 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         var report = new DeployReport { Operation = "unlock", StartedAt = DateTimeOffset.UtcNow };
         await bed.FanOut().ForEachAsync(report, async (target, session, ct) =>
         {
-            var (was, owner) = await session.UnlockAsync(ct);
+            // The crashed run's heartbeat is seconds old: only --force-unlock removes it before --lock-timeout.
+            var (was, owner, _) = await session.UnlockAsync(force: true, ct);
             owners.Add($"{target.Name}:{was}:{owner}");
             return Outcome.Unchanged;
         }, CancellationToken.None);
@@ -307,7 +309,7 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
 
         using var cancel = new CancellationTokenSource();
         var upstreamAtUpload = -1L;
-        bed.Progress.OnPhase = (server, phase) => { if (server == "server1" && phase == "upload") Interlocked.Exchange(ref upstreamAtUpload, proxy.BytesUpstream); };
+        bed.Progress.OnPhase = (server, phase) => { if (server == "server1" && phase == DeployPhase.Upload) Interlocked.Exchange(ref upstreamAtUpload, proxy.BytesUpstream); };
         var candidate = await bed.CandidateAsync();
         var report = new DeployReport { Operation = "deploy", StartedAt = DateTimeOffset.UtcNow };
         var run = bed.FanOut(mode: SwitchMode.Independent).DeployAsync(Task.FromResult(candidate), report, cancel.Token);

@@ -48,7 +48,8 @@ public sealed class SettingsTests : IDisposable
         Assert.Equal(new RetrySettings(3, TimeSpan.FromSeconds(2)), s.Deploy.Retry);
         Assert.Equal(TailnetMode.Auto, s.Tailnet.Mode);
         Assert.Equal(TimeSpan.FromSeconds(20), s.Ssh.ConnectTimeout);
-        Assert.Equal(TimeSpan.FromMinutes(10), s.Deploy.LockTimeout);
+        Assert.Equal(TimeSpan.FromMinutes(2), s.Deploy.LockTimeout);
+        Assert.False(s.Deploy.ForceUnlock);
         Assert.Equal(["tag:ci"], s.Tailnet.Tags);
         Assert.Equal(TimeSpan.FromSeconds(60), s.Tailnet.Timeout);
         Assert.Equal(TimeSpan.FromSeconds(15), s.Tailnet.ReadyTimeout);
@@ -168,6 +169,9 @@ public sealed class SettingsTests : IDisposable
     [InlineData("hosts", "DEPLOY_HOSTS", "a=1.2.3.4:0")]
     [InlineData("hosts", "DEPLOY_HOSTS", "a=:22")]
     [InlineData("hosts", "DEPLOY_HOSTS", "a=bad host!:22")]
+    [InlineData("hosts", "DEPLOY_HOSTS", "a=192.0.2.7:22,b=192.0.2.7")]
+    [InlineData("lock-timeout", "DEPLOY_LOCK_TIMEOUT", "25h")]
+    [InlineData("force-unlock", "DEPLOY_FORCE_UNLOCK", "maybe")]
     [InlineData("retry-delay", "DEPLOY_RETRY_DELAY", "5ms")]
     [InlineData("retry-delay", "DEPLOY_RETRY_DELAY", "11m")]
     [InlineData("lock-wait", "DEPLOY_LOCK_WAIT", "25h")]
@@ -201,7 +205,7 @@ public sealed class SettingsTests : IDisposable
     {
         Arg("remote-root", root);
         Assert.Throws<SettingsException>(() => Resolve());
-        Assert.Throws<SettingsException>(() => Build.Deployment.Release.ReleaseSession.ValidateRoot(root));
+        Assert.Throws<SettingsException>(() => Build.Deployment.RemoteRoot.Of(root)); // what FanOutOptions.From and the tests use
         Assert.Null(Build.Deployment.RemoteRoot.Parse(root, out _));
         Assert.Equal("/srv/blog/web1", Build.Deployment.RemoteRoot.Parse("/srv/blog/{server}/", out _)!.Value.For("web1").Path);
     }
@@ -238,6 +242,7 @@ public sealed class SettingsTests : IDisposable
     [Theory]
     [InlineData("retry-delay", "10ms", "9ms", "10 ms to 10 min")]
     [InlineData("connect-timeout", "1s", "999ms", "1 s to 24 h")]
+    [InlineData("lock-timeout", "10s", "9s", "10 s to 24 h")]
     public void Each_duration_has_a_range_that_the_error_names(string argument, string lowest, string below, string range)
     {
         Arg(argument, lowest);
@@ -246,6 +251,24 @@ public sealed class SettingsTests : IDisposable
         var e = Assert.Throws<SettingsException>(() => Resolve());
         Assert.Contains($"--{argument}", e.Message);
         Assert.Contains(range, e.Message);
+    }
+
+    [Fact]
+    public void Two_hosts_on_one_server_and_directory_are_refused_and_allowed_with_a_directory_each()
+    {
+        Arg("hosts", "a=192.0.2.7:2222,b=192.0.2.7:2222");
+        var e = Assert.Throws<SettingsException>(() => Resolve());
+        Assert.Contains("\"b\" and \"a\" are the same server", e.Message);
+        Assert.Contains("/var/www/blog", e.Message);
+        Assert.Equal(ExitCodes.BadSettings, e.ExitCode);
+
+        Arg("remote-root", "/srv/{server}");
+        Assert.Equal(2, Resolve().Selection.Hosts.Count);
+        Arg("remote-root", "/srv/blog");
+        Arg("hosts", "a=192.0.2.7:2222,b=192.0.2.7:22");
+        Assert.Equal(2, Resolve().Selection.Hosts.Count);
+        Arg("force-unlock", "true");
+        Assert.True(Resolve().Deploy.ForceUnlock);
     }
 
     [Fact]

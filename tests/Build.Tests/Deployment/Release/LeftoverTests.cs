@@ -37,13 +37,13 @@ public sealed class LeftoverTests
         var root = dir.Path;
         Directory.CreateDirectory(Path.Join(root, "releases"));
         Directory.CreateDirectory(Path.Join(root, ".deploy", "lock"));
-        File.WriteAllText(Path.Join(root, ".deploy", "lock", "owner"), "run=run-x\n");
+        File.WriteAllText(Path.Join(root, ".deploy", "lock", "owner"), "run=run-x\ntarget=web\n");
         var start = new ProcessStartInfo(shell == "busybox" ? "busybox" : "dash")
         {
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
         if (shell == "busybox") start.ArgumentList.Add("sh");
-        foreach (var a in new[] { "-c", RemoteScripts.Upload, "sh", root, "run-x" }) start.ArgumentList.Add(a);
+        foreach (var a in new[] { "-c", RemoteScripts.Upload, "sh", root, "run-x/web" }) start.ArgumentList.Add(a);
         using var process = Process.Start(start)!;
         await process.StandardInput.WriteAsync("20260101T000000Z-0123abcd 1 1 - 0 1 nonce\n");
         await process.StandardInput.FlushAsync();

@@ -12,7 +12,7 @@ public enum ShellFlavor
     Gnu,
     /// <summary>BusyBox sh with BusyBox applets only.</summary>
     BusyBox,
-    /// <summary>dash with only the assumed tools: sh, tar, mkdir, mv, ln, rm, cat, ls (no stream hash possible).</summary>
+    /// <summary>dash with only the assumed tools: sh, tar, mkdir, mv, ln, rm, cat, ls, find, date (no stream hash possible).</summary>
     Minimal,
 }
 
@@ -25,7 +25,7 @@ public enum ShellFlavor
 [UnsupportedOSPlatform("windows")]
 public sealed class LocalShell : IRemoteShell, IDisposable
 {
-    private static readonly string[] Required = ["sh", "tar", "mkdir", "mv", "ln", "rm", "cat", "ls"];
+    private static readonly string[] Required = ["sh", "tar", "mkdir", "mv", "ln", "rm", "cat", "ls", "find", "date"];
     private static readonly string[] Optional = ["sha256sum", "tee", "mkfifo", "gzip", "awk"];
     private readonly string toolDirectory;
     private bool dead;
@@ -58,7 +58,13 @@ public sealed class LocalShell : IRemoteShell, IDisposable
     /// <summary>Completed when a stream stalls at <see cref="StallAfterBytes"/>.</summary>
     public TaskCompletionSource Stalled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>The shell's umask, as a login profile may leave it (null: inherited).</summary>
+    public string? Umask { get; set; }
+
     public int Calls => calls;
+
+    /// <summary>The "connection" was cut: every later call fails.</summary>
+    public bool Dead => dead;
 
     private int calls;
 
@@ -91,7 +97,7 @@ public sealed class LocalShell : IRemoteShell, IDisposable
             start.FileName = Path.Join(toolDirectory, "sh");
         }
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(script);
+        start.ArgumentList.Add(Umask is null ? script : $"umask {Umask}\n{script}");
         start.ArgumentList.Add("sh");
         foreach (var argument in arguments)
             start.ArgumentList.Add(argument);

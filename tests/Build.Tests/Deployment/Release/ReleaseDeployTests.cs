@@ -1,4 +1,5 @@
 using Build.Deployment.Release;
+using Build.Deployment.Reports;
 
 using System.Runtime.Versioning;
 
@@ -18,46 +19,46 @@ public sealed class ReleaseDeployTests
         kit.Write("old/page.html", "to be deleted");
 
         var first = await kit.DeployAsync();
-        Assert.Equal(DeployOutcome.Deployed, first.Outcome);
-        Assert.Null(first.PreviousReleaseId);
+        Assert.Equal(Outcome.Deployed, first.Report.Outcome);
+        Assert.Null(first.Report.PreviousReleaseId);
         Assert.Equal(42, first.Upload!.FilesSent);
         Assert.Equal(0, first.Upload.FilesLinked);
-        Assert.Equal(first.ReleaseId, kit.CurrentId());
-        Assert.Equal($"releases/{first.ReleaseId}", new FileInfo(kit.Current).LinkTarget);
+        Assert.Equal(first.Id(), kit.CurrentId());
+        Assert.Equal($"releases/{first.Id()}", new FileInfo(kit.Current).LinkTarget);
         Assert.True(first.Upload.StreamHashVerified);
         ReleaseTestKit.AssertSameTree(kit.Site, kit.Current);
-        Assert.True(File.Exists(Path.Join(kit.Root, ".deploy", "manifests", first.ReleaseId + ".json")));
+        Assert.True(File.Exists(Path.Join(kit.Root, ".deploy", "manifests", first.Id() + ".json")));
 
         kit.Write("index.html", "<h1>home, edited</h1>");
         File.Delete(Path.Join(kit.Site, "old", "page.html"));
         Directory.Delete(Path.Join(kit.Site, "old"));
         var second = await kit.DeployAsync();
-        Assert.Equal(DeployOutcome.Deployed, second.Outcome);
-        Assert.Equal(first.ReleaseId, second.PreviousReleaseId);
+        Assert.Equal(Outcome.Deployed, second.Report.Outcome);
+        Assert.Equal(first.Id(), second.Report.PreviousReleaseId);
         Assert.Equal(1, second.Upload!.FilesSent);
         Assert.Equal(40, second.Upload.FilesLinked);
         Assert.Equal(1, second.Upload.FilesRemoved);
-        Assert.Equal(second.ReleaseId, kit.CurrentId());
+        Assert.Equal(second.Id(), kit.CurrentId());
         ReleaseTestKit.AssertSameTree(kit.Site, kit.Current);
         Assert.False(File.Exists(Path.Join(kit.Current, "old", "page.html")));
 
         // Unchanged files are the same inodes as in the previous release; the changed one is not.
         var linked = "2025/01/post-0/index.html";
-        Assert.Equal(ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(first.ReleaseId), linked)), ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(second.ReleaseId), linked)));
-        Assert.NotEqual(ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(first.ReleaseId), "index.html")), ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(second.ReleaseId), "index.html")));
-        Assert.Equal("<h1>home</h1>", File.ReadAllText(Path.Join(kit.ReleaseDir(first.ReleaseId), "index.html")));
+        Assert.Equal(ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(first.Id()), linked)), ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(second.Id()), linked)));
+        Assert.NotEqual(ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(first.Id()), "index.html")), ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(second.Id()), "index.html")));
+        Assert.Equal("<h1>home</h1>", File.ReadAllText(Path.Join(kit.ReleaseDir(first.Id()), "index.html")));
 
         var third = await kit.DeployAsync();
-        Assert.Equal(DeployOutcome.Unchanged, third.Outcome);
-        Assert.Equal(second.ReleaseId, third.ReleaseId);
+        Assert.Equal(Outcome.Unchanged, third.Report.Outcome);
+        Assert.Equal(second.Id(), third.Id());
         Assert.Null(third.Upload);
-        Assert.Equal(second.ReleaseId, kit.CurrentId());
-        Assert.Equal([first.ReleaseId, second.ReleaseId], kit.ReleaseNames());
+        Assert.Equal(second.Id(), kit.CurrentId());
+        Assert.Equal([first.Id(), second.Id()], kit.ReleaseNames());
         Assert.False(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
 
         var log = File.ReadAllLines(Path.Join(kit.Root, ".deploy", "log"));
         Assert.Equal(3, log.Length);
-        Assert.Contains($"release={second.ReleaseId}", log[1]);
+        Assert.Contains($"release={second.Id()}", log[1]);
         Assert.Contains("outcome=deployed", log[1]);
         Assert.Contains("commit=abc123", log[1]);
         Assert.Contains("pipeline=https://ci.example/pipeline/1", log[1]);
@@ -73,7 +74,7 @@ public sealed class ReleaseDeployTests
         kit.Write("script.cgi", "#!/bin/sh\necho hi\n", 0b110_100_100);
         kit.Write("other.html", "other");
         var first = await kit.DeployAsync();
-        var liveFile = Path.Join(kit.ReleaseDir(first.ReleaseId), "script.cgi");
+        var liveFile = Path.Join(kit.ReleaseDir(first.Id()), "script.cgi");
         var liveTime = File.GetLastWriteTimeUtc(liveFile);
 
         File.SetUnixFileMode(Path.Join(kit.Site, "script.cgi"), (UnixFileMode)0b111_101_101);
@@ -108,7 +109,7 @@ public sealed class ReleaseDeployTests
         Assert.Equal(names.Length, first.Upload!.FilesSent);
         ReleaseTestKit.AssertSameTree(kit.Site, kit.Current);
         Assert.False(File.Exists(Path.Join(kit.Root, "pwned")));
-        Assert.False(File.Exists(Path.Join(kit.ReleaseDir(first.ReleaseId), "pwned")));
+        Assert.False(File.Exists(Path.Join(kit.ReleaseDir(first.Id()), "pwned")));
 
         // Hard-link entries carry the same names: change one file, link all the awkward ones.
         kit.Write("index.html", "new");
@@ -117,6 +118,6 @@ public sealed class ReleaseDeployTests
         Assert.Equal(names.Length, second.Upload.FilesLinked);
         ReleaseTestKit.AssertSameTree(kit.Site, kit.Current);
         foreach (var name in names)
-            Assert.Equal(ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(first.ReleaseId), name)), ReleaseTestKit.Inode(Path.Join(kit.Current, name)));
+            Assert.Equal(ReleaseTestKit.Inode(Path.Join(kit.ReleaseDir(first.Id()), name)), ReleaseTestKit.Inode(Path.Join(kit.Current, name)));
     }
 }

@@ -1,5 +1,7 @@
 using System.Runtime.Versioning;
+using Build.Deployment;
 using Build.Deployment.Release;
+using Build.Deployment.Reports;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Build.Tests.Deployment.Release;
@@ -19,7 +21,7 @@ public sealed class ReleaseLifecycleTests
             kit.Write("index.html", version);
             kit.Write($"{version}.html", version);
             var result = await kit.DeployAsync();
-            snapshots.Add((result.ReleaseId, ReleaseTestKit.Tree(kit.Site)));
+            snapshots.Add((result.Id(), ReleaseTestKit.Tree(kit.Site)));
         }
         var session = kit.Session();
 
@@ -40,12 +42,12 @@ public sealed class ReleaseLifecycleTests
         Assert.Equal(ReleaseFailure.NoRollbackTarget, none.Kind);
 
         // An explicit id goes anywhere, even to a release marked bad (which loses its mark).
-        var explicitly = await session.RollbackAsync(snapshots[2].Id, CancellationToken.None);
+        var explicitly = await session.RollbackAsync(ReleaseId.Parse(snapshots[2].Id), CancellationToken.None);
         Assert.Equal(snapshots[2].Id, explicitly.To);
         Assert.Equal(snapshots[2].Tree, ReleaseTestKit.Tree(kit.Current), new TreeComparer());
         Assert.False(File.Exists(Path.Join(kit.Root, ".deploy", "bad", snapshots[2].Id)));
 
-        var missing = await Assert.ThrowsAsync<ReleaseException>(() => session.RollbackAsync("20200101T000000Z-deadbeef", CancellationToken.None));
+        var missing = await Assert.ThrowsAsync<ReleaseException>(() => session.RollbackAsync(ReleaseId.Parse("20200101T000000Z-deadbeef"), CancellationToken.None));
         Assert.Equal(ReleaseFailure.MissingRelease, missing.Kind);
         Assert.Equal(snapshots[2].Id, kit.CurrentId());
         Assert.False(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
@@ -75,7 +77,7 @@ public sealed class ReleaseLifecycleTests
         for (var i = 0; i < 4; i++)
         {
             kit.Write("index.html", $"version {i}");
-            ids.Add((await kit.DeployAsync()).ReleaseId);
+            ids.Add((await kit.DeployAsync()).Id());
         }
         Assert.Equal(ids[2..], kit.ReleaseNames());
         Assert.False(File.Exists(Path.Join(kit.Root, ".deploy", "manifests", ids[0] + ".json")));
@@ -87,7 +89,7 @@ public sealed class ReleaseLifecycleTests
         Assert.Equal(ids[2], kit.CurrentId());
         kit.Write("index.html", "version 4");
         var next = await kit.DeployAsync();
-        Assert.Equal([ids[2], ids[3], next.ReleaseId], kit.ReleaseNames());
+        Assert.Equal([ids[2], ids[3], next.Id()], kit.ReleaseNames());
         Assert.Equal(ids[2], (await session.InspectAsync(false, CancellationToken.None)).RollbackTarget);
     }
 
@@ -168,25 +170,28 @@ public sealed class ReleaseLifecycleTests
         kit.Generate(30, 20_000, seed: 2);
         var candidate = await kit.CandidateAsync();
         kit.Shell.CutAfterBytes = 200_000;
-        await Assert.ThrowsAsync<IOException>(() => kit.Session().DeployAsync(candidate, CancellationToken.None));
+        // The client dies with its connection (no clean-up reaches the server), as a killed CI job does.
+        kit.ReconnectsAfterCut = false;
+        var cut = await kit.TryDeployAsync(candidate);
+        Assert.Equal(ServerStage.Failed, cut.Stage);
+        Assert.Contains("connection cut", cut.Report.Error);
 
         // The connection died mid-stream: current is untouched, only a .partial and our lock remain.
-        Assert.Equal(first.ReleaseId, kit.CurrentId());
+        Assert.Equal(first.Id(), kit.CurrentId());
         Assert.Equal(before, ReleaseTestKit.Tree(kit.Current), new TreeComparer());
         // Staging only: the .partial, and the .deploy of the parts' markers if a part had finished before the cut.
-        var staging = kit.ReleaseNames().Where(n => n != first.ReleaseId).ToList();
+        var staging = kit.ReleaseNames().Where(n => n != first.Id()).ToList();
         Assert.Contains($".{candidate.ReleaseId}.partial", staging);
         Assert.All(staging, n => Assert.Contains(n, new[] { $".{candidate.ReleaseId}.partial", $".{candidate.ReleaseId}.deploy" }));
         Assert.True(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
         Assert.False(File.Exists(Path.Join(kit.Root, ".deploy", "manifests", candidate.ReleaseId + ".json")));
 
         // A new connection, same run: re-takes its lock, removes the stale staging directory, deploys.
-        kit.Shell.Dispose();
-        kit.Shell = new LocalShell(flavor);
-        var retry = await kit.Session().DeployAsync(candidate, CancellationToken.None);
-        Assert.Equal(DeployOutcome.Deployed, retry.Outcome);
-        Assert.Equal(staging.Count, retry.StaleStagingRemoved);
-        Assert.Equal([first.ReleaseId, candidate.ReleaseId], kit.ReleaseNames());
+        kit.ReconnectsAfterCut = true;
+        var retry = await kit.DeployAsync(candidate);
+        Assert.Equal(Outcome.Deployed, retry.Report.Outcome);
+        Assert.Equal(staging.Count, retry.Remote!.StaleStagingRemoved);
+        Assert.Equal([first.Id(), candidate.ReleaseId], kit.ReleaseNames());
         ReleaseTestKit.AssertSameTree(kit.Site, kit.Current);
     }
 
@@ -204,15 +209,15 @@ public sealed class ReleaseLifecycleTests
 
         kit.Shell.StallAfterBytes = 100_000; // each of the three parts holds about 200 KB
         using var cancel = new CancellationTokenSource();
-        var deploy = kit.Session().DeployAsync(candidate, cancel.Token);
+        var deploy = kit.TryDeployAsync(candidate, cancellationToken: cancel.Token);
         await kit.Shell.Stalled.Task.WaitAsync(TimeSpan.FromSeconds(60));
         // The stream is held; what the server had read of it reaches the disk a moment later.
         await Support.Poll.UntilAsync(() => Directory.Exists(kit.ReleaseDir($".{candidate.ReleaseId}.partial")), TimeSpan.FromSeconds(30), "the upload to start");
         cancel.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => deploy);
 
-        Assert.Equal(first.ReleaseId, kit.CurrentId());
-        Assert.Equal([first.ReleaseId], kit.ReleaseNames());
+        Assert.Equal(first.Id(), kit.CurrentId());
+        Assert.Equal([first.Id()], kit.ReleaseNames());
         Assert.False(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
         Assert.Contains("outcome=failed", File.ReadAllLines(Path.Join(kit.Root, ".deploy", "log"))[^1]);
     }
@@ -232,19 +237,19 @@ public sealed class ReleaseLifecycleTests
         var state = await session.PrepareAsync(true, CancellationToken.None);
         var upload = await session.UploadAsync(candidate, ReleaseSession.Plan(candidate, state), gzip: state.CanGzip, CancellationToken.None);
         Assert.Equal(1, upload.FilesSent);
-        Assert.Equal([first.ReleaseId, candidate.ReleaseId], kit.ReleaseNames());
-        Assert.Equal(first.ReleaseId, kit.CurrentId());
+        Assert.Equal([first.Id(), candidate.ReleaseId], kit.ReleaseNames());
+        Assert.Equal(first.Id(), kit.CurrentId());
 
         // The result of that upload was lost (cut after the rename): the retry of the same run re-stages it.
         var retry = kit.Session();
         var again = await retry.PrepareAsync(true, CancellationToken.None);
         Assert.Equal(LockAcquisition.Retaken, again.Lock);
         await retry.UploadAsync(candidate, ReleaseSession.Plan(candidate, again), gzip: false, CancellationToken.None);
-        Assert.Equal([first.ReleaseId, candidate.ReleaseId], kit.ReleaseNames());
+        Assert.Equal([first.Id(), candidate.ReleaseId], kit.ReleaseNames());
 
-        await retry.AbortAsync(candidate.ReleaseId, "another server failed", CancellationToken.None);
-        Assert.Equal([first.ReleaseId], kit.ReleaseNames());
-        Assert.Equal(first.ReleaseId, kit.CurrentId());
+        await retry.AbortAsync(ReleaseId.Parse(candidate.ReleaseId), "another server failed", CancellationToken.None);
+        Assert.Equal([first.Id()], kit.ReleaseNames());
+        Assert.Equal(first.Id(), kit.CurrentId());
         Assert.False(File.Exists(Path.Join(kit.Root, ".deploy", "manifests", candidate.ReleaseId + ".json")));
         Assert.False(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
         Assert.Contains("error=another server failed", File.ReadAllLines(Path.Join(kit.Root, ".deploy", "log"))[^1]);
@@ -265,7 +270,7 @@ public sealed class ReleaseLifecycleTests
         Assert.Single((await kit.Session().InspectAsync(false, CancellationToken.None)).Partials);
         kit.Write("index.html", "two");
         var second = await kit.DeployAsync();
-        Assert.Equal(1, second.StaleStagingRemoved);
+        Assert.Equal(1, second.Remote!.StaleStagingRemoved);
         Assert.False(Directory.Exists(crashed));
     }
 
@@ -279,9 +284,10 @@ public sealed class ReleaseLifecycleTests
         File.WriteAllText(Path.Join(kit.Current, "index.html"), "hand-made site");
         kit.Write("index.html", "new");
 
-        var error = await Assert.ThrowsAsync<ReleaseException>(() => kit.DeployAsync());
-        Assert.Equal(ReleaseFailure.CurrentNotSymlink, error.Kind);
-        Assert.Contains("mv ", error.Message);
+        var error = (await kit.TryDeployAsync()).Report;
+        Assert.Equal(Outcome.Failed, error.Outcome);
+        Assert.Equal(ReleaseFailure.CurrentNotSymlink, error.FailureKind);
+        Assert.Contains("mv ", error.Error);
         Assert.Equal("hand-made site", File.ReadAllText(Path.Join(kit.Current, "index.html")));
         Assert.Equal(["current"], Directory.GetFileSystemEntries(kit.Root).Select(Path.GetFileName));
     }
@@ -296,14 +302,14 @@ public sealed class ReleaseLifecycleTests
         File.SetUnixFileMode(kit.Root, (UnixFileMode)0b101_101_101);
         kit.Write("index.html", "x");
 
-        var error = await Assert.ThrowsAsync<ReleaseException>(() => kit.DeployAsync());
-        Assert.Equal(ReleaseFailure.NotWritable, error.Kind);
-        Assert.Contains(kit.Root, error.Message);
-        Assert.False(error.Transient);
+        var error = (await kit.TryDeployAsync(attempts: 3)).Report;
+        Assert.Equal(ReleaseFailure.NotWritable, error.FailureKind);
+        Assert.Contains(kit.Root, error.Error);
+        Assert.DoesNotContain(kit.Progress.Lines, l => l.Contains(": retry", StringComparison.Ordinal)); // not transient
         Assert.Empty(Directory.GetFileSystemEntries(kit.Root));
 
         // A root that does not exist under an unwritable parent: same.
-        var deeper = new ReleaseSession(kit.Shell, kit.Root + "/sub/www", kit.Run, kit.Options, kit.Time);
+        var deeper = new ReleaseSession(kit.Shell, RemoteRoot.Of(kit.Root + "/sub/www"), kit.Run, kit.Options, kit.Time);
         var error2 = await Assert.ThrowsAsync<ReleaseException>(() => deeper.PrepareAsync(true, CancellationToken.None));
         Assert.Equal(ReleaseFailure.NotWritable, error2.Kind);
         Assert.Empty(Directory.GetFileSystemEntries(kit.Root));
@@ -372,9 +378,8 @@ public sealed class ReleaseLifecycleTests
         kit.Generate(30, 2000, seed: 9);
         var candidate = await kit.CandidateAsync();
         kit.Shell.CutAfterBytes = 20_000;
-        await Assert.ThrowsAnyAsync<Exception>(() => kit.Session().DeployAsync(candidate, CancellationToken.None));
-        kit.Shell = new LocalShell(flavor);
-        await kit.Session().DeployAsync(candidate, CancellationToken.None);
+        Assert.Equal(ServerStage.Failed, (await kit.TryDeployAsync(candidate)).Stage);
+        await kit.DeployAsync(candidate);
 
         stop.Cancel();
         await watcher;

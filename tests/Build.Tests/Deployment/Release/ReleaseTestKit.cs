@@ -1,12 +1,17 @@
 using System.Diagnostics;
-using Build.Deployment.Release;
-using Microsoft.Extensions.Time.Testing;
-
 using System.Runtime.Versioning;
+using Build.Deployment;
+using Build.Deployment.Release;
+using Build.Deployment.Reports;
+using Build.Settings;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Build.Tests.Deployment.Release;
 
-/// <summary>A site directory and a "server" root on this machine, plus helpers to deploy and inspect.</summary>
+/// <summary>
+/// A site directory and a "server" root on this machine, plus helpers to deploy (through the production path: a
+/// <see cref="FanOut"/> of one server whose connection is a <see cref="LocalShell"/>) and to inspect.
+/// </summary>
 [UnsupportedOSPlatform("windows")]
 public sealed class ReleaseTestKit : IDisposable
 {
@@ -42,19 +47,60 @@ public sealed class ReleaseTestKit : IDisposable
 
     public string Current => Path.Join(Root, "current");
 
+    public RemoteRoot RemoteRoot => RemoteRoot.Of(Root);
+
+    /// <summary>
+    /// A connection cut by <see cref="LocalShell.CutAfterBytes"/> stays dead; the next connect gets a fresh shell, as a
+    /// reconnect would, unless this is false: then the server is unreachable from the cut on (the client died with it).
+    /// </summary>
+    public bool ReconnectsAfterCut { get; set; } = true;
+
+    /// <summary>Phases and messages of the kit's deploys.</summary>
+    public RecordingProgress Progress { get; } = new();
+
     public ReleaseSession Session(ReleaseRun? run = null, TimeProvider? time = null) =>
-        new(Shell, Root, run ?? Run, Options, time ?? Time);
+        new(Shell, RemoteRoot, run ?? Run, Options, time ?? Time);
+
+    /// <summary>Connects to the kit's "server": the current shell, or a fresh one after a cut.</summary>
+    public ConnectServer Connect(LocalShell? shell = null) => (_, _) =>
+    {
+        if (shell is null && Shell.Dead)
+        {
+            if (!ReconnectsAfterCut) throw new IOException("Connection refused (simulated)");
+            Shell = new LocalShell(Shell.Flavor, Shell.RunAsUid);
+        }
+        return Task.FromResult(new ServerLink(shell ?? Shell, new NoConnection()));
+    };
+
+    /// <summary>
+    /// One deploy through the production path (lifecycle, retries, clean-up); the server's deploy whatever its outcome.
+    /// A cancelled deploy throws, as the fan-out does.
+    /// </summary>
+    public async Task<ServerDeploy> TryDeployAsync(ReleaseCandidate? candidate = null, ReleaseRun? run = null, LocalShell? shell = null,
+        ReleaseOptions? options = null, TimeProvider? time = null, int attempts = 1, CancellationToken cancellationToken = default)
+    {
+        candidate ??= await CandidateAsync();
+        var fanOut = new FanOut([new DeployTarget("local", "127.0.0.1")], Connect(shell), run ?? Run, options ?? Options,
+            new FanOutOptions { RemoteRoot = RemoteRoot, Attempts = attempts, RetryDelay = TimeSpan.FromMilliseconds(10), Switch = SwitchMode.Independent },
+            Progress, time ?? Time);
+        var report = new DeployReport { Operation = "deploy", StartedAt = DateTimeOffset.UnixEpoch, ReleaseId = candidate.ReleaseId };
+        var result = await fanOut.DeployAsync(Task.FromResult(candidate), report, cancellationToken);
+        return Assert.Single(result.Servers);
+    }
+
+    /// <summary><see cref="TryDeployAsync"/> that expects the server deployed or unchanged.</summary>
+    public async Task<ServerDeploy> DeployAsync(ReleaseCandidate? candidate = null, ReleaseRun? run = null, LocalShell? shell = null,
+        ReleaseOptions? options = null, TimeProvider? time = null)
+    {
+        var deploy = await TryDeployAsync(candidate, run, shell, options, time);
+        Assert.True(deploy.Stage == ServerStage.Finished, $"{deploy.Stage}: {deploy.Report.Error}\n{Progress}");
+        return deploy;
+    }
 
     public async Task<ReleaseCandidate> CandidateAsync(string commit = "abc123")
     {
         Time.Advance(TimeSpan.FromMinutes(1));
         return await ReleaseCandidate.CreateAsync(Site, commit, Time, CancellationToken.None);
-    }
-
-    public async Task<DeployResult> DeployAsync(ReleaseRun? run = null)
-    {
-        var candidate = await CandidateAsync();
-        return await Session(run).DeployAsync(candidate, CancellationToken.None);
     }
 
     public void Write(string path, string content, int mode = 0b110_100_100)
@@ -132,6 +178,13 @@ public sealed class ReleaseTestKit : IDisposable
         return long.Parse(text.Trim(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    private sealed class NoConnection : IDisposable
+    {
+        public void Dispose()
+        {
+        }
+    }
+
     public void Dispose()
     {
         Shell.Dispose();
@@ -143,4 +196,11 @@ public sealed class ReleaseTestKit : IDisposable
         {
         }
     }
+}
+
+/// <summary>Short forms for the kit's tests.</summary>
+public static class ServerDeployFacts
+{
+    /// <summary>The release the server serves after the deploy.</summary>
+    public static string Id(this ServerDeploy deploy) => deploy.Report.ReleaseId ?? throw new InvalidOperationException($"{deploy.Name} serves no known release: {deploy.Report.Error}");
 }

@@ -1,5 +1,6 @@
 using System.Formats.Tar;
 using System.Runtime.Versioning;
+using Build.Deployment;
 using Build.Deployment.Release;
 using Build.Settings;
 
@@ -99,20 +100,40 @@ public sealed class ReleaseUnitTests
     [InlineData("/var/../etc")]
     [InlineData("/var/./www")]
     [InlineData("/var/www\nx")]
+    [InlineData("//x")]
+    [InlineData("/var//www")]
     public void A_bad_remote_root_is_a_settings_error(string root)
     {
-        using var shell = new LocalShell(ShellFlavor.Gnu);
-        var error = Assert.Throws<SettingsException>(() => new ReleaseSession(shell, root, new ReleaseRun("r1", "h", 1, "w", null, null), new ReleaseOptions(), TimeProvider.System));
+        // One rule (RemoteRoot) for the setting and for every session: a session takes only a RemoteRoot.
+        var error = Assert.Throws<SettingsException>(() => RemoteRoot.Of(root));
         Assert.Contains("--remote-root", error.Message);
+        Assert.Null(RemoteRoot.Parse(root, out _));
+    }
+
+    [Theory]
+    [InlineData("20260101T000000Z-0123abcd", true)]
+    [InlineData("20260101T000000Z-0123ABCD", false)]
+    [InlineData("20260101T000000Z-0123abc", false)]
+    [InlineData("20260101T000000Z-0123abcd ", false)]
+    [InlineData("../20260101T000000Z-0123abcd", false)]
+    [InlineData("", false)]
+    public void A_release_id_is_checked_once_by_its_type(string text, bool valid)
+    {
+        Assert.Equal(valid, ReleaseId.IsValid(text));
+        Assert.Equal(valid, ReleaseId.TryParse(text) is not null);
+        Assert.Equal(valid, Build.Settings.ServerName.IsReleaseId(text));
+        if (valid) Assert.Equal(text, ReleaseId.Parse(text).Value);
+        else Assert.Throws<ArgumentException>(() => ReleaseId.Parse(text));
     }
 
     [Fact]
     public void Lock_owner_file_round_trips_and_log_lines_are_single_lines()
     {
         var run = new ReleaseRun("ci-42-abc", "runner\nevil", 9, "me", "https://ci/job/42", null);
-        var owner = run.Owner(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var owner = run.Owner(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero), "web-1", "0123456789abcdef");
         var parsed = LockOwner.Parse(owner.ToFileText().Split('\n'));
-        Assert.Equal(new LockOwner("ci-42-abc", "runner evil", 9, "https://ci/job/42", owner.Since), parsed);
+        Assert.Equal(new LockOwner("ci-42-abc", "web-1", "runner evil", 9, "https://ci/job/42", owner.Since, owner.Since, "0123456789abcdef"), parsed);
+        Assert.Equal("ci-42-abc/web-1", parsed!.Key);
         var line = run.LogLine(DateTimeOffset.UnixEpoch, "deploy", "20260101T000000Z-00000001", null, "sha", "failed", "boom\nbang");
         Assert.DoesNotContain('\n', line);
         Assert.StartsWith("1970-01-01T00:00:00Z\tdeploy\trelease=20260101T000000Z-00000001\tfrom=-\tcommit=sha\toutcome=failed", line);

@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using Build.Deployment;
 using Build.Deployment.Release;
+using Build.Deployment.Reports;
 
 using System.Runtime.Versioning;
 
@@ -142,7 +143,7 @@ public sealed class UploadPartTests
         Assert.Equal(1, single.Upload!.Streams);
         ReleaseTestKit.AssertSameTree(kit.Site, kit.Current);
         // Nothing of the parts is left over: no markers, no staging.
-        Assert.Equal([parallel.ReleaseId, single.ReleaseId], kit.ReleaseNames());
+        Assert.Equal([parallel.Id(), single.Id()], kit.ReleaseNames());
     }
 
     [Theory]
@@ -159,7 +160,7 @@ public sealed class UploadPartTests
         var parts = UploadPart.Split(candidate.Manifest, plan, maxParts: 2, minEntries: 1);
         var id = candidate.ReleaseId;
 
-        Task<RemoteResult> Part(int index, string upload) => kit.Shell.RunAsync(RemoteScripts.Upload, [kit.Root, kit.Run.RunId], async (stream, ct) =>
+        Task<RemoteResult> Part(int index, string upload) => kit.Shell.RunAsync(RemoteScripts.Upload, [kit.Root, $"{kit.Run.RunId}/default"], async (stream, ct) =>
         {
             await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"{id} {candidate.Manifest.Count} {candidate.Manifest.TotalBytes} - {index} 2 {upload}\n"), ct);
             await new ReleaseStream(candidate, null, parts[index], gzip: false).WriteAsync(stream, ct);
@@ -195,11 +196,11 @@ public sealed class UploadPartTests
         // A file of the last part vanishes after hashing: that part fails locally, the others are stopped.
         File.Delete(Path.Join(kit.Site, candidate.Manifest.Entries[^1].Path));
 
-        var error = await Assert.ThrowsAsync<ReleaseException>(() => kit.Session().DeployAsync(candidate, CancellationToken.None));
-        Assert.Equal(ReleaseFailure.BadInput, error.Kind);
-        Assert.Contains(Path.GetFileName(candidate.Manifest.Entries[^1].Path), error.Message);
-        Assert.Equal(first.ReleaseId, kit.CurrentId());
-        Assert.Equal([first.ReleaseId], kit.ReleaseNames());
+        var error = (await kit.TryDeployAsync(candidate)).Report;
+        Assert.Equal(ReleaseFailure.BadInput, error.FailureKind);
+        Assert.Contains(Path.GetFileName(candidate.Manifest.Entries[^1].Path), error.Error);
+        Assert.Equal(first.Id(), kit.CurrentId());
+        Assert.Equal([first.Id()], kit.ReleaseNames());
         Assert.False(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
         Assert.False(File.Exists(Path.Join(kit.Root, ".deploy", "manifests", candidate.ReleaseId + ".json")));
     }

@@ -132,14 +132,14 @@ public sealed class DeployReportTests
         var time = new FakeTimeProvider();
         var progress = new PlainProgress(lines.Add, time);
 
-        progress.Phase("server1", "connect");
+        progress.Phase("server1", DeployPhase.Connect);
         progress.Upload("server1", 100, 1000);
         progress.Upload("server1", 200, 1000);
         time.Advance(TimeSpan.FromSeconds(4));
         progress.Upload("server1", 500, 1000);
         progress.Upload("server1", 1000, 1000);
 
-        progress.Phase("server1", "switch", "current -> x");
+        progress.Phase("server1", DeployPhase.Switch, "current -> x");
         Assert.Equal(
             ["server1: connect (+0.00s)", "server1: upload 100 B of 1000 B", "server1: upload 500 B of 1000 B", "server1: upload 1000 B of 1000 B", "server1: switch current -> x (+4.00s)"],
             lines);

@@ -45,7 +45,7 @@ public sealed class MaxSessionsTests
             };
             var progress = new RecordingProgress();
             var fanOut = new FanOut([new DeployTarget("s", server.Address, server.Port)], connect, new ReleaseRun("run-max-1", "h", 1, "t", null, null),
-                new ReleaseOptions { MinFilesPerStream = 4 }, new FanOutOptions { RemoteRoot = root, Attempts = 1 }, progress, TimeProvider.System);
+                new ReleaseOptions { MinFilesPerStream = 4 }, new FanOutOptions { RemoteRoot = RemoteRoot.Of(root), Attempts = 1 }, progress, TimeProvider.System);
             var candidate = await ReleaseCandidate.CreateAsync(site, "abc", TimeProvider.System, timeout.Token);
             var report = new Build.Deployment.Reports.DeployReport { Operation = "deploy", StartedAt = DateTimeOffset.UtcNow };
 
