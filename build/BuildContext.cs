@@ -1,31 +1,40 @@
+using Build.Docker;
 using Build.Output;
 using Build.Processes;
 using Build.Sandbox;
 using Build.Settings;
+using Build.Tailnet;
 using Build.Tailnet.Policy;
 using Cake.Core;
+using Cake.Core.Diagnostics;
 using Cake.Frosting;
 
 namespace Build;
 
 /// <summary>
-/// The typed context every task gets: settings resolved once, the cancellation token, the
-/// redactor, the process runner, and what earlier tasks hand to later ones.
+/// The typed context every task gets: the settings groups the run's tasks declare (resolved once,
+/// before anything runs), the cancellation token, the redactor, the process runner, and what earlier
+/// tasks hand to later ones.
 /// </summary>
-public sealed class BuildContext : FrostingContext
+public sealed class BuildContext : FrostingContext, IDockerHost
 {
-    public BuildContext(ICakeContext context, Interruption interruption, Redactor redactor)
+    public BuildContext(ICakeContext context, Interruption interruption, Redactor redactor, RunOutcome outcome)
         : base(context)
     {
+        outcome.ContextCreated();
         Interruption = interruption;
         Redactor = redactor;
         Root = context.Environment.WorkingDirectory.FullPath;
+        _arguments = name => context.Arguments.GetArguments(name).ToArray();
+        // Cake.Frosting always passes the target on (Default when none is given).
+        var targets = context.Arguments.GetArguments("target") is { Count: > 0 } given ? given : ["Default"];
         try
         {
-            _arguments = name => context.Arguments.GetArguments(name).ToArray();
+            SettingsGroups.RequireKnown(targets, typeof(BuildContext).Assembly);
+            _groups = SettingsGroups.DeclaredBy(targets, typeof(BuildContext).Assembly);
             var arguments = _arguments;
             Sandbox = SandboxSettings.From(NewSource(arguments));
-            if (RunsTarget(context, "Sandbox"))
+            if (targets.Any(t => string.Equals(t, "Sandbox", StringComparison.OrdinalIgnoreCase)))
             {
                 // Said before any server starts: the sandbox target supplies these settings itself.
                 SandboxSettings.CheckNoClash(arguments, "--target=Sandbox");
@@ -35,12 +44,13 @@ public sealed class BuildContext : FrostingContext
                 var state = LocalSandbox.RunningIn(Root) ?? throw Sandbox.NotRunning();
                 arguments = SandboxSettings.Overlay(arguments, state, Sandbox.Origin);
             }
-            Resolve(NewSource(arguments));
+            _settings = SettingsGroups.Resolve(NewSource(arguments), _groups);
         }
-        catch (SettingsException e) when (OnlyForgetsNode(context))
+        catch (SettingsException e)
         {
-            // The after_script cleanup must run and exit 0 whatever the job's settings: it reports them instead.
-            _settingsError = e;
+            // The host only learns that the context failed; the exit code (2) is the pipeline's.
+            outcome.Failed(e);
+            throw;
         }
         Processes = new ProcessRunner(redactor);
         CommandLineOptions = context.Arguments.GetArguments()
@@ -48,56 +58,59 @@ public sealed class BuildContext : FrostingContext
             .ToList();
     }
 
-    private SettingsSource? _source;
-    private readonly Func<string, IReadOnlyList<string>> _arguments = _ => [];
+    private readonly Func<string, IReadOnlyList<string>> _arguments;
+    private readonly IReadOnlyList<Type> _groups;
+    private IReadOnlyDictionary<Type, object> _settings;
 
     private SettingsSource NewSource(Func<string, IReadOnlyList<string>> arguments) =>
-        new(arguments, Environment.GetEnvironmentVariable, Path.Join(Root, "deploy.json"));
+        new(arguments, Environment.GetEnvironmentVariable, Path.Join(Root, "deploy.json"), Root);
 
     /// <summary><c>--sandbox</c>: the deploy-side targets work on the running local sandbox.</summary>
     public SandboxSettings Sandbox { get; } = new(false, "default");
 
     /// <summary>
-    /// Points every setting the sandbox supplies (hosts, key, known_hosts, user, remote root, no tailnet)
-    /// at <paramref name="state"/>, for the Sandbox target once its servers run; the tasks after it
-    /// (JoinTailnet, FindServers, Deploy) then read them as they read any settings.
+    /// Points every setting the sandbox supplies (hosts, key, known_hosts, user, remote root, no tailnet,
+    /// health URL) at <paramref name="state"/>, for the Sandbox target once its servers run; the tasks
+    /// after it (JoinTailnet, FindServers, Deploy) then read them as they read any settings.
     /// </summary>
-    public void UseSandbox(SandboxState state) => Resolve(NewSource(SandboxSettings.Overlay(_arguments, state, "--target=Sandbox")));
-
-    /// <summary>Every settings record from one source: the constructor's, or the sandbox's once it runs.</summary>
-    private void Resolve(SettingsSource source)
-    {
-        _settings = BuildSettings.Resolve(source);
-        _health = Deployment.Health.HealthSettings.From(source);
-        _source = source;
-        _policy = null;
-    }
-
-    private static bool RunsTarget(ICakeContext context, string target) =>
-        context.Arguments.GetArguments("target").Any(t => string.Equals(t, target, StringComparison.OrdinalIgnoreCase));
+    public void UseSandbox(SandboxState state) =>
+        _settings = SettingsGroups.Resolve(NewSource(SandboxSettings.Overlay(_arguments, state, "--target=Sandbox")), _groups);
 
     /// <summary>The arguments given on the command line (name without dashes, value), for the retry command to repeat.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> CommandLineOptions { get; }
 
-    private BuildSettings? _settings;
-    private Deployment.Health.HealthSettings? _health;
-    private PolicySettings? _policy;
-    private readonly SettingsException? _settingsError;
+    /// <summary>The groups resolved for this run (those its tasks declare with <see cref="UsesSettingsAttribute"/>).</summary>
+    public IReadOnlyCollection<Type> SettingsGroupsResolved => _settings.Keys.ToList();
 
-    public BuildSettings Settings => _settings ?? throw new SettingsException(_settingsError!.Message, _settingsError);
+    /// <summary>A settings group the running task declared; reading an undeclared one is a bug in the task.</summary>
+    public T Settings<T>() where T : class, ISettingsGroup<T> =>
+        _settings.TryGetValue(typeof(T), out var group)
+            ? (T)group
+            : throw new InvalidOperationException($"{typeof(T).Name} was not resolved for this run: the task reading it must declare [UsesSettings(typeof({typeof(T).Name}))].");
+
+    public SiteSettings Site => Settings<SiteSettings>();
 
     /// <summary>The release marker and the health check after each switch (--release-marker, --health-*, --on-unhealthy).</summary>
-    public Deployment.Health.HealthSettings Health => _health ?? throw new SettingsException(_settingsError!.Message, _settingsError);
+    public Deployment.Health.HealthSettings Health => Settings<Deployment.Health.HealthSettings>();
 
-    /// <summary>The policy targets' settings, resolved when first used (only those targets need them).</summary>
-    public PolicySettings Policy => _policy ??= PolicySettings.Resolve(
-        _source ?? throw new SettingsException(_settingsError!.Message, _settingsError), Root);
+    public SshSettings Ssh => Settings<SshSettings>();
 
-    private static bool OnlyForgetsNode(ICakeContext context) =>
-        context.Arguments.GetArguments("target") is { Count: > 0 } targets &&
-        targets.All(t => string.Equals(t, "ForgetNode", StringComparison.OrdinalIgnoreCase));
+    public DeploySettings Deploy => Settings<DeploySettings>();
+
+    public ServerSelection Selection => Settings<ServerSelection>();
+
+    public TailnetSettings Tailnet => Settings<TailnetSettings>();
+
+    public TailscaleApiSettings TailscaleApi => Settings<TailscaleApiSettings>();
+
+    public PolicySettings Policy => Settings<PolicySettings>();
+
+    public CiImageSettings CiImage => Settings<CiImageSettings>();
 
     public Interruption Interruption { get; }
+
+    /// <summary>The docker on PATH, run through the pipeline's process runner (for the Docker aliases).</summary>
+    public DockerClient Docker => DockerClient.FromPath(Processes, Environment.GetEnvironmentVariable("PATH"), line => Log.Information("{0}", line));
 
     /// <summary>Cancelled by SIGINT/SIGTERM (a cancelled CI job); every long operation observes it.</summary>
     public CancellationToken CancellationToken => Interruption.Token;
@@ -112,10 +125,10 @@ public sealed class BuildContext : FrostingContext
     public string SiteSource => Path.Join(Root, "site");
 
     /// <summary>The directory to check and deploy: <c>--site-dir</c>, else the site the build generates.</summary>
-    public string SiteOutput => Settings.SiteDir is { } dir ? Path.GetFullPath(dir, Root) : Path.Join(SiteSource, "public");
+    public string SiteOutput => Site.SiteDir ?? Path.Join(SiteSource, "public");
 
     /// <summary>With <c>--site-dir</c> the site is already built: the build tasks skip.</summary>
-    public bool BuildsSite => Settings.SiteDir is null;
+    public bool BuildsSite => Site.SiteDir is null;
 
     public string Artifacts => Path.Join(Root, "artifacts");
 
@@ -123,7 +136,7 @@ public sealed class BuildContext : FrostingContext
     public GitLab.LogSections Sections { get; } = GitLab.LogSections.ForEnvironment(System.Environment.GetEnvironmentVariable);
 
     /// <summary>The tailnet session JoinTailnet started; the teardown leaves it.</summary>
-    public Tailnet.TailnetSession? Tailnet { get; set; }
+    public TailnetSession? TailnetSession { get; set; }
 
     /// <summary>Userspace networking: connect to servers through this SOCKS5 proxy.</summary>
     public System.Net.DnsEndPoint? Socks5Proxy { get; set; }

@@ -4,7 +4,7 @@ using Cake.Frosting;
 namespace Build;
 
 /// <summary>Setup and teardown around the whole run. The teardown always runs, whatever happened.</summary>
-public sealed class BuildLifetime : FrostingLifetime<BuildContext>
+public sealed class BuildLifetime(RunOutcome outcome) : FrostingLifetime<BuildContext>
 {
     public override void Setup(BuildContext context, ISetupContext info)
     {
@@ -12,6 +12,8 @@ public sealed class BuildLifetime : FrostingLifetime<BuildContext>
 
     public override void Teardown(BuildContext context, ITeardownContext info)
     {
+        // The failure the run ends with, for the exit code (the host itself only says "failed").
+        outcome.Failed(info.ThrownException);
         Tailnet.TailnetTeardown.Leave(context);
     }
 }

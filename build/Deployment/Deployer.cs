@@ -18,7 +18,7 @@ public sealed class Deployer(BuildContext context)
 
     public async Task DeployAsync()
     {
-        var settings = context.Settings;
+        var settings = context.Deploy;
         var token = context.CancellationToken;
         if (!Directory.Exists(context.SiteOutput))
             throw new Settings.SettingsException($"The site to deploy, {context.SiteOutput}, does not exist. Build it first (--target=Build) or point --site-dir at a built site.");
@@ -60,7 +60,7 @@ public sealed class Deployer(BuildContext context)
 
     private async Task DeployAllAsync(DeployReport report, Task<ReleaseCandidate> candidate)
     {
-        var settings = context.Settings;
+        var settings = context.Deploy;
         var token = context.CancellationToken;
         await RunAsync(report, "Deploy", async (fanOut, progress) =>
         {
@@ -80,8 +80,8 @@ public sealed class Deployer(BuildContext context)
 
     public async Task RollbackAsync()
     {
-        var report = new DeployReport { Operation = "rollback", StartedAt = _time.GetUtcNow(), ReleaseId = context.Settings.Release };
-        await RunAsync(report, "Rollback", (fanOut, _) => fanOut.RollbackAsync(ReleaseId.TryParse(context.Settings.Release), report, context.CancellationToken));
+        var report = new DeployReport { Operation = "rollback", StartedAt = _time.GetUtcNow(), ReleaseId = context.Deploy.Release };
+        await RunAsync(report, "Rollback", (fanOut, _) => fanOut.RollbackAsync(ReleaseId.TryParse(context.Deploy.Release), report, context.CancellationToken));
     }
 
     public async Task ReleasesAsync()
@@ -94,7 +94,7 @@ public sealed class Deployer(BuildContext context)
             var state = await session.InspectAsync(withManifest: false, ct);
             // What the web server serves, next to what current points at: they differ when its root is not <root>/current.
             var serves = gate is null ? null : await gate.ServesAsync(target, ct);
-            context.Information(ReleaseListing.Format(target.Name, session.Root.Path, state, _time.GetUtcNow(), context.Settings.LockTimeout, serves));
+            context.Information(ReleaseListing.Format(target.Name, session.Root.Path, state, _time.GetUtcNow(), context.Deploy.LockTimeout, serves));
             return Outcome.Unchanged;
         }, context.CancellationToken), writeReport: false);
     }
@@ -109,9 +109,9 @@ public sealed class Deployer(BuildContext context)
         await RunAsync(report, "Unlock", (fanOut, _) => fanOut.ForEachAsync(report, async (target, session, ct) =>
         {
             // A lock whose heartbeat is fresh belongs to a deploy that is running: refused (a failure naming it) unless --force-unlock.
-            var (wasLocked, owner, age) = await session.UnlockAsync(context.Settings.ForceUnlock, ct);
+            var (wasLocked, owner, age) = await session.UnlockAsync(context.Deploy.ForceUnlock, ct);
             context.Information(wasLocked
-                ? $"{target.Name}: removed the lock of {session.Root} held by {owner?.ToString() ?? "an unknown owner"} ({ReleaseListing.Heartbeat(age, context.Settings.LockTimeout)})"
+                ? $"{target.Name}: removed the lock of {session.Root} held by {owner?.ToString() ?? "an unknown owner"} ({ReleaseListing.Heartbeat(age, context.Deploy.LockTimeout)})"
                 : $"{target.Name}: {session.Root} was not locked");
             return Outcome.Unchanged;
         }, context.CancellationToken), writeReport: false);
@@ -130,7 +130,7 @@ public sealed class Deployer(BuildContext context)
             throw new Settings.SettingsException("No servers to work on: FindServers found none. Check --tags, or give --hosts=name=address[:port].");
 
         context.Health.CheckFor(servers);
-        var connector = SshConnector.FromSettings(context.Settings, context.Socks5Proxy);
+        var connector = SshConnector.FromSettings(context.Ssh, context.Socks5Proxy);
         using var probe = Probe();
         ConnectServer connect = async (server, ct) =>
         {
@@ -142,8 +142,8 @@ public sealed class Deployer(BuildContext context)
         {
             await ProgressDisplay.RunAsync(servers.Select(s => s.Name).ToList(), ProgressDisplay.IsInteractive, m => context.Information(m), async progress =>
             {
-                var options = FanOutOptions.From(context.Settings) with { ListFiles = context.Log.Verbosity >= Cake.Core.Diagnostics.Verbosity.Verbose };
-                var release = ReleaseOptions.From(context.Settings) with { Marker = context.Health.Marker };
+                var options = FanOutOptions.From(context.Deploy) with { ListFiles = context.Log.Verbosity >= Cake.Core.Diagnostics.Verbosity.Verbose };
+                var release = ReleaseOptions.From(context.Deploy) with { Marker = context.Health.Marker };
                 var gate = probe is null ? null : new HealthGate(context.Health, probe, _time);
                 var fanOut = new FanOut(servers, connect, run, release, options, context.Clock.Wrap(progress), _time, target == "Releases" ? null : gate);
                 await operation(fanOut, progress);

@@ -26,12 +26,12 @@ public sealed record FanOutOptions
     /// <summary>--plan at -v verbose: each file that would be sent is listed.</summary>
     public bool ListFiles { get; init; }
 
-    public static FanOutOptions From(BuildSettings settings) => new()
+    public static FanOutOptions From(DeploySettings settings) => new()
     {
         RemoteRoot = RemoteRoot.Of(settings.RemoteRoot),
         Parallel = settings.Parallel,
-        Attempts = settings.Retries,
-        RetryDelay = settings.RetryDelay,
+        Attempts = settings.Retry.Attempts,
+        RetryDelay = settings.Retry.Delay,
         Switch = settings.Switch,
     };
 

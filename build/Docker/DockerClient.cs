@@ -2,11 +2,17 @@ using Build.Processes;
 
 namespace Build.Docker;
 
+/// <summary>A docker command that failed: its exit code and the tail of its output.</summary>
+public sealed class DockerCommandException(string message, int dockerExitCode) : PipelineException(message)
+{
+    public int DockerExitCode { get; } = dockerExitCode;
+}
+
 /// <summary>
-/// The docker CLI, driven with settings classes (<see cref="DockerSettings"/>). Every command is
-/// printed before it runs; secrets reach docker only through stdin. A failed command throws a
-/// <see cref="PipelineException"/> carrying the tail of docker's output, except
-/// <see cref="ManifestInspectAsync"/>, whose failure is an answer ("not in the registry").
+/// The docker CLI, driven with settings classes (<see cref="DockerSettings"/>); what the aliases
+/// (<see cref="DockerAliases"/>) run. Every command is printed before it runs; secrets reach docker only
+/// through stdin. A failed command throws a <see cref="DockerCommandException"/> carrying the tail of
+/// docker's output.
 /// </summary>
 public sealed class DockerClient(IProcessRunner processes, string docker, Action<string> log)
 {
@@ -18,44 +24,41 @@ public sealed class DockerClient(IProcessRunner processes, string docker, Action
 
     public string Executable => docker;
 
-    public async Task BuildAsync(DockerBuildSettings settings, string path, CancellationToken cancellationToken) =>
-        await RunCheckedAsync(["build", .. settings.ToArguments(), path], null, cancellationToken);
+    public Task BuildAsync(DockerImageBuildSettings settings, string path, CancellationToken cancellationToken) =>
+        RunCheckedAsync(["build", .. settings.ToArguments(), path], null, cancellationToken);
 
-    public async Task TagAsync(string source, string target, CancellationToken cancellationToken) =>
-        await RunCheckedAsync(["tag", source, target], null, cancellationToken);
+    public Task TagAsync(DockerImageTagSettings settings, string source, string target, CancellationToken cancellationToken) =>
+        RunCheckedAsync(["tag", .. settings.ToArguments(), source, target], null, cancellationToken);
 
-    public async Task LoginAsync(DockerLoginSettings settings, string? server, CancellationToken cancellationToken)
+    public Task LoginAsync(DockerRegistryLoginSettings settings, string? server, CancellationToken cancellationToken)
     {
-        string[] args = ["login", .. settings.ToArguments(), .. Optional(server)];
-        await RunCheckedAsync(args, settings.Password is { } password ? password + "\n" : null, cancellationToken);
+        if (settings.Password is not null)
+            throw new ArgumentException("DockerRegistryLoginSettings.Password is never put on docker's command line (every process could read it): use DockerLoginWithPasswordStdin.", nameof(settings));
+        return RunCheckedAsync(["login", .. settings.ToArguments(), .. Optional(server)], null, cancellationToken);
     }
 
-    public async Task LogoutAsync(string? server, CancellationToken cancellationToken) =>
-        await RunCheckedAsync(["logout", .. Optional(server)], null, cancellationToken);
+    /// <summary><c>docker login --username USER --password-stdin [SERVER]</c> with the password written to its stdin.</summary>
+    public Task LoginWithPasswordStdinAsync(string username, string password, string? server, CancellationToken cancellationToken) =>
+        RunCheckedAsync(["login", .. new DockerRegistryLoginSettings { Username = username, PasswordStdin = true }.ToArguments(), .. Optional(server)],
+            password + "\n", cancellationToken);
 
-    public async Task PushAsync(DockerPushSettings settings, string image, CancellationToken cancellationToken) =>
-        await RunCheckedAsync(["push", .. settings.ToArguments(), image], null, cancellationToken);
+    public Task LogoutAsync(DockerRegistryLogoutSettings settings, string? server, CancellationToken cancellationToken) =>
+        RunCheckedAsync(["logout", .. settings.ToArguments(), .. Optional(server)], null, cancellationToken);
 
-    /// <summary><c>docker manifest inspect</c>: the result tells whether the registry has the image.</summary>
-    public Task<ProcessResult> ManifestInspectAsync(DockerManifestInspectSettings settings, string image, CancellationToken cancellationToken) =>
-        RunAsync(["manifest", "inspect", .. settings.ToArguments(), image], null, echo: false, cancellationToken);
+    public Task PushAsync(DockerImagePushSettings settings, string image, CancellationToken cancellationToken) =>
+        RunCheckedAsync(["push", .. settings.ToArguments(), image], null, cancellationToken);
 
-    private async Task RunCheckedAsync(IReadOnlyList<string> args, string? stdin, CancellationToken cancellationToken)
+    /// <summary><c>docker manifest inspect</c>: throws <see cref="DockerCommandException"/> when the registry has no such manifest.</summary>
+    public Task ManifestInspectAsync(DockerManifestInspectSettings settings, string? manifestList, string manifest, CancellationToken cancellationToken) =>
+        RunCheckedAsync(["manifest", "inspect", .. settings.ToArguments(), .. Optional(manifestList), manifest], null, cancellationToken, echo: false);
+
+    private async Task RunCheckedAsync(IReadOnlyList<string> args, string? stdin, CancellationToken cancellationToken, bool echo = true)
     {
-        var result = await RunAsync(args, stdin, echo: true, cancellationToken);
-        if (!result.Succeeded)
-            throw new PipelineException($"docker {args[0]} failed (exit code {result.ExitCode}):\n{result.Tail()}");
-    }
-
-    private Task<ProcessResult> RunAsync(IReadOnlyList<string> args, string? stdin, bool echo, CancellationToken cancellationToken)
-    {
-        var spec = new ProcessSpec(docker, args)
-        {
-            StandardInput = stdin,
-            OnLine = echo ? log : null,
-        };
+        cancellationToken.ThrowIfCancellationRequested();
         log("> " + new ProcessSpec("docker", args));
-        return processes.RunAsync(spec, cancellationToken);
+        var result = await processes.RunAsync(new ProcessSpec(docker, args) { StandardInput = stdin, OnLine = echo ? log : null }, cancellationToken);
+        if (!result.Succeeded)
+            throw new DockerCommandException($"docker {(args[0] == "manifest" ? "manifest " + args[1] : args[0])} failed (exit code {result.ExitCode}):\n{result.Tail()}", result.ExitCode);
     }
 
     private static string[] Optional(string? value) => string.IsNullOrEmpty(value) ? [] : [value];

@@ -9,7 +9,7 @@ public sealed record SettingValue(string Value, string Origin);
 
 /// <summary>
 /// Resolves raw values in the contract's order: command-line argument, environment variable,
-/// <c>deploy.json</c>, default. Typed parsing and validation live in <see cref="BuildSettings"/>.
+/// <c>deploy.json</c>, default. Typed parsing and validation live in each capability's group (<see cref="ISettingsGroup{TSelf}"/>).
 /// </summary>
 public sealed class SettingsSource
 {
@@ -21,8 +21,10 @@ public sealed class SettingsSource
     public SettingsSource(
         Func<string, IReadOnlyList<string>> arguments,
         Func<string, string?> environment,
-        string? settingsFile)
+        string? settingsFile,
+        string? root = null)
     {
+        Root = root ?? Directory.GetCurrentDirectory();
         _arguments = arguments;
         _environment = environment;
         _fileName = settingsFile is null ? "deploy.json" : Path.GetFileName(settingsFile);
@@ -30,6 +32,9 @@ public sealed class SettingsSource
     }
 
     public Func<string, string?> Environment => _environment;
+
+    /// <summary>The repository root: relative paths in settings are relative to it.</summary>
+    public string Root { get; }
 
     /// <summary>The first source that has <paramref name="argument"/>, or null.</summary>
     public SettingValue? Get(string argument, string? variable = null)

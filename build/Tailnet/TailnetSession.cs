@@ -23,12 +23,11 @@ public sealed record LeaveBounds
 public sealed class TailnetSession
 {
     public const string DaemonLogName = "tailscaled.log";
-    public const string RecordName = "tailnet.json";
     private const int DefaultPort = 41641;
     private const string KernelTun = "tailscale0";
     private const string UserspaceTun = "userspace-networking";
 
-    private readonly BuildSettings _settings;
+    private readonly TailnetSettings _settings;
     private readonly IProcessRunner _runner;
     private readonly Redactor _redactor;
     private readonly ICakeLog _log;
@@ -43,7 +42,7 @@ public sealed class TailnetSession
     private int _left;
 
     public TailnetSession(
-        BuildSettings settings,
+        TailnetSettings settings,
         IProcessRunner runner,
         Redactor redactor,
         ICakeLog log,
@@ -81,7 +80,7 @@ public sealed class TailnetSession
 
     public string DaemonLog => Path.Join(_artifacts, DaemonLogName);
 
-    public string RecordPath => Path.Join(_artifacts, RecordName);
+    public string RecordPath => Path.Join(_artifacts, TailnetRecord.FileName);
 
     /// <summary>How long the last start took from launching the daemon to <c>Running</c>.</summary>
     public TimeSpan? TimeToRunning { get; private set; }
@@ -111,26 +110,25 @@ public sealed class TailnetSession
     /// </summary>
     public async Task<TailnetMode> ResolveModeAsync(CancellationToken cancellationToken)
     {
-        switch (_settings.Tailnet)
+        switch (_settings.Mode)
         {
             case TailnetMode.Join:
-                if (_settings.TailscaleSecret is null)
-                    throw new SettingsException("--tailnet=join needs a secret: set TS_OAUTH_SECRET to an OAuth client secret (tskey-client-..., scope auth_keys, tag tag:ci) or TS_AUTHKEY to an auth key.");
+                // TailnetSettings refuses join without a secret before anything runs.
                 return TailnetMode.Join;
             case TailnetMode.Existing or TailnetMode.Off:
-                return _settings.Tailnet;
+                return _settings.Mode;
         }
-        if (_settings.TailscaleSecret is not null) return TailnetMode.Join;
+        if (_settings.Secret is not null) return TailnetMode.Join;
         if (TailscaleBinaries.Find("tailscale", _environment) is { } cli)
         {
-            var status = await new TailscaleCli(cli, _settings.TsSocket, _runner).TryStatusAsync(TimeSpan.FromSeconds(5), cancellationToken);
+            var status = await new TailscaleCli(cli, _settings.Socket, _runner).TryStatusAsync(TimeSpan.FromSeconds(5), cancellationToken);
             if (status is { IsRunning: true })
             {
                 _log.Info("Tailnet: auto → existing (this machine's tailscaled is Running).");
                 return TailnetMode.Existing;
             }
         }
-        if (_settings.Hosts.Count > 0)
+        if (_settings.HasHosts)
         {
             _log.Info("Tailnet: auto → off (no secret, no running tailscaled; servers from --hosts).");
             return TailnetMode.Off;
@@ -142,8 +140,8 @@ public sealed class TailnetSession
 
     private async Task UseExistingAsync(CancellationToken cancellationToken)
     {
-        Cli = new TailscaleCli(TailscaleBinaries.LocateCli(_environment), _settings.TsSocket, _runner);
-        var status = await Cli.TryStatusAsync(_settings.TsReadyTimeout, cancellationToken);
+        Cli = new TailscaleCli(TailscaleBinaries.LocateCli(_environment), _settings.Socket, _runner);
+        var status = await Cli.TryStatusAsync(_settings.ReadyTimeout, cancellationToken);
         if (status is null)
             throw new SettingsException($"--tailnet=existing: no local tailscaled answers{(Cli.Socket is null ? "" : $" on {Cli.Socket}")}. Start it (and `tailscale up`), give --ts-socket, or set TS_OAUTH_SECRET and use --tailnet=join.");
         if (!status.IsRunning)
@@ -155,19 +153,19 @@ public sealed class TailnetSession
     private async Task JoinAsync(CancellationToken cancellationToken)
     {
         // Everything that can be refused is checked before anything starts.
-        var key = AuthKey.Parse(_settings.TailscaleSecret!);
-        if (key.Kind == AuthKeyKind.OAuthClientSecret && _settings.TsTags.Count == 0)
+        var key = AuthKey.Parse(_settings.Secret!);
+        if (key.Kind == AuthKeyKind.OAuthClientSecret && _settings.Tags.Count == 0)
             throw new SettingsException("An OAuth client secret needs tags for the node: give --ts-tags (or TS_TAGS), e.g. tag:ci.");
         // Only an OAuth client secret takes tags (it requires them); an auth key was made with its own tags.
-        AdvertisedTags = key.Kind == AuthKeyKind.OAuthClientSecret ? _settings.TsTags : [];
-        if (key.Kind == AuthKeyKind.AuthKey && _settings.TsTagsGivenIn is { } tagsOrigin)
+        AdvertisedTags = key.Kind == AuthKeyKind.OAuthClientSecret ? _settings.Tags : [];
+        if (key.Kind == AuthKeyKind.AuthKey && _settings.TagsGivenIn is { } tagsOrigin)
             _log.Info($"{tagsOrigin} ignored: the secret is an auth key, which carries its own tags (chosen when the key was made); tags are advertised only with an OAuth client secret (TS_OAUTH_SECRET).");
         var binaries = TailscaleBinaries.LocateBoth(_environment);
-        Hostname = DnsLabel.From(_settings.TsHostname);
-        if (Hostname != _settings.TsHostname)
-            _log.Info($"Tailnet host name \"{_settings.TsHostname}\" made a valid DNS label: {Hostname}");
+        Hostname = DnsLabel.From(_settings.Hostname);
+        if (Hostname != _settings.Hostname)
+            _log.Info($"Tailnet host name \"{_settings.Hostname}\" made a valid DNS label: {Hostname}");
 
-        var socket = _settings.TsSocket;
+        var socket = _settings.Socket;
         if (socket is not null && Answers(socket))
             throw new SettingsException($"--ts-socket={socket}: another tailscaled already answers there. Give another path (or leave --ts-socket out for a private one), or use --tailnet=existing to use that daemon.");
 
@@ -182,8 +180,8 @@ public sealed class TailnetSession
         var joinedAt = _time.GetUtcNow();
         await new TailnetRecord(Hostname, null, null, joinedAt).WriteAsync(RecordPath, cancellationToken);
 
-        var retry = JoinRetry.Create(_settings.Retries, _settings.RetryDelay, _time, (attempt, delay, error) =>
-            _log.Warn($"{error?.Message} (attempt {attempt} of {_settings.Retries}; trying again in {delay.TotalSeconds:0.###}s)"));
+        var retry = JoinRetry.Create(_settings.Retry.Attempts, _settings.Retry.Delay, _time, (attempt, delay, error) =>
+            _log.Warn($"{error?.Message} (attempt {attempt} of {_settings.Retry.Attempts}; trying again in {delay.TotalSeconds:0.###}s)"));
         await retry.ExecuteAsync(async ct => await UpOnceAsync(key, ct), cancellationToken);
 
         var status = await WaitForRunningAsync(cancellationToken);
@@ -201,12 +199,12 @@ public sealed class TailnetSession
     /// </summary>
     private async Task StartDaemonAsync(string binary, string socket, CancellationToken cancellationToken)
     {
-        var port = _settings.TsPort ?? (UdpPortFree(DefaultPort) ? DefaultPort : 0);
+        var port = _settings.Port ?? (UdpPortFree(DefaultPort) ? DefaultPort : 0);
         var arguments = new List<string> { $"--socket={socket}", "--state=mem:", $"--port={port}", "--no-logs-no-support" };
         DnsEndPoint? socks = null;
-        if (_settings.TsTun != TunMode.Kernel)
+        if (_settings.Tun != TunMode.Kernel)
         {
-            arguments.Add(_settings.TsTun == TunMode.Userspace ? $"--tun={UserspaceTun}" : $"--tun={KernelTun},{UserspaceTun}");
+            arguments.Add(_settings.Tun == TunMode.Userspace ? $"--tun={UserspaceTun}" : $"--tun={KernelTun},{UserspaceTun}");
             // tailscaled serves SOCKS5 in either mode, so the port is asked for before it is known which mode wins.
             socks = new DnsEndPoint("127.0.0.1", FreeTcpPort());
             arguments.Add($"--socks5-server=127.0.0.1:{socks.Port}");
@@ -219,7 +217,7 @@ public sealed class TailnetSession
         {
             var tunError = daemon.TailContains("/dev/net/tun");
             var hint = !tunError ? ""
-                : _settings.TsTun == TunMode.Kernel
+                : _settings.Tun == TunMode.Kernel
                     ? " tailscaled could not open /dev/net/tun (missing, or no CAP_NET_ADMIN): use --ts-tun=auto or --ts-tun=userspace, or give the container the TUN device and NET_ADMIN."
                     : " No TUN device and no userspace networking either: see the log below.";
             throw new PipelineException(
@@ -230,7 +228,7 @@ public sealed class TailnetSession
         // A status without the field (an old tailscaled) keeps the proxy, which reaches the tailnet in either mode.
         var userspace = socks is not null && status.TUN != true;
         Socks5Proxy = userspace ? socks : null;
-        if (userspace && _settings.TsTun == TunMode.Auto)
+        if (userspace && _settings.Tun == TunMode.Auto)
         {
             var why = daemon.LastLineContaining($"(tun \"{KernelTun}\") error") is { } line ? $" ({line.Trim()})" : "";
             _log.Warn($"tailscaled could not use a TUN device{why}: it runs in userspace networking mode; connections to the servers go through its SOCKS5 proxy.");
@@ -256,13 +254,13 @@ public sealed class TailnetSession
             if (cli.Socket is null || File.Exists(cli.Socket) || _time.GetElapsedTime(lastAsked) >= TimeSpan.FromMilliseconds(500))
             {
                 lastAsked = _time.GetTimestamp();
-                var status = await cli.TryStatusAsync(_settings.TsReadyTimeout, cancellationToken);
+                var status = await cli.TryStatusAsync(_settings.ReadyTimeout, cancellationToken);
                 if (status is not null) return status;
                 if (daemon.HasExited) return null;
             }
-            if (_time.GetElapsedTime(started) > _settings.TsReadyTimeout)
+            if (_time.GetElapsedTime(started) > _settings.ReadyTimeout)
                 throw new PipelineException(
-                    $"tailscaled did not answer on {cli.Socket} within --ts-ready-timeout ({_settings.TsReadyTimeout.TotalSeconds:0.###}s). Last lines of {DaemonLog}:\n{daemon.Tail()}");
+                    $"tailscaled did not answer on {cli.Socket} within --ts-ready-timeout ({_settings.ReadyTimeout.TotalSeconds:0.###}s). Last lines of {DaemonLog}:\n{daemon.Tail()}");
             await Task.WhenAny(Task.Delay(pause, _time, cancellationToken), daemon.Exited);
         }
     }
@@ -277,7 +275,7 @@ public sealed class TailnetSession
         Processes.ProcessResult result;
         try
         {
-            result = await Cli!.UpAsync(file, AdvertisedTags, Hostname!, _settings.TsTimeout, cancellationToken);
+            result = await Cli!.UpAsync(file, AdvertisedTags, Hostname!, _settings.Timeout, cancellationToken);
         }
         finally
         {
@@ -296,43 +294,30 @@ public sealed class TailnetSession
         var started = _time.GetTimestamp();
         while (true)
         {
-            var status = await Cli!.StatusAsync(_settings.TsReadyTimeout, cancellationToken);
+            var status = await Cli!.StatusAsync(_settings.ReadyTimeout, cancellationToken);
             if (status.IsRunning) return status;
             if (status.BackendState == "NeedsMachineAuth")
                 throw new SettingsException("The node joined but waits for approval (NeedsMachineAuth): the tailnet requires device approval. Use an OAuth client secret (the pipeline adds preauthorized=true) or a pre-approved auth key.");
-            if (_time.GetElapsedTime(started) > _settings.TsReadyTimeout)
-                throw new PipelineException($"After `tailscale up` the backend state is {status.BackendState}, not Running, after {_settings.TsReadyTimeout.TotalSeconds:0.###}s. Last lines of {DaemonLog}:\n{_daemon?.Tail()}");
+            if (_time.GetElapsedTime(started) > _settings.ReadyTimeout)
+                throw new PipelineException($"After `tailscale up` the backend state is {status.BackendState}, not Running, after {_settings.ReadyTimeout.TotalSeconds:0.###}s. Last lines of {DaemonLog}:\n{_daemon?.Tail()}");
             await Task.Delay(TimeSpan.FromMilliseconds(100), _time, cancellationToken);
         }
     }
 
     /// <summary>
-    /// The deploy targets: from <c>--hosts</c> when given, else the tailnet's peers carrying the
-    /// deploy tags; then <c>--server</c>. Offline servers stay in the list marked unavailable.
+    /// The deploy targets on the tailnet: peers carrying the deploy tags, then <c>--server</c>. With
+    /// <c>--hosts</c> the tailnet is not asked (see <see cref="ServerSelection.FromHosts()"/>).
+    /// Offline servers stay in the list marked unavailable.
     /// </summary>
-    public async Task<IReadOnlyList<DeployTarget>> FindServersAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<DeployTarget>> FindServersAsync(ServerSelection selection, CancellationToken cancellationToken)
     {
-        IReadOnlyList<DeployTarget> targets;
-        if (_settings.Hosts.Count > 0)
-        {
-            targets = ServerSelection.FromHosts(_settings.Hosts, _settings.Servers);
-        }
-        else
-        {
-            if (Cli is null || Mode is TailnetMode.Off or null)
-                throw new SettingsException("Without the tailnet (--tailnet=off) the servers must come from --hosts=name=address[:port],... (or DEPLOY_HOSTS).");
-            var status = await Cli.StatusAsync(_settings.TsReadyTimeout, cancellationToken);
-            Status = status;
-            if (!status.IsRunning)
-                throw new PipelineException($"The tailnet is not connected (backend state {status.BackendState}).");
-            targets = ServerSelection.FromStatus(status, _settings.Tags, _settings.Servers);
-        }
-        var offline = targets.Where(t => !t.Online).ToArray();
-        if (offline.Length == targets.Count)
-            throw new SettingsException($"Every selected server is offline (unavailable): {string.Join(", ", offline.Select(t => t.Name))}. Start them or check their tailscaled, or pick others with --server.");
-        foreach (var server in offline)
-            _log.Warn($"Server {server.Name} ({server.Address}) is offline: unavailable, it will be reported as failed.");
-        return targets;
+        if (Cli is null || Mode is TailnetMode.Off or null)
+            throw new SettingsException("Without the tailnet (--tailnet=off) the servers must come from --hosts=name=address[:port],... (or DEPLOY_HOSTS).");
+        var status = await Cli.StatusAsync(_settings.ReadyTimeout, cancellationToken);
+        Status = status;
+        if (!status.IsRunning)
+            throw new PipelineException($"The tailnet is not connected (backend state {status.BackendState}).");
+        return ServerSelection.RequireOnline(selection.FromStatus(status), message => _log.Warn(message));
     }
 
     /// <summary>

@@ -7,7 +7,7 @@ public static class TailnetTeardown
 {
     public static void Leave(BuildContext context)
     {
-        if (context.Tailnet is not { } session) return;
+        if (context.TailnetSession is not { } session) return;
         try
         {
             session.LeaveAsync().GetAwaiter().GetResult();

@@ -9,6 +9,7 @@ namespace Build.Tasks;
 [TaskName("CheckSite")]
 [TaskDescription("Checks every internal link of the built site, its home page and its feed")]
 [IsDependentOn(typeof(GenerateSiteTask))]
+[UsesSettings(typeof(SiteSettings))]
 public sealed class CheckSiteTask : AsyncFrostingTask<BuildContext>
 {
     public override async Task RunAsync(BuildContext context)

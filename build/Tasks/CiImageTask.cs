@@ -1,4 +1,5 @@
 using Build.Docker;
+using Build.Settings;
 using Cake.Common.Diagnostics;
 using Cake.Frosting;
 
@@ -6,12 +7,10 @@ namespace Build.Tasks;
 
 [TaskName("CiImage")]
 [TaskDescription("Builds and pushes the CI image (build/ci.Dockerfile) tagged with its hash, unless the registry already has it")]
-public sealed class CiImageTask : AsyncFrostingTask<BuildContext>
+[UsesSettings(typeof(CiImageSettings))]
+public sealed class CiImageTask : FrostingTask<BuildContext>
 {
-    public override async Task RunAsync(BuildContext context)
-    {
-        var settings = CiImageSettings.Resolve(Environment.GetEnvironmentVariable);
-        var publisher = new CiImagePublisher(context.Docker(), line => context.Information("{0}", line));
-        await publisher.PublishAsync(settings, Path.Join(context.Root, "build", "ci.Dockerfile"), context.CancellationToken);
-    }
+    public override void Run(BuildContext context) =>
+        new CiImagePublisher(context, line => context.Information("{0}", line))
+            .Publish(context.CiImage, Path.Join(context.Root, "build", "ci.Dockerfile"));
 }

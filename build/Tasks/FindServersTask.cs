@@ -1,3 +1,4 @@
+using Build.Settings;
 using Build.Tailnet;
 using Build.Tailnet.Policy;
 using Cake.Common.Diagnostics;
@@ -8,14 +9,16 @@ namespace Build.Tasks;
 [TaskName("FindServers")]
 [TaskDescription("Lists the deploy targets: tailnet peers with the deploy tags (or --hosts), narrowed by --server")]
 [IsDependentOn(typeof(JoinTailnetTask))]
+[UsesSettings(typeof(ServerSelection), typeof(TailnetSettings), typeof(SshSettings), typeof(PolicySettings))]
 public sealed class FindServersTask : AsyncFrostingTask<BuildContext>
 {
     public override async Task RunAsync(BuildContext context)
     {
-        var session = context.Tailnet ?? throw new InvalidOperationException("JoinTailnet did not run.");
-        context.Servers = await session.FindServersAsync(context.CancellationToken);
-        context.Log.Info(ServerTable.Format(context.Servers, onlineChecked: context.Settings.Hosts.Count == 0));
-        foreach (var disagreement in PolicyTargets.Disagreements(context.Policy.File, context.Settings, context.Servers))
+        var selection = context.Selection;
+        // --hosts names the servers: the tailnet is not asked, whatever mode JoinTailnet chose.
+        context.Servers = await selection.FindAsync(context.TailnetSession, context.CancellationToken);
+        context.Log.Info(ServerTable.Format(context.Servers, onlineChecked: !selection.UsesHosts));
+        foreach (var disagreement in PolicyTargets.Disagreements(context.Policy.File, context.Tailnet.Tags, context.Ssh.Port, context.Servers))
             context.Warning("FindServers: {0}", disagreement);
     }
 }

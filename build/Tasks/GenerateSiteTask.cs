@@ -1,3 +1,4 @@
+using Build.Settings;
 using Build.Site;
 using Cake.Common.Diagnostics;
 using Cake.Frosting;
@@ -7,6 +8,7 @@ namespace Build.Tasks;
 [TaskName("GenerateSite")]
 [TaskDescription("Generates the blog with the site's own Hexo into site/public/")]
 [IsDependentOn(typeof(InstallSiteDependenciesTask))]
+[UsesSettings(typeof(SiteSettings))]
 public sealed class GenerateSiteTask : AsyncFrostingTask<BuildContext>
 {
     public override bool ShouldRun(BuildContext context)

@@ -1,3 +1,4 @@
+using Build.Settings;
 using Build.Site;
 using Cake.Common.Diagnostics;
 using Cake.Frosting;
@@ -6,6 +7,7 @@ namespace Build.Tasks;
 
 [TaskName("InstallSiteDependencies")]
 [TaskDescription("npm ci in site/, skipped when node_modules already matches package-lock.json")]
+[UsesSettings(typeof(SiteSettings))]
 public sealed class InstallSiteDependenciesTask : AsyncFrostingTask<BuildContext>
 {
     public override bool ShouldRun(BuildContext context)

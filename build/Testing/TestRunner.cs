@@ -9,8 +9,9 @@ using FilePath = Cake.Core.IO.FilePath;
 namespace Build.Testing;
 
 /// <summary>
-/// Runs every test project under tests/ with Cake's DotNetTest, then prints one closing line
-/// with the totals read from the TRX results, so a CI log shows at a glance what ran.
+/// Runs every test project under tests/ with Cake's DotNetTest (failures in full, a summary line per
+/// project, no line per passed test), then prints one closing line with the totals read from the TRX
+/// results, so a CI log shows at a glance what ran.
 /// </summary>
 public sealed class TestRunner(BuildContext context)
 {
@@ -34,7 +35,9 @@ public sealed class TestRunner(BuildContext context)
                 Configuration = "Release",
                 NoLogo = true,
                 ResultsDirectory = results,
-                Loggers = [$"trx;LogFileName={name}.trx", "console;verbosity=normal"],
+                // Minimal: each failed test with its message and stack, then one summary line per project;
+                // no line per passed test (the TRX file has every result).
+                Loggers = [$"trx;LogFileName={name}.trx", "console;verbosity=minimal"],
                 Filter = context.Arguments.HasArgument("test-filter") ? context.Arguments.GetArgument("test-filter") : null,
                 // The tests need no secret: an empty value reads as unset.
                 EnvironmentVariables = Redactor.SecretVariables.ToDictionary(v => v, _ => ""),

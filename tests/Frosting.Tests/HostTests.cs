@@ -3,6 +3,9 @@ namespace Frosting.Tests;
 /// <summary>The host driven as a real child process (tests/SampleHost), asserting on output and exit code.</summary>
 public sealed class HostTests
 {
+    /// <summary>Cake.Frosting's -1, as the process exit status (one byte).</summary>
+    private const int Failed = 255;
+
     [Fact]
     public async Task Dependencies_run_in_order_between_setup_and_teardown_and_the_report_follows()
     {
@@ -56,11 +59,11 @@ public sealed class HostTests
     }
 
     [Fact]
-    public async Task A_failing_task_stops_the_run_runs_Finally_and_the_teardown_and_exits_1()
+    public async Task A_failing_task_stops_the_run_runs_Finally_and_the_teardown_and_exits_minus_1()
     {
         var result = await SampleHostProcess.RunAsync("--target=AfterFails");
 
-        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(Failed, result.ExitCode);
         result.AssertOrder("SETUP", "RUN Fails", "FINALLY Fails", "TASK-TEARDOWN Fails", "TEARDOWN-START successful=False", "TEARDOWN-END");
         Assert.False(result.Has("RUN AfterFails"), result.Output);
         Assert.Contains("Error: boom", result.Lines);
@@ -87,26 +90,25 @@ public sealed class HostTests
     }
 
     [Theory]
-    [InlineData("2", 2)]
-    [InlineData("3", 3)]
-    [InlineData("0", 1)] // a failure never exits 0
-    [InlineData("-1", 1)] // nor -1, Frosting's code for everything
-    public async Task A_failure_with_an_ExitCode_property_exits_with_it(string code, int expected)
+    [InlineData("2")]
+    [InlineData("3")]
+    public async Task Every_failure_exits_minus_1_as_in_Cake_Frosting_whatever_it_carries(string code)
     {
+        // Exit codes are the build program's business (the pipeline maps its own around Run).
         var result = await SampleHostProcess.RunAsync("--target=Fails", $"--code={code}");
 
-        Assert.Equal(expected, result.ExitCode);
+        Assert.Equal(Failed, result.ExitCode);
         Assert.True(result.Has("TEARDOWN-END"), result.Output);
     }
 
     [Fact]
-    public async Task An_unknown_target_exits_2_listing_the_known_targets_and_runs_nothing()
+    public async Task An_unknown_target_fails_listing_the_known_targets_and_runs_nothing()
     {
         var result = await SampleHostProcess.RunAsync("--target=Nope");
 
-        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(Failed, result.ExitCode);
         var message = Assert.Single(result.Lines, l => l.Contains("Unknown target: 'Nope'"));
-        foreach (var task in new[] { "A", "B", "C", "Early", "Default", "Fails", "Wait" })
+        foreach (var task in new[] { "A", "B", "C", "Early", "Default", "Fails", "Startup" })
         {
             Assert.Matches($@"Known targets:.*\b{task}\b", message);
         }
@@ -136,7 +138,7 @@ public sealed class HostTests
         Assert.Equal(0, result.ExitCode);
         Assert.Contains(result.Lines, l => l.Trim().StartsWith("B ") && l.Contains("Runs after A."));
         Assert.Contains(result.Lines, l => l.Trim().StartsWith("Default ") && l.Contains("The default target."));
-        Assert.Contains(result.Lines, l => l.Trim() == "Wait");
+        Assert.Contains(result.Lines, l => l.Trim() == "Startup");
         Assert.DoesNotContain(result.Lines, l => l.StartsWith("RUN ") || l == "SETUP");
     }
 
@@ -167,11 +169,48 @@ public sealed class HostTests
     }
 
     [Fact]
-    public async Task A_bad_setting_while_building_the_context_prints_its_message_plainly_and_exits_with_its_code()
+    public async Task The_target_is_always_an_argument_Default_when_none_is_given_and_the_verbosity_never()
+    {
+        var given = await SampleHostProcess.RunAsync("-t", "Args", "--show=target", "--show=verbosity", "-v", "minimal");
+
+        Assert.Equal(0, given.ExitCode);
+        Assert.True(given.Has("ARG target=[Args]"), given.Output);
+        Assert.True(given.Has("ARG verbosity=[]"), given.Output);
+    }
+
+    [Fact]
+    public async Task UseStartup_registers_services_and_UseCakeSetting_sets_configuration()
+    {
+        var result = await SampleHostProcess.RunAsync("--target=Startup");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.True(result.Has("GREETING registered by UseStartup"), result.Output);
+        Assert.True(result.Has("SETTING from UseCakeSetting"), result.Output);
+
+        // The command line overrides it, as it overrides a cake.config value.
+        var overridden = await SampleHostProcess.RunAsync("--target=Startup", "--sample_setting=from-the-command-line");
+        Assert.True(overridden.Has("SETTING from-the-command-line"), overridden.Output);
+    }
+
+    [Theory]
+    [InlineData("--showtree")]
+    [InlineData("--descriptions")]
+    [InlineData("--showdescription")]
+    public async Task The_package_aliases_of_tree_and_description_work(string alias)
+    {
+        var result = await SampleHostProcess.RunAsync(alias);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains(result.Lines, l => l.Trim().StartsWith('C'));
+        Assert.DoesNotContain(result.Lines, l => l.StartsWith("RUN ") || l == "SETUP");
+    }
+
+    [Fact]
+    public async Task A_bad_setting_while_building_the_context_prints_its_message_plainly_and_fails()
     {
         var result = await SampleHostProcess.RunAsync("--target=C", "--bad-setting=x");
 
-        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(Failed, result.ExitCode);
         Assert.Contains("Error: Setting --bad-setting: 'x' is not valid; give a number.", result.Lines);
         Assert.DoesNotContain(result.Lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
         Assert.False(result.Has("SETUP"), result.Output);
@@ -182,7 +221,7 @@ public sealed class HostTests
     {
         var result = await SampleHostProcess.RunAsync("--target=C", "--bad-setting=x", "--verbosity=diagnostic");
 
-        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(Failed, result.ExitCode);
         Assert.Contains(result.Lines, l => l.TrimStart().StartsWith("at SampleHost.SampleContext", StringComparison.Ordinal));
     }
 
@@ -206,13 +245,13 @@ public sealed class HostTests
     }
 
     [Fact]
-    public async Task A_missing_working_directory_exits_2_naming_it()
+    public async Task A_missing_working_directory_fails_naming_it()
     {
         var missing = Path.Join(Path.GetTempPath(), $"frosting-missing-{Guid.NewGuid():N}");
 
         var result = await SampleHostProcess.RunAsync("--working", missing);
 
-        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(Failed, result.ExitCode);
         Assert.Contains(result.Lines, l => l.Contains(missing) && l.Contains("does not exist"));
     }
 
@@ -220,19 +259,21 @@ public sealed class HostTests
     [InlineData("stray")]
     [InlineData("--verbosity=loud")]
     [InlineData("--target")]
-    public async Task A_malformed_command_line_exits_2(string arg)
+    public async Task A_malformed_command_line_fails(string arg)
     {
         var result = await SampleHostProcess.RunAsync(arg);
 
-        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(Failed, result.ExitCode);
         Assert.Contains(result.Lines, l => l.StartsWith("Error: "));
         Assert.False(result.Has("SETUP"), result.Output);
     }
 
-    [Fact]
-    public async Task Version_prints_a_version_and_runs_nothing()
+    [Theory]
+    [InlineData("--version")]
+    [InlineData("--ver")]
+    public async Task Version_prints_a_version_and_runs_nothing(string version)
     {
-        var result = await SampleHostProcess.RunAsync("--version");
+        var result = await SampleHostProcess.RunAsync(version);
 
         Assert.Equal(0, result.ExitCode);
         Assert.Contains(result.Lines, l => System.Text.RegularExpressions.Regex.IsMatch(l, @"\d+\.\d+"));

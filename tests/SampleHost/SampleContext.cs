@@ -1,25 +1,18 @@
-using System.Runtime.InteropServices;
 using Cake.Core;
 using Cake.Frosting;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace SampleHost;
 
-/// <summary>What the pipeline's Interruption is: the host reports signals here, tasks observe the token.</summary>
-public sealed class StopSignal : IObserver<PosixSignal>
+/// <summary>A service registered by <see cref="SampleStartup"/> (UseStartup), taken by the context's constructor.</summary>
+public sealed class Greeting
 {
-    private readonly CancellationTokenSource _cts = new();
+    public string Text => "registered by UseStartup";
+}
 
-    public CancellationToken Token => _cts.Token;
-
-    public void OnNext(PosixSignal value)
-    {
-        Console.WriteLine($"OBSERVED {value}");
-        _cts.Cancel();
-    }
-
-    public void OnCompleted() { }
-
-    public void OnError(Exception error) { }
+public sealed class SampleStartup : IFrostingStartup
+{
+    public void Configure(IServiceCollection services) => services.AddSingleton<Greeting>();
 }
 
 /// <summary>A failure carrying its exit code, like the pipeline's PipelineException.</summary>
@@ -31,10 +24,10 @@ public sealed class CodedException(string message, int exitCode) : Exception(mes
 /// <summary>A typed context built through DI from a registered service, like the pipeline's BuildContext.</summary>
 public sealed class SampleContext : FrostingContext
 {
-    public SampleContext(ICakeContext context, StopSignal stop)
+    public SampleContext(ICakeContext context, Greeting greeting)
         : base(context)
     {
-        Stop = stop;
+        Greeting = greeting;
         if (context.Arguments.HasArgument("bad-setting"))
         {
             throw new CodedException(
@@ -42,7 +35,7 @@ public sealed class SampleContext : FrostingContext
         }
     }
 
-    public StopSignal Stop { get; }
+    public Greeting Greeting { get; }
 }
 
 public sealed class SampleLifetime : FrostingLifetime<SampleContext>

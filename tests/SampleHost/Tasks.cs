@@ -109,21 +109,18 @@ public sealed class Args : FrostingTask<SampleContext>
     }
 }
 
-/// <summary>Runs until a signal cancels the token; prints WAITING once it waits.</summary>
-public sealed class Wait : AsyncFrostingTask<SampleContext>
+/// <summary>Prints what UseStartup registered and what UseCakeSetting set.</summary>
+public sealed class Startup : FrostingTask<SampleContext>
 {
-    public override async Task RunAsync(SampleContext context)
+    public override void Run(SampleContext context)
     {
-        Console.WriteLine("WAITING");
-        await Task.Delay(Timeout.Infinite, context.Stop.Token);
-        Console.WriteLine("RUN Wait (not reached)");
+        Console.WriteLine($"GREETING {context.Greeting.Text}");
+        Console.WriteLine($"SETTING {context.Configuration.GetValue("sample_setting")}");
     }
-
-    public override void Finally(SampleContext context) => Console.WriteLine("FINALLY Wait");
 }
 
-/// <summary>A task with a constructor dependency on the typed context: one instance, the one tasks get.</summary>
-public sealed class Where(SampleContext injected) : FrostingTask<SampleContext>
+/// <summary>A task with a constructor dependency on the context (as IFrostingContext, as in the package): the one tasks get.</summary>
+public sealed class Where(IFrostingContext injected) : FrostingTask<SampleContext>
 {
     public override void Run(SampleContext context)
     {

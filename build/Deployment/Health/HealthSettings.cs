@@ -16,7 +16,7 @@ public enum OnUnhealthy
 /// The health check's settings (README's table): <c>--release-marker</c>, <c>--health-url</c>, <c>--health-timeout</c>,
 /// <c>--health-host</c>, <c>--health-path</c>, <c>--on-unhealthy</c>. Without <c>--health-url</c> there is no check.
 /// </summary>
-public sealed record HealthSettings
+public sealed record HealthSettings : ISettingsGroup<HealthSettings>
 {
     public ReleaseMarker Marker { get; init; } = ReleaseMarker.Default;
     public HealthUrl? Url { get; init; }

@@ -72,7 +72,7 @@ public sealed record ReleaseOptions
     /// <summary>The file the server writes into each release before the switch, holding its id (null: none).</summary>
     public Health.ReleaseMarker? Marker { get; init; } = Health.ReleaseMarker.Default;
 
-    public static ReleaseOptions From(Settings.BuildSettings settings) => new()
+    public static ReleaseOptions From(Settings.DeploySettings settings) => new()
     {
         KeepReleases = settings.KeepReleases,
         LockTimeout = settings.LockTimeout,

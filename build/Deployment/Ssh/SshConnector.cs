@@ -34,9 +34,9 @@ public sealed class SshConnector
     }
 
     /// <summary>Reads the key and known_hosts named by the settings (once per run; errors are exit 2).</summary>
-    public static SshConnector FromSettings(BuildSettings settings, DnsEndPoint? socks5 = null) =>
-        new(SshPrivateKey.Load(settings.SshKey, settings.SshKeyPassphrase), LoadKnownHosts(settings.KnownHosts),
-            settings.SshUser, settings.SshPort, settings.ConnectTimeout, socks5);
+    public static SshConnector FromSettings(SshSettings settings, DnsEndPoint? socks5 = null) =>
+        new(SshPrivateKey.Load(settings.Key, settings.KeyPassphrase), LoadKnownHosts(settings.KnownHosts),
+            settings.User, settings.Port, settings.ConnectTimeout, socks5);
 
     /// <summary>
     /// known_hosts from a path or text. A missing default file counts as empty, so every server fails

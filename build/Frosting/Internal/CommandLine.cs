@@ -38,11 +38,12 @@ internal static class CommandLine
           -v, --verbosity <level>   quiet, minimal, normal, verbose or diagnostic
               --dryrun, --whatif, --noop
                                     List the tasks that would run; run nothing
-              --tree                Show the task dependency tree
-              --description         Show the task descriptions
+              --tree, --showtree    Show the task dependency tree
+              --description, --descriptions, --showdescription, --showdescriptions
+                                    Show the task descriptions
           -e, --exclusive           Run the target without its dependencies
           -w, --working <dir>       Working directory
-              --version             Show the version
+              --version, --ver      Show the version
               --info                Show version information
           -h, --help                Show this help
         Any other --name=value (or --name value, or --flag) is an argument for the tasks.
@@ -129,6 +130,9 @@ internal static class CommandLine
         return lower switch
         {
             "whatif" or "noop" => "dryrun",
+            "ver" => "version",
+            "showtree" => "tree",
+            "descriptions" or "showdescription" or "showdescriptions" => "description",
             _ => lower,
         };
     }
@@ -138,13 +142,11 @@ internal static class CommandLine
         switch (Canonical(name, shortForm))
         {
             case "target":
+                // The host adds every target to the arguments (Default when none), as Frosting does.
                 options.Targets.Add(RequireValue(value, arg));
-                // Frosting passes the target on to the tasks too (Argument("target")).
-                options.Arguments.Add(new("target", value!));
                 break;
             case "verbosity":
                 options.Verbosity = ParseVerbosity(RequireValue(value, arg));
-                options.Arguments.Add(new("verbosity", value!));
                 break;
             case "working":
                 options.WorkingDirectory = RequireValue(value, arg);
@@ -184,7 +186,4 @@ internal static class CommandLine
     };
 }
 
-internal sealed class CommandLineException(string message) : Exception(message)
-{
-    public int ExitCode => 2;
-}
+internal sealed class CommandLineException(string message) : Exception(message);

@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Runtime.InteropServices;
 using Cake.Cli;
 using Cake.Common.Modules;
 using Cake.Core;
@@ -12,13 +11,11 @@ using Spectre.Console;
 
 namespace Cake.Frosting.Internal;
 
-/// <summary>One run of a <see cref="CakeHost"/>: command line, services, tasks, engine, exit code.</summary>
-internal sealed class HostRunner(
-    IReadOnlyList<Action<IServiceCollection>> configure,
-    IReadOnlyList<Assembly> assemblies,
-    DirectoryPath? workingDirectory)
+/// <summary>One run of a <see cref="CakeHost"/>: command line, services, tasks, engine, exit code (0 or -1, as Cake.Frosting).</summary>
+internal sealed class HostRunner(IServiceCollection services, IReadOnlyList<Assembly> assemblies)
 {
-    private const int BadInput = 2;
+    /// <summary>What Cake.Frosting returns for every failure; the build program maps its own failures.</summary>
+    public const int Failed = -1;
 
     public int Run(IReadOnlyList<string> args)
     {
@@ -31,7 +28,7 @@ internal sealed class HostRunner(
         {
             Console.Error.WriteLine($"Error: {exception.Message}");
             Console.Error.WriteLine("Run with --help to see the options.");
-            return exception.ExitCode;
+            return Failed;
         }
 
         if (options.Help)
@@ -61,78 +58,62 @@ internal sealed class HostRunner(
             return 0;
         }
 
-        // Signals are caught from here on, so that even a signal during start-up ends in 130/143.
-        var observers = provider.GetServices<IObserver<PosixSignal>>().ToList();
-        using var signals = new SignalRelay(
-            observers,
-            TimeProvider.System,
-            SignalRelay.TeardownBound,
-            message => log.Write(Verbosity.Quiet, LogLevel.Warning, "{0}", message),
-            Environment.Exit);
-        signals.Register();
-
-        var code = RunBuild(provider, options, log, () => signals.Received is not null);
-
-        if (signals.Received is { } signal)
-        {
-            var interrupted = SignalRelay.ExitCodeFor(signal);
-            log.Write(Verbosity.Quiet, LogLevel.Error, "Interrupted by {0}; the teardown ran. Exit code {1}.", signal, interrupted);
-            return interrupted;
-        }
-
-        return code;
+        return RunBuild(provider, options, log);
     }
 
-    private ServiceCollection CreateServices(HostOptions options, IEnumerable<Type> taskTypes)
+    private IServiceCollection CreateServices(HostOptions options, IEnumerable<Type> taskTypes)
     {
-        var services = new ServiceCollection();
-        services.AddCakeDiagnostics();
-        services.UseCakeDefaultModules();
-        services.UseModule<CommonModule>();
+        var all = new ServiceCollection();
+        all.AddCakeDiagnostics();
+        all.UseCakeDefaultModules();
+        all.UseModule<CommonModule>();
 
-        var arguments = new CakeArguments(options.Arguments.ToLookup(a => a.Key, a => a.Value, StringComparer.OrdinalIgnoreCase));
-        services.AddSingleton<ICakeArguments>(arguments);
+        // As Cake.Frosting: "target" is always there (Default when none is given); the host's own options are not.
+        var targets = options.EffectiveTargets.Select(t => new KeyValuePair<string, string>("target", t));
+        var arguments = new CakeArguments(options.Arguments.Concat(targets).ToLookup(a => a.Key, a => a.Value, StringComparer.OrdinalIgnoreCase));
+        all.AddSingleton<ICakeArguments>(arguments);
 
         // Not registered by the default modules; read once the working directory is set (cake.config lives there).
+        // UseCakeSetting values first, then cake.config, then the command line.
         var configurationArguments = options.Arguments
             .GroupBy(a => a.Key, StringComparer.OrdinalIgnoreCase)
             .ToDictionary(g => g.Key, g => g.First().Value, StringComparer.OrdinalIgnoreCase);
-        services.AddSingleton<ICakeConfiguration>(provider =>
+        all.AddSingleton<ICakeConfiguration>(provider =>
         {
             var environment = provider.GetRequiredService<ICakeEnvironment>();
+            var settings = provider.GetServices<CakeSettingValue>()
+                .GroupBy(v => v.Key, StringComparer.OrdinalIgnoreCase)
+                .ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.OrdinalIgnoreCase);
             return new CakeConfigurationProvider(provider.GetRequiredService<IFileSystem>(), environment)
-                .CreateConfiguration(environment.WorkingDirectory, configurationArguments);
+                .CreateConfiguration(environment.WorkingDirectory, settings, configurationArguments);
         });
 
-        services.AddSingleton<IVersionResolver, CakeVersionResolver>();
+        all.AddSingleton<IVersionResolver, CakeVersionResolver>();
 
         // The default context; UseContext<T> registers another IFrostingContext, and the last one wins.
-        services.AddSingleton<FrostingContext>();
-        services.AddSingleton<IFrostingContext>(provider => provider.GetRequiredService<FrostingContext>());
+        all.AddSingleton<FrostingContext>();
+        all.AddSingleton<IFrostingContext>(provider => provider.GetRequiredService<FrostingContext>());
 
         foreach (var type in taskTypes)
         {
-            services.AddSingleton(typeof(IFrostingTask), type);
+            all.AddSingleton(typeof(IFrostingTask), type);
         }
 
-        foreach (var action in configure)
+        foreach (var service in services)
         {
-            action(services);
+            ((ICollection<ServiceDescriptor>)all).Add(service);
         }
 
-        return services;
+        return all;
     }
 
-    private int RunBuild(IServiceProvider provider, HostOptions options, ICakeLog log, Func<bool> interrupted)
+    private static int RunBuild(IServiceProvider provider, HostOptions options, ICakeLog log)
     {
         IFrostingContext context;
         ICakeEngine engine;
         try
         {
-            if (!SetWorkingDirectory(provider, options, log))
-            {
-                return BadInput;
-            }
+            SetWorkingDirectory(provider, options);
 
             // The context reads settings; a bad one fails here, before anything ran.
             context = provider.GetRequiredService<IFrostingContext>();
@@ -163,7 +144,7 @@ internal sealed class HostRunner(
             log.Write(Verbosity.Quiet, LogLevel.Error, "{0}", $"Unknown target{(unknown.Count > 1 ? "s" : "")}: "
                 + string.Join(", ", unknown.Select(t => $"'{t}'")) + ". "
                 + (known.Count > 0 ? "Known targets: " + string.Join(", ", known) + "." : "No tasks are defined."));
-            return BadInput;
+            return Failed;
         }
 
         var host = CreateScriptHost(provider, options, engine, context, log);
@@ -177,38 +158,30 @@ internal sealed class HostRunner(
             host.RunTargetsAsync(options.EffectiveTargets).GetAwaiter().GetResult();
             return 0;
         }
-        catch (Exception exception) when (interrupted())
-        {
-            // The cancellation the signal caused is the expected way out, not an error to report.
-            log.Verbose("The run ended after the signal with: {0}", Failures.Unwrap(exception).Message);
-            return Failures.Failed;
-        }
         catch (Exception exception)
         {
             return Fail(log, exception);
         }
     }
 
-    private bool SetWorkingDirectory(IServiceProvider provider, HostOptions options, ICakeLog log)
+    private static void SetWorkingDirectory(IServiceProvider provider, HostOptions options)
     {
         var environment = provider.GetRequiredService<ICakeEnvironment>();
         var fileSystem = provider.GetRequiredService<IFileSystem>();
-        var requested = options.WorkingDirectory is { } given ? new DirectoryPath(given) : workingDirectory;
+        var requested = options.WorkingDirectory is { } given ? new DirectoryPath(given) : provider.GetService<WorkingDirectory>()?.Path;
         if (requested is null)
         {
-            return true;
+            return;
         }
 
         var directory = requested.MakeAbsolute(environment);
         if (!fileSystem.Exist(directory))
         {
-            log.Write(Verbosity.Quiet, LogLevel.Error, "{0}", $"The working directory '{directory.FullPath}' does not exist "
+            throw new FrostingException($"The working directory '{directory.FullPath}' does not exist "
                 + "(--working / UseWorkingDirectory): give an existing directory.");
-            return false;
         }
 
         environment.WorkingDirectory = directory;
-        return true;
     }
 
     private static void RegisterLifetime(IServiceProvider provider, ICakeEngine engine, ICakeContext context, ICakeLog log)
@@ -271,10 +244,33 @@ internal sealed class HostRunner(
             log);
     }
 
-    /// <summary>Reports a failure plainly (the stack trace only at diagnostic verbosity) and picks the exit code.</summary>
+    /// <summary>Reports a failure plainly (the stack trace only at diagnostic verbosity).</summary>
     private static int Fail(ICakeLog log, Exception exception)
     {
-        ExceptionLogger.LogException(log, Failures.Unwrap(exception));
-        return Failures.ExitCode(exception);
+        ExceptionLogger.LogException(log, Unwrap(exception));
+        return Failed;
+    }
+
+    /// <summary>Strips the wrappers the engine, DI and async plumbing put around the real failure, for the message.</summary>
+    internal static Exception Unwrap(Exception exception)
+    {
+        while (true)
+        {
+            switch (exception)
+            {
+                case AggregateException { InnerExceptions.Count: 1 } aggregate:
+                    exception = aggregate.InnerExceptions[0];
+                    continue;
+                case TargetInvocationException { InnerException: { } inner }:
+                    exception = inner;
+                    continue;
+                // Cake's own exceptions around another one (e.g. the engine's CakeReportException) are only carriers.
+                case { InnerException: { } inner } when exception.GetType().Assembly == typeof(CakeException).Assembly:
+                    exception = inner;
+                    continue;
+                default:
+                    return exception;
+            }
+        }
     }
 }

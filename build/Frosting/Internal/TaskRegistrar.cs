@@ -22,6 +22,13 @@ internal static class TaskRegistrar
         {
             var type = task.GetType();
             var name = NameOf(type);
+            if (!IsFrostingBased(type))
+            {
+                // As Cake.Frosting, which cannot tell what such a class overrides.
+                throw new FrostingException($"Task '{name}' ({type.FullName}) implements {nameof(IFrostingTask)} directly: "
+                    + $"derive it from {nameof(FrostingTask)}<TContext> or {nameof(AsyncFrostingTask)}<TContext>.");
+            }
+
             var contextType = ContextTypeOf(type);
             if (!contextType.IsInstanceOfType(context))
             {
@@ -54,12 +61,12 @@ internal static class TaskRegistrar
                         if (!run)
                         {
                             // Cake itself says so only at verbose level; a skipped task should be visible.
-                            log.Information("Skipping task {0}: ShouldRun returned false.", name);
+                            log.Information("Skipping task {0}: {1}", name, task.SkippedMessage is { Length: > 0 } why ? why : "ShouldRun returned false.");
                         }
 
                         return run;
                     },
-                    "ShouldRun returned false.");
+                    task.SkippedMessage is { Length: > 0 } skipped ? skipped : "ShouldRun returned false.");
             }
 
             if (type.GetCustomAttribute<ContinueOnErrorAttribute>() is not null)
@@ -94,7 +101,7 @@ internal static class TaskRegistrar
             ? NameOf(task)
             : throw new CakeException($"Task '{dependent}' {relation} '{task.FullName}', which is not a Frosting task.");
 
-    /// <summary>The T of FrostingTask&lt;T&gt; / AsyncFrostingTask&lt;T&gt;; a task implementing the interface directly takes any context.</summary>
+    /// <summary>The T of FrostingTask&lt;T&gt; / AsyncFrostingTask&lt;T&gt;.</summary>
     private static Type ContextTypeOf(Type type)
     {
         for (var current = type; current is not null; current = current.BaseType)
@@ -113,12 +120,6 @@ internal static class TaskRegistrar
     /// <summary>Whether the task class overrides the named virtual of its Frosting base class.</summary>
     private static bool IsOverridden(Type type, string method)
     {
-        if (!IsFrostingBased(type))
-        {
-            // Implements IFrostingTask itself: every member is its own.
-            return true;
-        }
-
         return type.GetMethods(BindingFlags.Public | BindingFlags.Instance)
             .Where(m => m.Name == method && m.IsVirtual)
             .Any(m => m.GetBaseDefinition().DeclaringType is { IsGenericType: true } declaring

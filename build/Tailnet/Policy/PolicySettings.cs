@@ -10,20 +10,29 @@ namespace Build.Tailnet.Policy;
 /// (<c>TS_POLICY_OAUTH_SECRET</c>, <c>TS_POLICY_OAUTH_CLIENT_ID</c>), never the deploy's.
 /// </summary>
 public sealed record PolicySettings(string File, bool Strict, bool Force, string? Secret, string? ClientId, string? ApiUrl)
+    : ISettingsGroup<PolicySettings>
 {
+    /// <summary>--retries and --retry-delay for the policy API calls.</summary>
+    public RetrySettings Retry { get; init; } = new(3, TimeSpan.FromSeconds(2));
+
+    public static PolicySettings From(SettingsSource source) => Resolve(source, source.Root);
+
     public const string DefaultFile = "tailnet/policy.hujson";
 
     public static PolicySettings Resolve(SettingsSource source, string root)
     {
         var file = source.Get("policy-file", "TS_POLICY_FILE")?.Value is { Length: > 0 } f ? f : DefaultFile;
         return new PolicySettings(
-            Path.GetFullPath(BuildSettings.ExpandHome(file), root),
+            Path.GetFullPath(Paths.ExpandHome(file), root),
             source.Get("policy-strict", "TS_POLICY_STRICT") is { } strict && Parse.Flag(strict),
             source.Get("policy-force") is { } force && Parse.Flag(force),
             source.Secret(OAuthClientKind.Policy.SecretVariable) is { } s ? SecretValue.Resolve(s.Value).Trim() : null,
             source.Secret(OAuthClientKind.Policy.ClientIdVariable) is { } c ? SecretValue.Resolve(c.Value).Trim() : null,
             // Only when given: a baseURL attribute on the secret decides otherwise.
-            source.Get("ts-api-url", "TS_API_URL")?.Value);
+            TailscaleApiSettings.ApiUrlOf(source.Get("ts-api-url", "TS_API_URL")))
+        {
+            Retry = RetrySettings.From(source),
+        };
     }
 
     /// <summary>The policy OAuth client, or null with the reason.</summary>

@@ -9,10 +9,10 @@ public static class PolicyTargets
     /// CheckPolicy: reads and checks the file offline. Bad input (no file, bad HuJSON, a deploy or CI tag
     /// without owners) throws <see cref="SettingsException"/> (exit 2); a failed check, <see cref="PipelineException"/> (exit 1).
     /// </summary>
-    public static PolicyDocument Check(PolicySettings policy, BuildSettings settings, Action<string> info, Action<string> warn)
+    public static PolicyDocument Check(PolicySettings policy, IReadOnlyList<string> ciTags, IReadOnlyList<string> deployTags, int sshPort, Action<string> info, Action<string> warn)
     {
         var document = PolicyDocument.Read(policy.File);
-        var needs = new DeployNeeds(settings.TsTags, settings.Tags, settings.SshPort, policy.Strict);
+        var needs = new DeployNeeds(ciTags, deployTags, sshPort, policy.Strict);
         if (PolicyCheck.UnownedNeededTags(document, needs) is { Count: > 0 } unowned)
             throw new SettingsException($"{policy.File}: no tagOwners entry for {string.Join(", ", unowned)} (the CI tags --ts-tags and the deploy tags --tags): no node can carry them. Add them to tagOwners.");
         var findings = PolicyCheck.Run(document, needs);
@@ -32,7 +32,7 @@ public static class PolicyTargets
     /// FindServers' cross-check: when the repository has a policy, every server found should be reachable
     /// by the CI tags on the SSH port; if not, the repository's policy and the deploy disagree (a warning).
     /// </summary>
-    public static IEnumerable<string> Disagreements(string policyFile, BuildSettings settings, IEnumerable<Deployment.DeployTarget> servers)
+    public static IEnumerable<string> Disagreements(string policyFile, IReadOnlyList<string> ciTags, int sshPort, IEnumerable<Deployment.DeployTarget> servers)
     {
         if (!File.Exists(policyFile)) yield break;
         PolicyDocument document;
@@ -52,12 +52,12 @@ public static class PolicyTargets
             yield break;
         }
         var evaluator = new PolicyEvaluator(document);
-        var ci = Principal.Tagged(settings.TsTags);
+        var ci = Principal.Tagged(ciTags);
         foreach (var server in servers.Where(s => s.Tags.Count > 0))
         {
-            var verdict = evaluator.Allows(ci, Target.Tagged([.. server.Tags]), server.Port ?? settings.SshPort);
+            var verdict = evaluator.Allows(ci, Target.Tagged([.. server.Tags]), server.Port ?? sshPort);
             if (verdict.Match != Match.Yes)
-                yield return $"{Path.GetFileName(policyFile)} does not let {string.Join(",", settings.TsTags)} reach {server.Name} ({string.Join(",", server.Tags)}) on port {server.Port ?? settings.SshPort}: the repository's policy and the deploy disagree (ApplyPolicy has not run, or the policy misses the server's tag).";
+                yield return $"{Path.GetFileName(policyFile)} does not let {string.Join(",", ciTags)} reach {server.Name} ({string.Join(",", server.Tags)}) on port {server.Port ?? sshPort}: the repository's policy and the deploy disagree (ApplyPolicy has not run, or the policy misses the server's tag).";
         }
     }
 }

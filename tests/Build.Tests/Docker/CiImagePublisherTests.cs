@@ -21,7 +21,7 @@ public sealed class CiImagePublisherTests : IDisposable
         _dockerfile = Path.Join(_work, "ci.Dockerfile");
         File.WriteAllText(_dockerfile, "FROM alpine:3.23\nRUN apk add --no-cache bash\n");
         var docker = DockerClient.FromPath(new ProcessRunner(new Redactor([Password])), _fake.PathValue, line => { lock (_log) _log.Add(line); });
-        _publisher = new CiImagePublisher(docker, line => { lock (_log) _log.Add(line); });
+        _publisher = new CiImagePublisher(new DockerTestContext(docker), line => { lock (_log) _log.Add(line); });
     }
 
     public void Dispose()
@@ -51,19 +51,19 @@ public sealed class CiImagePublisherTests : IDisposable
     }
 
     [Fact]
-    public async Task A_missing_image_is_built_tagged_pushed_with_the_login_on_stdin()
+    public void A_missing_image_is_built_tagged_pushed_with_the_login_on_stdin()
     {
         var tag = CiImagePublisher.TagOfFile(_dockerfile);
 
-        var outcome = await _publisher.PublishAsync(Settings(), _dockerfile, CancellationToken.None);
+        var outcome = _publisher.Publish(Settings(), _dockerfile);
 
         Assert.Equal(CiImageOutcome.Published, outcome);
         var calls = _fake.Calls;
         Assert.Equal(7, calls.Count);
-        Assert.Equal(["login", "--username", "gitlab-ci-token", "--password-stdin", "registry.example.com"], calls[0].Args);
+        Assert.Equal(["login", "--password-stdin", "--username", "gitlab-ci-token", "registry.example.com"], calls[0].Args);
         Assert.Equal(Password + "\n", calls[0].Stdin);
         Assert.Equal(["manifest", "inspect", $"{Repository}:{tag}"], calls[1].Args);
-        Assert.Equal(["build", "--file", _dockerfile, "--tag", $"{Repository}:{tag}", "--label", $"org.opencontainers.image.version={tag}", "--pull"], calls[2].Args.SkipLast(1));
+        Assert.Equal(["build", "--file", _dockerfile, "--label", $"org.opencontainers.image.version={tag}", "--pull", "--tag", $"{Repository}:{tag}"], calls[2].Args.SkipLast(1));
         var context = calls[2].Args[^1];
         Assert.False(Directory.Exists(context), "the empty build context is removed afterwards");
         Assert.Equal(["tag", $"{Repository}:{tag}", $"{Repository}:latest"], calls[3].Args);
@@ -76,12 +76,12 @@ public sealed class CiImagePublisherTests : IDisposable
     }
 
     [Fact]
-    public async Task An_image_the_registry_has_is_not_built_again()
+    public void An_image_the_registry_has_is_not_built_again()
     {
         var tag = CiImagePublisher.TagOfFile(_dockerfile);
         _fake.Publish($"{Repository}:{tag}");
 
-        var outcome = await _publisher.PublishAsync(Settings(), _dockerfile, CancellationToken.None);
+        var outcome = _publisher.Publish(Settings(), _dockerfile);
 
         Assert.Equal(CiImageOutcome.AlreadyPublished, outcome);
         Assert.Equal(["login", "manifest", "logout"], _fake.Calls.Select(c => c.Args[0]));
@@ -89,29 +89,29 @@ public sealed class CiImagePublisherTests : IDisposable
     }
 
     [Fact]
-    public async Task A_second_run_finds_what_the_first_pushed()
+    public void A_second_run_finds_what_the_first_pushed()
     {
-        await _publisher.PublishAsync(Settings(), _dockerfile, CancellationToken.None);
-        var second = await _publisher.PublishAsync(Settings(), _dockerfile, CancellationToken.None);
+        _publisher.Publish(Settings(), _dockerfile);
+        var second = _publisher.Publish(Settings(), _dockerfile);
 
         Assert.Equal(CiImageOutcome.AlreadyPublished, second);
         Assert.Single(_fake.Calls, c => c.Args[0] == "build");
     }
 
     [Fact]
-    public async Task Without_a_registry_password_it_uses_the_existing_login()
+    public void Without_a_registry_password_it_uses_the_existing_login()
     {
-        await _publisher.PublishAsync(Settings(password: null), _dockerfile, CancellationToken.None);
+        _publisher.Publish(Settings(password: null), _dockerfile);
 
         Assert.Equal(["manifest", "build", "tag", "push", "push"], _fake.Calls.Select(c => c.Args[0]));
     }
 
     [Fact]
-    public async Task A_failed_build_fails_the_target_and_still_logs_out()
+    public void A_failed_build_fails_the_target_and_still_logs_out()
     {
         _fake.FailBuilds();
 
-        var e = await Assert.ThrowsAsync<PipelineException>(() => _publisher.PublishAsync(Settings(), _dockerfile, CancellationToken.None));
+        var e = Assert.Throws<DockerCommandException>(() => _publisher.Publish(Settings(), _dockerfile));
 
         Assert.Contains("docker build failed", e.Message);
         Assert.Equal(["login", "manifest", "build", "logout"], _fake.Calls.Select(c => c.Args[0]));

@@ -232,10 +232,12 @@ public sealed partial class GitLabCiYamlTests
         Assert.True(after >= new ForgetNodeOptions().TotalTimeout + TimeSpan.FromMinutes(1), $"{name}: after_script's {after} leaves ForgetNode too little time");
 
         // The worst case of the script with the defaults: every join and deploy attempt running into its bound.
-        var settings = BuildSettings.Resolve(new SettingsSource(_ => [], _ => null, Repo.File("deploy.json")));
-        var fanOut = FanOutOptions.From(settings);
-        var join = settings.TsReadyTimeout + settings.Retries * settings.TsTimeout + RetryDelays(settings.Retries, settings.RetryDelay);
-        var deploy = settings.LockWait + fanOut.Attempts * fanOut.AttemptTimeout + RetryDelays(fanOut.Attempts, fanOut.RetryDelay);
+        var source = new SettingsSource(_ => [], _ => null, Repo.File("deploy.json"));
+        var tailnet = TailnetSettings.From(source);
+        var deploySettings = DeploySettings.From(source);
+        var fanOut = FanOutOptions.From(deploySettings);
+        var join = tailnet.ReadyTimeout + tailnet.Retry.Attempts * tailnet.Timeout + RetryDelays(tailnet.Retry.Attempts, tailnet.Retry.Delay);
+        var deploy = deploySettings.LockWait + fanOut.Attempts * fanOut.AttemptTimeout + RetryDelays(fanOut.Attempts, fanOut.RetryDelay);
         var rest = TimeSpan.FromMinutes(2);   // starting the program, checking the site, the teardown
         Assert.True(join + deploy + rest <= script,
             $"{name}: join {join} + deploy {deploy} + {rest} for the rest exceed RUNNER_SCRIPT_TIMEOUT {script}: the script would be cut while the pipeline still waits on its own bounds");

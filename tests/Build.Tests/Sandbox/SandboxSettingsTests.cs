@@ -1,3 +1,4 @@
+using Build.Tailnet;
 using Build.Sandbox;
 using Build.Settings;
 
@@ -35,15 +36,17 @@ public sealed class SandboxSettingsTests
     {
         var arguments = new Dictionary<string, string[]> { ["server"] = ["server2"] };
         var overlay = SandboxSettings.Overlay(name => arguments.TryGetValue(name, out var v) ? v : [], State, "--sandbox");
-        var settings = BuildSettings.Resolve(new SettingsSource(overlay, _ => null, settingsFile: null));
+        var source = new SettingsSource(overlay, _ => null, settingsFile: null);
+        var selection = ServerSelection.From(source);
+        var ssh = SshSettings.From(source);
 
-        Assert.Equal([new HostEntry("server1", "127.0.0.2", 40001), new HostEntry("server2", "127.0.0.3", 40002)], settings.Hosts);
-        Assert.Equal(TailnetMode.Off, settings.Tailnet);
-        Assert.Equal("deploytest", settings.SshUser);
-        Assert.Equal("/repo/.sandbox/deploy_key", settings.SshKey.Path);
-        Assert.Equal("/repo/.sandbox/known_hosts", settings.KnownHosts.Path);
-        Assert.Equal("/repo/.sandbox/account/{server}/www", settings.RemoteRoot);
-        Assert.Equal(["server2"], settings.Servers); // what the sandbox does not supply passes through
+        Assert.Equal([new HostEntry("server1", "127.0.0.2", 40001), new HostEntry("server2", "127.0.0.3", 40002)], selection.Hosts);
+        Assert.Equal(TailnetMode.Off, TailnetSettings.From(source).Mode);
+        Assert.Equal("deploytest", ssh.User);
+        Assert.Equal("/repo/.sandbox/deploy_key", ssh.Key.Path);
+        Assert.Equal("/repo/.sandbox/known_hosts", ssh.KnownHosts.Path);
+        Assert.Equal("/repo/.sandbox/account/{server}/www", DeploySettings.From(source).RemoteRoot);
+        Assert.Equal(["server2"], selection.Servers); // what the sandbox does not supply passes through
         Assert.Equal(["http://{host}:40100/.well-known/release"], overlay("health-url"));
     }
 

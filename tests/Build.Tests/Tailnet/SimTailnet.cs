@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using Build.Output;
+using Build.Deployment;
 using Build.Processes;
 using Build.Settings;
 using Build.Tailnet;
@@ -73,14 +74,20 @@ public sealed class SimTailnet : IDisposable
         return name => variables.GetValueOrDefault(name);
     }
 
-    public static BuildSettings Settings(Func<string, string?> environment, params string[] arguments)
+    public static SettingsSource Source(Func<string, string?> environment, params string[] arguments)
     {
         var parsed = arguments
             .Select(a => a.TrimStart('-').Split('=', 2))
             .GroupBy(p => p[0], p => p.Length > 1 ? p[1] : "true")
             .ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.ToArray());
-        return BuildSettings.Resolve(new SettingsSource(name => parsed.GetValueOrDefault(name) ?? [], environment, null));
+        return new SettingsSource(name => parsed.GetValueOrDefault(name) ?? [], environment, null);
     }
+
+    public static TailnetSettings Settings(Func<string, string?> environment, params string[] arguments) =>
+        TailnetSettings.From(Source(environment, arguments));
+
+    public static ServerSelection Selection(Func<string, string?> environment, params string[] arguments) =>
+        ServerSelection.From(Source(environment, arguments));
 
     /// <summary>A session as JoinTailnet makes it, with short retry delays and leave bounds.</summary>
     public TailnetSession Session(Func<string, string?> environment, LeaveBounds? leave = null, params string[] arguments)
@@ -88,10 +95,18 @@ public sealed class SimTailnet : IDisposable
         string[] defaults = ["--retry-delay=50ms", "--ts-ready-timeout=30s", "--ts-timeout=20s", "--ts-hostname=CI Runner #7 (test)"];
         // A test's own argument replaces the default of the same name.
         var given = arguments.Select(a => a.Split('=')[0]).ToHashSet();
-        var settings = Settings(environment, [.. defaults.Where(d => !given.Contains(d.Split('=')[0])), .. arguments]);
+        string[] all = [.. defaults.Where(d => !given.Contains(d.Split('=')[0])), .. arguments];
+        var settings = Settings(environment, all);
+        _selection = Selection(environment, all);
         var redactor = Redactor.FromEnvironment(environment);
         return new TailnetSession(settings, new ProcessRunner(redactor), redactor, Log, Artifacts, environment, TimeProvider.System, leave);
     }
+
+    private ServerSelection? _selection;
+
+    /// <summary>FindServers as the task runs it, with the selection from the last <see cref="Session"/>'s arguments.</summary>
+    public Task<IReadOnlyList<DeployTarget>> FindServersAsync(TailnetSession session) =>
+        (_selection ?? throw new InvalidOperationException("Make a session first.")).FindAsync(session, CancellationToken.None);
 
     public IReadOnlyList<JsonObject> Records()
     {

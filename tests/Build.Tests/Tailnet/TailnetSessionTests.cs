@@ -68,7 +68,7 @@ public sealed class TailnetSessionTests(ITestOutputHelper output)
         Assert.StartsWith("nSIM", record.NodeId);
         Assert.Equal("sim.example.com", record.Tailnet);
 
-        var servers = await session.FindServersAsync(CancellationToken.None);
+        var servers = await sim.FindServersAsync(session);
         Assert.Equal(["server1", "server2", "server3"], servers.Select(s => s.Name));
         Assert.Equal(["100.101.0.1", "100.101.0.2", "100.101.0.3"], servers.Select(s => s.Address));
         Assert.False(servers.Single(s => s.Name == "server3").Online);
@@ -285,7 +285,7 @@ public sealed class TailnetSessionTests(ITestOutputHelper output)
         using var sim = new SimTailnet();
         var session = sim.Session(sim.Environment(), ShortLeave, "--server=server1,nosuch");
         await session.StartAsync(CancellationToken.None);
-        var error = await Assert.ThrowsAsync<SettingsException>(() => session.FindServersAsync(CancellationToken.None));
+        var error = await Assert.ThrowsAsync<SettingsException>(() => sim.FindServersAsync(session));
         Assert.Contains("\"nosuch\" matches no server", error.Message);
         Assert.Contains("server1, server2, server3", error.Message);
         await session.LeaveAsync();
@@ -327,7 +327,7 @@ public sealed class TailnetSessionTests(ITestOutputHelper output)
             var session = sim.Session(sim.Environment(secret: null), ShortLeave, "--tailnet=existing", $"--ts-socket={socket}");
             await session.StartAsync(CancellationToken.None);
             Assert.Equal(TailnetMode.Existing, session.Mode);
-            var servers = await session.FindServersAsync(CancellationToken.None);
+            var servers = await sim.FindServersAsync(session);
             Assert.Equal(3, servers.Count);
             await session.LeaveAsync();
 
@@ -355,7 +355,7 @@ public sealed class TailnetSessionTests(ITestOutputHelper output)
             var session = sim.Session(sim.Environment(secret: null), ShortLeave);
             await session.StartAsync(CancellationToken.None);
             Assert.Equal(TailnetMode.Existing, session.Mode);
-            await session.FindServersAsync(CancellationToken.None);
+            await sim.FindServersAsync(session);
             await session.LeaveAsync();
             Assert.All(sim.Events("cli"), c => Assert.DoesNotContain(SimTailnet.Argv(c), a => a.StartsWith("--socket", StringComparison.Ordinal)));
             Assert.Empty(sim.Events("logout"));
@@ -409,7 +409,7 @@ public sealed class TailnetSessionTests(ITestOutputHelper output)
         var session = sim.Session(sim.Environment(secret: null), ShortLeave, "--tailnet=off", "--hosts=alpha=10.0.0.1:2222,beta=10.0.0.2", "--server=beta");
         await session.StartAsync(CancellationToken.None);
         Assert.Equal(TailnetMode.Off, session.Mode);
-        var servers = await session.FindServersAsync(CancellationToken.None);
+        var servers = await sim.FindServersAsync(session);
         var beta = Assert.Single(servers);
         Assert.Equal(("beta", "10.0.0.2", (int?)null), (beta.Name, beta.Address, beta.Port));
         await session.LeaveAsync();
@@ -423,7 +423,7 @@ public sealed class TailnetSessionTests(ITestOutputHelper output)
         var session = sim.Session(sim.Environment(secret: null), ShortLeave, "--hosts=alpha=10.0.0.1");
         await session.StartAsync(CancellationToken.None);
         Assert.Equal(TailnetMode.Off, session.Mode);
-        Assert.Equal("alpha", Assert.Single(await session.FindServersAsync(CancellationToken.None)).Name);
+        Assert.Equal("alpha", Assert.Single(await sim.FindServersAsync(session)).Name);
         Assert.Empty(sim.Events("daemon-start"));
     }
 
@@ -434,7 +434,7 @@ public sealed class TailnetSessionTests(ITestOutputHelper output)
         var session = sim.Session(sim.Environment(), ShortLeave, "--hosts=alpha=100.101.0.9");
         await session.StartAsync(CancellationToken.None);
         Assert.Equal(TailnetMode.Join, session.Mode);
-        Assert.Equal("alpha", Assert.Single(await session.FindServersAsync(CancellationToken.None)).Name);
+        Assert.Equal("alpha", Assert.Single(await sim.FindServersAsync(session)).Name);
         await session.LeaveAsync();
         AssertLeft(sim, session.Daemon!);
     }

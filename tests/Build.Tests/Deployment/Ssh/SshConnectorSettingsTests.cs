@@ -1,6 +1,7 @@
 using Build.Deployment;
 using Build.Deployment.Ssh;
 using Build.Settings;
+using Build.Tailnet;
 
 namespace Build.Tests.Deployment.Ssh;
 
@@ -9,11 +10,14 @@ public sealed class SshConnectorSettingsTests(SshServerFixture fixture) : IClass
 {
     private static CancellationToken Timeout() => new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token;
 
-    private static BuildSettings Resolve(Dictionary<string, string> arguments, Dictionary<string, string> environment) =>
-        BuildSettings.Resolve(new SettingsSource(
+    private static (SshSettings Ssh, ServerSelection Selection) Resolve(Dictionary<string, string> arguments, Dictionary<string, string> environment)
+    {
+        var source = new SettingsSource(
             name => arguments.TryGetValue(name, out var v) ? [v] : [],
             name => environment.GetValueOrDefault(name),
-            settingsFile: null));
+            settingsFile: null);
+        return (SshSettings.From(source), ServerSelection.From(source));
+    }
 
     [Fact]
     public async Task Paths_from_arguments_user_and_port_from_settings()
@@ -30,8 +34,8 @@ public sealed class SshConnectorSettingsTests(SshServerFixture fixture) : IClass
             ["hosts"] = $"web={server.Address}",
             ["connect-timeout"] = "15s",
         }, []);
-        var host = Assert.Single(settings.Hosts);
-        var connector = SshConnector.FromSettings(settings);
+        var host = Assert.Single(settings.Selection.Hosts);
+        var connector = SshConnector.FromSettings(settings.Ssh);
         // No port on the target: the --ssh-port setting applies.
         using var connection = await connector.ConnectAsync(new DeployTarget(host.Name, host.Address, host.Port), Timeout());
         Assert.Equal(server.Port, connection.Client.ConnectionInfo.Port);
@@ -47,9 +51,9 @@ public sealed class SshConnectorSettingsTests(SshServerFixture fixture) : IClass
             ["SSH_PRIVATE_KEY"] = server.UserKey.PrivateKeyText.Replace("\n", "\r\n").TrimEnd(),
             ["SSH_KNOWN_HOSTS"] = server.KnownHostsLines().Replace("\n", "\r\n"),
         });
-        Assert.NotNull(settings.SshKey.Text);
-        var host = Assert.Single(settings.Hosts);
-        using var connection = await SshConnector.FromSettings(settings).ConnectAsync(new DeployTarget(host.Name, host.Address, host.Port), Timeout());
+        Assert.NotNull(settings.Ssh.Key.Text);
+        var host = Assert.Single(settings.Selection.Hosts);
+        using var connection = await SshConnector.FromSettings(settings.Ssh).ConnectAsync(new DeployTarget(host.Name, host.Address, host.Port), Timeout());
         Assert.True(connection.IsConnected);
     }
 

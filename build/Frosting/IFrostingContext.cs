@@ -1,0 +1,5 @@
+using Cake.Core;
+
+namespace Cake.Frosting;
+
+public interface IFrostingContext : ICakeContext;
