@@ -98,7 +98,7 @@ in
       example = [ "server1.example-tailnet.ts.net" ];
       description = ''
         Host names (such as the server's MagicDNS name) under which plain HTTP serves only
-        /.well-known/release, never cached and never redirected: the pipeline's planned
+        /.well-known/release, never cached and never redirected: for the pipeline's
         --health-url=http://{dns}/.well-known/release.
       '';
     };

@@ -276,7 +276,7 @@ public sealed class NixModuleTests
         var options = OptionPaths(NixInstantiate.EvalModule());
         Assert.All(mapping, m => Assert.True(options.Contains(m.Value), $"{m.Key} maps to {m.Value}, which the module does not declare"));
 
-        // The settings that exist today are the pipeline's own (--health-url is planned).
+        // Every mapped setting's default is the pipeline's own (--health-url has none: it is off unless given).
         foreach (var setting in PipelineSettings.Where(s => s != "--health-url"))
             ReadmeNixos.SettingDefault(setting);
         Assert.Contains("http://{dns}/.well-known/release", File.ReadAllText(Repo.File("README.md")));
