@@ -33,7 +33,8 @@ public sealed class ColoursTests
         using var dir = new TempDir("colours");
         var environment = new Dictionary<string, string> { ["TERM"] = "xterm-256color" };
         if (forceColor is not null) environment["FORCE_COLOR"] = forceColor;
-        if (noColor is not null) environment["NO_COLOR"] = noColor;
+        // Empty counts as unset: the test run itself may have NO_COLOR (its output is piped), and children inherit it.
+        environment["NO_COLOR"] = noColor ?? "";
 
         // An unknown target: Cake's log writes the error in red when colours are on.
         var run = await PipelineProcess.RunAsync(["--target=Nope"], dir.Path, environment, TimeSpan.FromSeconds(60));

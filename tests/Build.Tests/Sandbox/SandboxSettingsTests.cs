@@ -34,8 +34,13 @@ public sealed class SandboxSettingsTests
     [Fact]
     public void The_overlay_supplies_hosts_key_known_hosts_user_root_and_no_tailnet_and_resolves_through_the_normal_settings()
     {
+        // The SSH settings check that the key and known_hosts files exist: the sandbox's are real files.
+        using var dir = new Build.Tests.Support.TempDir("sandbox-settings");
+        var state = State with { DeployKey = Path.Join(dir.Path, "deploy_key"), KnownHosts = Path.Join(dir.Path, "known_hosts") };
+        File.WriteAllText(state.DeployKey, "key");
+        File.WriteAllText(state.KnownHosts, "");
         var arguments = new Dictionary<string, string[]> { ["server"] = ["server2"] };
-        var overlay = SandboxSettings.Overlay(name => arguments.TryGetValue(name, out var v) ? v : [], State, "--sandbox");
+        var overlay = SandboxSettings.Overlay(name => arguments.TryGetValue(name, out var v) ? v : [], state, "--sandbox");
         var source = new SettingsSource(overlay, _ => null, settingsFile: null);
         var selection = ServerSelection.From(source);
         var ssh = SshSettings.From(source);
@@ -43,8 +48,8 @@ public sealed class SandboxSettingsTests
         Assert.Equal([new HostEntry("server1", "127.0.0.2", 40001), new HostEntry("server2", "127.0.0.3", 40002)], selection.Hosts);
         Assert.Equal(TailnetMode.Off, TailnetSettings.From(source).Mode);
         Assert.Equal("deploytest", ssh.User);
-        Assert.Equal("/repo/.sandbox/deploy_key", ssh.Key.Path);
-        Assert.Equal("/repo/.sandbox/known_hosts", ssh.KnownHosts.Path);
+        Assert.Equal(state.DeployKey, ssh.Key.Path);
+        Assert.Equal(state.KnownHosts, ssh.KnownHosts.Path);
         Assert.Equal("/repo/.sandbox/account/{server}/www", DeploySettings.From(source).RemoteRoot);
         Assert.Equal(["server2"], selection.Servers); // what the sandbox does not supply passes through
         Assert.Equal(["http://{host}:40100/.well-known/release"], overlay("health-url"));

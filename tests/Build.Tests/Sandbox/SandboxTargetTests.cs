@@ -90,7 +90,8 @@ public sealed class SandboxTargetTests(SandboxFixture sandbox, ITestOutputHelper
         Assert.True(releases.ExitCode == 0, releases.Text);
         Assert.Contains("server1", releases.Stdout);
         Assert.Contains("server2", releases.Stdout);
-        Assert.Contains("[current]", releases.Stdout);
+        // The sandbox checks health, so Releases names what each web server serves next to current.
+        Assert.Contains("[current, web server serves ", releases.Stdout);
 
         foreach (var clash in new[] { "--hosts=web=192.0.2.10", "--ssh-key=/nonexistent", "--known-hosts=/nonexistent", "--tailnet=join" })
         {

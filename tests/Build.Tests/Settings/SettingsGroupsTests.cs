@@ -22,7 +22,7 @@ public sealed class SettingsGroupsTests
     public void Deploy_resolves_the_groups_of_every_task_it_depends_on()
     {
         Assert.Equal(
-            [typeof(DeploySettings), typeof(PolicySettings), typeof(ServerSelection), typeof(SiteSettings), typeof(SshSettings), typeof(TailnetSettings)],
+            [typeof(DeploySettings), typeof(Build.Deployment.Health.HealthSettings), typeof(PolicySettings), typeof(ServerSelection), typeof(SiteSettings), typeof(SshSettings), typeof(TailnetSettings)],
             For("deploy"));
     }
 
@@ -42,7 +42,7 @@ public sealed class SettingsGroupsTests
     {
         var tasks = typeof(BuildContext).Assembly.GetExportedTypes().Where(t => typeof(IFrostingTask).IsAssignableFrom(t) && !t.IsAbstract).ToList();
         var groups = tasks.SelectMany(t => t.GetCustomAttributes(typeof(UsesSettingsAttribute), false).Cast<UsesSettingsAttribute>()).SelectMany(a => a.Groups).Distinct().ToList();
-        Assert.Equal(8, groups.Count);
+        Assert.Equal(9, groups.Count);
         var source = new SettingsSource(_ => [], name => name == "CI_REGISTRY_IMAGE" ? "registry.example/blog" : null, null);
         var resolved = SettingsGroups.Resolve(source, groups);
         Assert.All(groups, g => Assert.IsType(g, resolved[g]));
