@@ -18,6 +18,9 @@ public static class SettingsHelp
                          (secrets: SSH_PRIVATE_KEY, SSH_KNOWN_HOSTS, SSH_KEY_PASSPHRASE)
           deploy         --remote-root  --keep-releases  --parallel  --switch  --plan  --release
                          --retries  --retry-delay  --lock-timeout  --lock-wait  --force-unlock
+          health         --release-marker  --health-url  --health-timeout  --health-host  --health-path
+                         --on-unhealthy
+          sandbox        --sandbox
           Tailscale API  --ts-api-url   (secrets: TS_OAUTH_SECRET, TS_OAUTH_CLIENT_ID)
           policy         --policy-file  --policy-strict  --policy-force
                          (secrets: TS_POLICY_OAUTH_SECRET, TS_POLICY_OAUTH_CLIENT_ID)
