@@ -97,6 +97,11 @@ internal static class RemoteScripts
           fi
         }
         own_lock() { [ -d .deploy/lock ] && [ "$(owner_id)" = "$run" ]; }
+        # The lock is renamed away before it is removed, so nobody ever finds it without its owner file.
+        unlock() {
+          if [ -e .deploy/lock ]; then rm -rf ".deploy/unlocked.$$" && mv -T .deploy/lock ".deploy/unlocked.$$" || return 1; fi
+          rm -rf ".deploy/unlocked.$$"
+        }
         switch_to() {
           [ -d "releases/$1" ] || fail 68 "release $1 does not exist"
           if [ -e current ] && [ ! -L current ]; then fail 64 "current is not a symlink"; fi
@@ -172,13 +177,13 @@ internal static class RemoteScripts
           done
           say "@cleaned $n"
           # Work directories of upload parts killed before their exit trap ran (older clients, SIGKILL).
-          for d in .deploy/tmp.*; do [ -e "$d" ] && rm -rf "$d"; done
+          for d in .deploy/tmp.* .deploy/unlocked.*; do [ -e "$d" ] && rm -rf "$d"; done
           # Another deploy may have switched while this one waited for the lock: the state is what holds now.
-          check_current || { st=$?; [ "$took" = retaken ] || rm -rf .deploy/lock; refuse "$st"; }
+          check_current || { st=$?; [ "$took" = retaken ] || unlock; refuse "$st"; }
           # A reconnect re-takes the lock only while current is where this deploy found it.
           case " $expect " in
             *" * "*|*" ${cid:--} "*) ;;
-            *) [ "$took" = retaken ] || rm -rf .deploy/lock
+            *) [ "$took" = retaken ] || unlock
                fail 70 "current changed under this deploy: it points to ${cid:-no release}, not $expect" ;;
           esac
           trap - HUP PIPE
@@ -332,7 +337,7 @@ internal static class RemoteScripts
           say "@pruned $p"
         done
         [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
-        if [ "$hold" = hold ]; then say "@held"; else rm -rf .deploy/lock; say "@unlocked"; fi
+        if [ "$hold" = hold ]; then say "@held"; else unlock; say "@unlocked"; fi
         """;
 
     /// <summary>Args: root run line(the log line, may be empty) prune-ids... Prune, log, unlock without switching.</summary>
@@ -348,7 +353,7 @@ internal static class RemoteScripts
           say "@pruned $p"
         done
         [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
-        rm -rf .deploy/lock
+        unlock
         say "@unlocked"
         """;
 
@@ -365,7 +370,7 @@ internal static class RemoteScripts
           if [ "$cid" != "$id" ] && [ -e "releases/$id" ]; then remove_release "$id"; say "@removed $id"; fi
         fi
         [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
-        rm -rf .deploy/lock
+        unlock
         say "@unlocked"
         """;
 
@@ -380,7 +385,7 @@ internal static class RemoteScripts
         rm -f ".deploy/bad/$to"
         if [ "$from" != - ]; then : > ".deploy/bad/$from" && say "@marked $from"; fi
         [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
-        if [ "$hold" = yes ]; then say "@held"; else rm -rf .deploy/lock; say "@unlocked"; fi
+        if [ "$hold" = yes ]; then say "@held"; else unlock; say "@unlocked"; fi
         """;
 
     /// <summary>
@@ -403,7 +408,7 @@ internal static class RemoteScripts
           say "@current $cid"
         fi
         if [ "$bad" = yes ]; then : > ".deploy/bad/$from" && say "@marked $from"; fi
-        if [ "$hold" = yes ]; then say "@held"; else rm -rf .deploy/lock; say "@unlocked"; fi
+        if [ "$hold" = yes ]; then say "@held"; else unlock; say "@unlocked"; fi
         """;
 
     /// <summary>
@@ -432,7 +437,7 @@ internal static class RemoteScripts
         if [ -d .deploy/lock ]; then
           lock_age
           if [ "$force" != yes ] && [ -n "$a" ] && ! stale "$timeout"; then fail 71 "alive"; fi
-          rm -rf .deploy/lock || fail 65 "cannot remove $root/.deploy/lock"
+          unlock || fail 65 "cannot remove $root/.deploy/lock"
           say "@unlocked"
         fi
         """;

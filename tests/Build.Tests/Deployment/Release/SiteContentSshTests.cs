@@ -9,12 +9,11 @@ using Xunit.Abstractions;
 namespace Build.Tests.Deployment.Release;
 
 /// <summary>
-/// <see cref="SiteContentTests"/>'s cases against real sshd servers (GNU tools on the server side): the fan-out as
+/// <see cref="SiteContentTests"/>'s cases against real sshd servers, with GNU and with BusyBox tools on the server side: the fan-out as
 /// the deploy runs it, and the whole program for the refusals (exit 2, no server touched).
 /// </summary>
-[Collection(DeployCollection.Name)]
 [UnsupportedOSPlatform("windows")]
-public sealed class SiteContentSshTests(DeployServers servers, ITestOutputHelper output)
+public abstract class SiteContentSshTests(DeployServers servers, ITestOutputHelper output)
 {
     private static readonly TimeSpan Bound = TimeSpan.FromMinutes(2);
 
@@ -136,3 +135,13 @@ public sealed class SiteContentSshTests(DeployServers servers, ITestOutputHelper
         Assert.False(Directory.Exists(bed.RootOf("server1")));
     }
 }
+
+/// <summary>The site-content cases against servers with GNU tools.</summary>
+[Collection(DeployCollection.Name)]
+[UnsupportedOSPlatform("windows")]
+public sealed class SiteContentSshGnuTests(DeployServers servers, ITestOutputHelper output) : SiteContentSshTests(servers, output);
+
+/// <summary>The site-content cases against servers whose sessions find only BusyBox's tools, as on Alpine.</summary>
+[Collection(BusyBoxCollection.Name)]
+[UnsupportedOSPlatform("windows")]
+public sealed class SiteContentSshBusyBoxTests(BusyBoxServers servers, ITestOutputHelper output) : SiteContentSshTests(servers, output);
