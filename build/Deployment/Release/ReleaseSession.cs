@@ -179,6 +179,15 @@ public sealed class ReleaseSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// A step that keeps the lock for the health check that follows: the heartbeat goes on until the step that
+    /// unlocks (<see cref="ReleaseLockAsync"/>, <see cref="SwitchBackAsync"/>), so a slow check never looks abandoned.
+    /// </summary>
+    private void KeepBeatingIf(bool holdLock)
+    {
+        if (holdLock) StartHeartbeat();
+    }
+
     /// <summary>Heartbeats sent while this session held the lock (for tests and the report).</summary>
     public int HeartbeatsSent => heartbeat?.Beats ?? 0;
 
@@ -302,6 +311,7 @@ public sealed class ReleaseSession : IDisposable
         var command = await channels.TakeSwitchAsync();
         var result = await command.RunAsync(string.Join(' ', [id, holdLock ? "hold" : "unlock", .. prune]), (input, ct) => input.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), ct).AsTask(), cancellationToken);
         Check(result, $"switch current to {id}");
+        KeepBeatingIf(holdLock);
         return new SwitchResult(id, state.CurrentReleaseId, Lines(result.Output, "@pruned").ToList());
     }
 
@@ -361,6 +371,7 @@ public sealed class ReleaseSession : IDisposable
             await StopHeartbeatAsync();
             var result = await RunAsync(RemoteScripts.Rollback, [root, ownerKey, from ?? "-", to, line, holdLock ? "yes" : "no"], cancellationToken);
             Check(result, $"roll back to {to}");
+            KeepBeatingIf(holdLock);
             return new RollbackResult(from, to, true);
         }
         catch (Exception e) when (e is not ReleaseException { Kind: ReleaseFailure.LockLost })
@@ -382,6 +393,7 @@ public sealed class ReleaseSession : IDisposable
         await StopHeartbeatAsync();
         var result = await RunAsync(RemoteScripts.SwitchBack, [root, ownerKey, from.Value, to?.Value ?? "-", line, markBad ? "yes" : "no", holdLock ? "yes" : "no"], cancellationToken);
         Check(result, $"switch back to {to?.Value ?? "no release"}");
+        KeepBeatingIf(holdLock);
         return Lines(result.Output, "@switched").Any();
     }
 

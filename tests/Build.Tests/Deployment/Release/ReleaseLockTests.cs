@@ -279,6 +279,35 @@ public sealed class ReleaseLockTests
     [Theory]
     [InlineData(ShellFlavor.Gnu)]
     [InlineData(ShellFlavor.BusyBox)]
+    public async Task A_lock_held_for_the_health_check_keeps_beating_until_it_is_released(ShellFlavor flavor)
+    {
+        using var kit = new ReleaseTestKit(flavor);
+        kit.Write("index.html", "one");
+        await kit.DeployAsync();
+        kit.Write("index.html", "two");
+        await kit.DeployAsync();
+        var options = kit.Options with { LockTimeout = TimeSpan.FromSeconds(10) };
+        using var holder = new ReleaseSession(kit.Shell, kit.RemoteRoot, kit.Run, options, TimeProvider.System);
+
+        // The rollback keeps the lock for its health check; however long that takes, the lock must look alive.
+        var rollback = await holder.RollbackAsync(null, CancellationToken.None, holdLock: true);
+        Assert.True(rollback.Changed);
+        Assert.True(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
+        AgeHeartbeat(kit, TimeSpan.FromMinutes(5));
+        var bound = Stopwatch.StartNew();
+        while (File.GetLastWriteTimeUtc(OwnerFile(kit)) < DateTime.UtcNow.AddMinutes(-1))
+        {
+            Assert.True(bound.Elapsed < TimeSpan.FromSeconds(30), "no heartbeat within 30 s while the lock was held for the check");
+            await Task.Delay(50);
+        }
+
+        await holder.ReleaseLockAsync(CancellationToken.None);
+        Assert.False(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
+    }
+
+    [Theory]
+    [InlineData(ShellFlavor.Gnu)]
+    [InlineData(ShellFlavor.BusyBox)]
     public async Task The_heartbeat_renews_the_lock_so_a_waiter_never_takes_over_a_live_deploy(ShellFlavor flavor)
     {
         using var kit = new ReleaseTestKit(flavor);
