@@ -80,7 +80,8 @@ public sealed class ServerStarter(SandboxLayout layout, LoginAccount account, Ma
         var deadline = time.GetUtcNow() + StartTimeout;
         while (time.GetUtcNow() < deadline)
         {
-            if (!Daemons.IsAlive(pid, config)) return null;
+            // Only whether it still runs: while sshd rewrites its process title, its command line can read as anything.
+            if (!Daemons.IsAlive(pid, marker: null)) return null;
             if (File.Exists(pidFile) && int.TryParse(File.ReadAllText(pidFile).Trim(), out var written) && Daemons.IsAlive(written, config)
                 && await AnswersAsync(address, port, cancellationToken))
                 return written;
