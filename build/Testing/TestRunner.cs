@@ -41,6 +41,8 @@ public sealed class TestRunner(BuildContext context)
                 Filter = context.Arguments.HasArgument("test-filter") ? context.Arguments.GetArgument("test-filter") : null,
                 // The tests need no secret: an empty value reads as unset.
                 EnvironmentVariables = Redactor.SecretVariables.ToDictionary(v => v, _ => ""),
+                // A test that hangs ends the run after 10 minutes, with a dump, instead of the CI job's timeout.
+                ArgumentCustomization = args => args.Append("--blame-hang-timeout").Append("10m"),
             };
             try
             {

@@ -173,6 +173,8 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
         Assert.Contains($"send 1 file ({size} B)", plan.Stdout);
         Assert.Equal(size, (long)json["servers"]![0]!["bytes_sent"]!);
 
+        // A crashed run's lock: by the time someone unlocks it, its heartbeat is older than --lock-timeout.
+        File.SetLastWriteTimeUtc(Path.Join(bed.RootOf("server1"), ".deploy", "lock", "owner"), DateTime.UtcNow.AddMinutes(-10));
         var unlock = await RunAsync(bed, "--target=Unlock", "--server=server1");
         Assert.Equal(0, unlock.ExitCode);
         Assert.Contains("removed the lock", unlock.Stdout);
