@@ -217,6 +217,17 @@ public sealed partial class ServerDeploy : IDisposable
     /// </summary>
     public async Task SwitchBackAsync(string reason, CancellationToken cancellationToken)
     {
+        if (!await TrySwitchBackAsync(reason, markBad: false, holdLock: false, cancellationToken)) return;
+        Report.Error = reason;
+        MoveTo(ServerStage.SwitchedBack, DeployPhase.SwitchedBack, $"{CandidateId!.Value} -> {Previous ?? "none"}");
+    }
+
+    /// <summary>
+    /// Points current back at <see cref="Previous"/>, with retries. When that fails, the server is failed, serving
+    /// the new release, the lock released; false then.
+    /// </summary>
+    private async Task<bool> TrySwitchBackAsync(string reason, bool markBad, bool holdLock, CancellationToken cancellationToken)
+    {
         Expect(ServerStage.Switched);
         var from = CandidateId!.Value;
         var to = Previous is null ? (ReleaseId?)null : ReleaseId.Parse(Previous);
@@ -226,10 +237,9 @@ public sealed partial class ServerDeploy : IDisposable
             {
                 var session = await _server.OpenAsync(token);
                 Progress.Phase(Name, DeployPhase.SwitchBack, $"current -> {Previous ?? "none"}");
-                await session.SwitchBackAsync(from, to, reason, token);
+                await session.SwitchBackAsync(from, to, reason, token, markBad, holdLock);
             }, cancellationToken);
-            Report.Error = reason;
-            MoveTo(ServerStage.SwitchedBack, DeployPhase.SwitchedBack, $"{from} -> {Previous ?? "none"}");
+            return true;
         }
         catch (Exception e)
         {
@@ -238,6 +248,7 @@ public sealed partial class ServerDeploy : IDisposable
             Report.Error = $"{reason}, but switching back failed: {error}; it serves {from}";
             Report.FailureKind = (e as ReleaseException)?.Kind;
             MoveTo(ServerStage.Failed, DeployPhase.Failed, Report.Error);
+            return false;
         }
     }
 

@@ -57,27 +57,8 @@ public sealed partial class ServerDeploy
     /// </summary>
     public async Task SwitchBackUnhealthyAsync(string reason, CancellationToken cancellationToken)
     {
-        Expect(ServerStage.Switched);
         var from = CandidateId!.Value;
-        var to = Previous is null ? (ReleaseId?)null : ReleaseId.Parse(Previous);
-        try
-        {
-            await _server.RetryAsync(async token =>
-            {
-                var session = await _server.OpenAsync(token);
-                Progress.Phase(Name, DeployPhase.SwitchBack, $"current -> {Previous ?? "none"}");
-                await session.SwitchBackAsync(from, to, reason, token, markBad: true, holdLock: true);
-            }, cancellationToken);
-        }
-        catch (Exception e)
-        {
-            var error = cancellationToken.IsCancellationRequested ? "cancelled" : ServerText.Clean(Retries.Describe(e), 1000);
-            await BestEffortAsync((s, ct) => s.ReleaseLockAsync(ct));
-            Report.Error = $"{reason}, but switching back failed: {error}; it serves {from}";
-            Report.FailureKind = (e as ReleaseException)?.Kind;
-            MoveTo(ServerStage.Failed, DeployPhase.Failed, Report.Error);
-            return;
-        }
+        if (!await TrySwitchBackAsync(reason, markBad: true, holdLock: true, cancellationToken)) return;
         Report.ReleaseId = Previous;
         if (Previous is null)
         {
