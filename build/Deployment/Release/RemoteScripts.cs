@@ -271,6 +271,9 @@ internal static class RemoteScripts
           fail 67 "tar exited with status $st"
         fi
         drain
+        # The stream's end counts as a heartbeat: its fifo goes with tmp, and on a slow link the beat queued behind
+        # the upload has not arrived yet; a waiter must not judge the lock abandoned in between.
+        own_lock && touch .deploy/lock/owner 2>/dev/null
         say "@stream $sum"
         marks=releases/.$id.deploy/$upload
         mkdir -p "$marks" && : > "$marks/part$part" || fail 65 "cannot write $root/$marks/part$part"

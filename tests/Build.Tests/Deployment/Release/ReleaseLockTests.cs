@@ -251,9 +251,11 @@ public sealed class ReleaseLockTests
 
         // Run A locks and stages; it loses its connection and, meanwhile, run B switches the server.
         kit.Write("index.html", "two");
+        // The candidate first: making it moves the kit's fake clock, which would tick A's heartbeat, and a beat in
+        // flight when A drops could renew the lock after the test has aged it.
+        var candidate = await kit.CandidateAsync();
         var a = kit.Session();
         var found = await a.PrepareDeployAsync(CancellationToken.None);
-        var candidate = await kit.CandidateAsync();
         await a.UploadAsync(candidate, ReleaseSession.Plan(candidate, found), gzip: true, CancellationToken.None);
         a.Dispose();
         AgeHeartbeat(kit, TimeSpan.FromMinutes(10));
