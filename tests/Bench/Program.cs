@@ -37,7 +37,8 @@ namespace Bench
                 throw new BenchOptionsException($"The deploy contender runs {DeployContender.BuildDll(root)}, which does not exist. Build it with ./build.sh (any target), or leave deploy out: --bench-contenders=rsync-sequential,rsync-parallel,tar-ssh.");
             if (options.Contenders.Contains("deploy") && !await DeployContender.HasDeployTargetAsync(root, cancellationToken))
                 throw new BenchOptionsException($"{DeployContender.BuildDll(root)} has no Deploy target (dotnet {DeployContender.BuildDll(root)} --description does not list it). Rebuild it with ./build.sh once Deploy is in the tree, or leave deploy out: --bench-contenders=rsync-sequential,rsync-parallel,tar-ssh.");
-            foreach (var tool in new[] { "rsync", "ssh", "tar", "node", "bash" })
+            string[] tools = options.Scenarios.Any(BenchOptions.UsesHexoSite) ? ["rsync", "ssh", "tar", "node", "bash"] : ["rsync", "ssh", "bash"];
+            foreach (var tool in tools)
                 if (!OnPath(tool)) throw new BenchOptionsException($"'{tool}' is not on PATH; the benchmark needs it.");
             if (options.Scenarios.Contains(BenchOptions.DuringDeploy) && !TestHosts.NginxServer.IsInstalled)
                 throw new BenchOptionsException($"The during-deploy scenario runs nginx ({TestHosts.NginxServer.Binary}), which is not installed. Install Debian's nginx, or leave the scenario out: --bench-scenarios=cold,rebuild,cold-capped,rebuild-capped.");
