@@ -189,13 +189,16 @@ public sealed partial class ServerDeploy : IDisposable
         }
         catch (Exception e) when (Stage == ServerStage.Staged)
         {
-            // The switch may have happened with its reply lost: find out before saying what the server serves.
-            var serving = await FindCurrentAsync();
+            // The switch may have happened with its reply lost: find out before saying what the server serves. With a
+            // health check, by taking the lock again: the check and any switch-back run under it, as after a switch
+            // whose reply arrived, so no other deploy slips in between and is then reverted by this one's switch-back.
+            var (serving, notLocked) = HoldsLockForCheck ? await RetakeForCheckAsync([Previous, candidate.ReleaseId]) : (await FindCurrentAsync(), null);
             if (serving.Known && serving.Id == candidate.ReleaseId)
             {
                 MoveTo(ServerStage.Switched, DeployPhase.Switched, $"{Previous ?? "none"} -> {candidate.ReleaseId} (the switch's reply was lost; current is {candidate.ReleaseId})");
-                await BestEffortAsync((s, ct) => s.ReleaseLockAsync(ct));
-                return true;
+                if (!HoldsLockForCheck) await BestEffortAsync((s, ct) => s.ReleaseLockAsync(ct));
+                else if (notLocked is { } why) await LockLostForCheckAsync(why);
+                return Stage == ServerStage.Switched;
             }
             await FailAsync(e, cancellationToken, serving);
         }
