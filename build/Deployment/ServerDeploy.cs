@@ -111,6 +111,8 @@ public sealed partial class ServerDeploy : IDisposable
             await _server.RetryAsync(async token =>
             {
                 var session = await _server.OpenAsync(token);
+                // The site's check and hash went on while connecting; a site that fails them never reaches a lock.
+                var candidate = _candidate = await _candidateTask.WaitAsync(token);
                 MoveTo(ServerStage.Connected);
                 Progress.Phase(Name, DeployPhase.Lock);
                 // A retry on a new connection goes on only while current is where the first attempt found it.
@@ -123,7 +125,6 @@ public sealed partial class ServerDeploy : IDisposable
                 Previous = state.CurrentReleaseId;
                 Report.PreviousReleaseId = state.CurrentReleaseId;
 
-                var candidate = _candidate = await _candidateTask.WaitAsync(token);
                 var plan = Plan = ReleaseSession.Plan(candidate, state);
                 if (plan.Warning is { } edited) Progress.Phase(Name, DeployPhase.Warning, edited);
                 Report.FilesSent = plan.Unchanged ? 0 : plan.Send.Count;
