@@ -72,15 +72,22 @@ internal static class RemoteScripts
         }
         # Stale: a heartbeat older than the timeout, or as far in the future (the server's clock was set back).
         stale() { [ -n "$a" ] && { [ "$a" -gt "$1" ] || [ "$a" -lt "-$1" ]; }; }
+        # The owner and its age from one version of the file: a takeover or a beat replaces it (mv: a new inode)
+        # while it is read, and a mix would name the old owner with the new one's age. Read again (bounded) if so.
+        # Fails when no owner could be read: no lock, or one that went away (its holder unlocked) meanwhile.
         print_owner() {
-          if [ -d .deploy/lock ]; then
-            say "@locked"
-            if [ -f .deploy/lock/owner ]; then
-              while IFS= read -r l || [ -n "$l" ]; do say "@owner $l"; done < .deploy/lock/owner
-            fi
+          reads=0
+          while :; do
+            inode=$(ls -i .deploy/lock/owner 2>/dev/null)
+            otext=; [ -f .deploy/lock/owner ] && otext=$(cat .deploy/lock/owner 2>/dev/null)
             lock_age
-            [ -n "$a" ] && say "@lock-age $a"
-          fi
+            { [ "$inode" = "$(ls -i .deploy/lock/owner 2>/dev/null)" ] || [ "$reads" -ge 3 ]; } && break
+            reads=$((reads+1))
+          done
+          if [ -z "$otext" ]; then [ -d .deploy/lock ] && say "@locked"; return 1; fi
+          say "@locked"
+          printf '%s\n' "$otext" | while IFS= read -r l || [ -n "$l" ]; do say "@owner $l"; done
+          [ -n "$a" ] && say "@lock-age $a"
           :
         }
         cur_id() {
@@ -145,24 +152,40 @@ internal static class RemoteScripts
           mkdir -p releases .deploy/manifests .deploy/bad 2>/dev/null || fail 65 "cannot create $root/releases and $root/.deploy"
           # A cut connection must not stop this half way (a lock taken over but not yet rewritten).
           trap '' HUP PIPE
-          if mkdir .deploy/lock 2>/dev/null; then took=taken
-          elif own_lock; then took=retaken
-          else
+          # A new lock is made whole under another name, then renamed into place (a directory rename fails when the
+          # lock exists): nobody ever finds it without its owner file, as unlock() renames it away first.
+          fresh=".deploy/lock.new.$nonce"
+          rm -rf "$fresh"
+          tries=0
+          while :; do
             took=
-            # The nonce before the age: a nonce read after another waiter's takeover comes with that fresh age.
-            held=$(owner_field lock)
-            case $held in ''|*[!0-9a-f]*) held= ;; esac
-            lock_age
-            # Takeover: only a heartbeat older than the timeout on this server's clock, and only by the one waiter
-            # whose rename of this holding's marker succeeds (a later holding has another nonce, so no waiter can
-            # take over a lock it did not judge stale).
-            if [ -n "$held" ] && stale "$timeout" && mv ".deploy/lock/held.$held" ".deploy/lock/taken.$held" 2>/dev/null; then
-              took=took-over
-              say "@broke-age $a"
-              while IFS= read -r l || [ -n "$l" ]; do say "@broke $l"; done < .deploy/lock/owner
+            # (Made again if a holder's clean-up below removed it meanwhile.)
+            [ -d "$fresh" ] || { mkdir "$fresh" && : > "$fresh/held.$nonce" && printf '%s\n' "$owner" > "$fresh/owner"; } 2>/dev/null ||
+              { rm -rf "$fresh"; fail 65 "cannot write the lock owner"; }
+            if [ ! -e .deploy/lock ] && mv -T "$fresh" .deploy/lock 2>/dev/null && [ -f ".deploy/lock/held.$nonce" ]; then took=taken
+            elif own_lock; then took=retaken
+            else
+              # The nonce before the age: a nonce read after another waiter's takeover comes with that fresh age.
+              held=$(owner_field lock)
+              case $held in ''|*[!0-9a-f]*) held= ;; esac
+              lock_age
+              # Takeover: only a heartbeat older than the timeout on this server's clock, and only by the one waiter
+              # whose rename of this holding's marker succeeds (a later holding has another nonce, so no waiter can
+              # take over a lock it did not judge stale).
+              if [ -n "$held" ] && stale "$timeout" && mv ".deploy/lock/held.$held" ".deploy/lock/taken.$held" 2>/dev/null; then
+                took=took-over
+                say "@broke-age $a"
+                while IFS= read -r l || [ -n "$l" ]; do say "@broke $l"; done < .deploy/lock/owner
+              fi
             fi
-            [ -n "$took" ] || { print_owner; fail 66 "locked"; }
-          fi
+            [ -n "$took" ] && break
+            # A lock that went away while it was looked at (its holder unlocked) is free now: try again, a few times.
+            lines=$(print_owner) || [ "$tries" -ge 3 ] || { tries=$((tries+1)); continue; }
+            rm -rf "$fresh"
+            [ -n "$lines" ] && printf '%s\n' "$lines"
+            fail 66 "locked"
+          done
+          rm -rf "$fresh"
           { : > ".deploy/lock/held.$nonce" && printf '%s\n' "$owner" > .deploy/lock/owner.tmp && mv -f .deploy/lock/owner.tmp .deploy/lock/owner; } ||
             fail 65 "cannot write the lock owner"
           for f in .deploy/lock/held.* .deploy/lock/taken.*; do [ "$f" = ".deploy/lock/held.$nonce" ] || rm -f "$f"; done
@@ -177,7 +200,7 @@ internal static class RemoteScripts
           done
           say "@cleaned $n"
           # Work directories of upload parts killed before their exit trap ran (older clients, SIGKILL).
-          for d in .deploy/tmp.* .deploy/unlocked.*; do [ -e "$d" ] && rm -rf "$d"; done
+          for d in .deploy/tmp.* .deploy/unlocked.* .deploy/lock.new.*; do [ -e "$d" ] && rm -rf "$d"; done
           # Another deploy may have switched while this one waited for the lock: the state is what holds now.
           check_current || { st=$?; [ "$took" = retaken ] || unlock; refuse "$st"; }
           # A reconnect re-takes the lock only while current is where this deploy found it.

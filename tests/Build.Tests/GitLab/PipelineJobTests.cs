@@ -226,7 +226,7 @@ public sealed class PipelineJobTests(PipelineJobsFixture jobs) : IClassFixture<P
         Assert.Equal(["login", "manifest", "build", "tag", "push", "push", "logout"], calls.Select(c => c.Args[0]));
         // The registry password is the job token (CI_REGISTRY_PASSWORD), which must reach docker's stdin only.
         const string password = "glcbt-64-job-token-";
-        Assert.Equal(["login", "--username", "gitlab-ci-token", "--password-stdin", "registry.example.com"], calls[0].Args);
+        Assert.Equal(["login", "--password-stdin", "--username", "gitlab-ci-token", "registry.example.com"], calls[0].Args);
         Assert.StartsWith(password, calls[0].Stdin);
         Assert.All(calls, c => Assert.DoesNotContain(c.Args, a => a.Contains(password, StringComparison.Ordinal)));
         Assert.Contains($"{image}:{tag}", calls[4].Args.Concat(calls[5].Args));
