@@ -6,8 +6,8 @@ namespace Build.Deployment.Release;
 /// <summary>
 /// The form of a release's manifest that the next deploy downloads to compute its delta
 /// (<c>.deploy/manifests/&lt;id&gt;.compact</c>, one line): the client writes it, the server only stores it and
-/// prints it back. The json next to it stays the record (releases, rollback); this one is about a quarter of its
-/// size because the SHA-256s are binary and the sorted paths share their prefixes.
+/// prints it back. The json next to it stays the record (and what older deploys compare with); this one is a third of its size
+/// because the SHA-256s are binary and the sorted paths share their prefixes.
 /// <para>
 /// Base64 (the reply is text, cleaned of control characters) of a gzip stream of: the magic <c>DMC1</c>; the
 /// release id (varint length, UTF-8); the manifest hash (32 bytes); the entry count (varint); then, in columns so
