@@ -19,6 +19,7 @@ public sealed class ReleaseCandidate
         Manifest = manifest;
         Info = info;
         ManifestJson = manifest.ToJson(info) + "\n";
+        CompactManifest = Release.CompactManifest.Encode(manifest, info.ReleaseId) + "\n";
         MetaJson = System.Text.Json.JsonSerializer.Serialize(
             new ReleaseMeta(info.ReleaseId, info.Commit, info.CreatedAt, manifest.Hash, manifest.Count, manifest.TotalBytes),
             ReleaseJson.Default.ReleaseMeta) + "\n";
@@ -34,6 +35,12 @@ public sealed class ReleaseCandidate
 
     /// <summary>Stored remotely as .deploy/manifests/&lt;id&gt;.json (one line).</summary>
     public string ManifestJson { get; }
+
+    /// <summary>
+    /// Stored remotely as .deploy/manifests/&lt;id&gt;.compact (one line, <see cref="Release.CompactManifest"/>): what the
+    /// next deploy downloads to compute its delta instead of the json.
+    /// </summary>
+    public string CompactManifest { get; }
 
     /// <summary>Stored remotely as .deploy/manifests/&lt;id&gt;.meta (one line), read by listings.</summary>
     public string MetaJson { get; }

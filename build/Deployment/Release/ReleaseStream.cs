@@ -11,7 +11,7 @@ public sealed record StreamStats(long Bytes, string Sha256);
 /// <summary>
 /// Writes one part of the upload of one server as a tar stream to be extracted with <c>tar -x -C &lt;root&gt;/releases</c>:
 /// directories and changed files as regular entries under <c>.&lt;id&gt;.partial/</c>, unchanged files as hard-link
-/// entries whose target is <c>&lt;base-id&gt;/&lt;path&gt;</c>, then (part 0) the manifest and meta under <c>.&lt;id&gt;.deploy/</c>
+/// entries whose target is <c>&lt;base-id&gt;/&lt;path&gt;</c>, then (part 0) the manifest (compact and json) and meta under <c>.&lt;id&gt;.deploy/</c>
 /// (last, so a cut stream lacks them). File contents are streamed from disk, one file at a time.
 /// </summary>
 public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleaseId, UploadPart part, bool gzip)
@@ -73,6 +73,7 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleas
         // An entry of its own: the other parts create this directory for their markers meanwhile, and GNU tar gives
         // up on a file whose missing parent appears between its open and its mkdir.
         await writer.WriteEntryAsync(Entry(TarEntryType.Directory, side, DirectoryMode, now), cancellationToken);
+        await WriteTextAsync(writer, side + "manifest.compact", candidate.CompactManifest, now, cancellationToken);
         await WriteTextAsync(writer, side + "manifest.json", candidate.ManifestJson, now, cancellationToken);
         await WriteTextAsync(writer, side + "meta", candidate.MetaJson, now, cancellationToken);
     }

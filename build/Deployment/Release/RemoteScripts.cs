@@ -117,7 +117,7 @@ internal static class RemoteScripts
           mv -f -T .current.tmp current || { rm -f .current.tmp; fail 65 "cannot rename .current.tmp to current"; }
         }
         remove_release() {
-          rm -rf "releases/$1" ".deploy/manifests/$1.json" ".deploy/manifests/$1.meta" ".deploy/manifests/$1.sealed" ".deploy/bad/$1"
+          rm -rf "releases/$1" ".deploy/manifests/$1.json" ".deploy/manifests/$1.compact" ".deploy/manifests/$1.meta" ".deploy/manifests/$1.sealed" ".deploy/bad/$1"
         }
         """;
 
@@ -230,8 +230,17 @@ internal static class RemoteScripts
           if command -v tail >/dev/null 2>&1; then tail -n 20 .deploy/log; else cat .deploy/log; fi |
             while IFS= read -r l; do say "@log $l"; done
         fi
-        if [ "$want" = yes ] && [ -n "$cid" ] && [ -f ".deploy/manifests/$cid.json" ]; then
-          say "@manifest $(cat ".deploy/manifests/$cid.json")"
+        # The compact manifest when the release has one (a quarter of the json's bytes), else the json (sealed by an
+        # older deploy); both are the client's own bytes, printed as they were stored.
+        shown=
+        if [ "$want" = yes ] && [ -n "$cid" ]; then
+          if [ -f ".deploy/manifests/$cid.compact" ]; then
+            shown=yes; say "@manifest-compact $(cat ".deploy/manifests/$cid.compact")"
+          elif [ -f ".deploy/manifests/$cid.json" ]; then
+            shown=yes; say "@manifest $(cat ".deploy/manifests/$cid.json")"
+          fi
+        fi
+        if [ -n "$shown" ]; then
           # Files are hard-linked from the current release only as far as it is proven unchanged since its seal:
           # a file whose mtime is newer than the seal marker was edited in place and is sent again. A release
           # without a marker (sealed by an older deploy) is never linked from. ls prints one line per name
@@ -256,7 +265,7 @@ internal static class RemoteScripts
     /// releases/.&lt;id&gt;.deploy/&lt;upload&gt;/ (upload: this attempt's nonce, so an earlier attempt's markers never count).
     /// The part that finds every marker there seals (mkdir decides which, if two finish at once): checks the file count
     /// and bytes of the whole tree, writes the release marker file (the release id, at the validated --release-marker
-    /// path), moves the manifest into .deploy/manifests and renames to releases/&lt;id&gt;.
+    /// path), moves the manifest (json and compact) into .deploy/manifests and renames to releases/&lt;id&gt;.
     /// Stale staging was removed by Prepare. Never touches current.
     /// </summary>
     public const string Upload = Common + """
@@ -331,8 +340,11 @@ internal static class RemoteScripts
         fi
         if [ -e "releases/$id" ]; then remove_release "$id"; say "@restaged"; fi
         # The seal marker: touched once every file is in place; later deploys link only files not newer than it.
+        # The compact manifest goes with the json; a stale one of this id never stays behind without its own.
         mv -f "releases/.$id.deploy/manifest.json" ".deploy/manifests/$id.json" &&
           mv -f "releases/.$id.deploy/meta" ".deploy/manifests/$id.meta" &&
+          { if [ -f "releases/.$id.deploy/manifest.compact" ]; then mv -f "releases/.$id.deploy/manifest.compact" ".deploy/manifests/$id.compact"
+            else rm -f ".deploy/manifests/$id.compact"; fi; } &&
           : > ".deploy/manifests/$id.sealed" &&
           rm -rf "releases/.$id.deploy" &&
           mv "releases/.$id.partial" "releases/$id" || fail 65 "cannot move the staged release into place"

@@ -47,6 +47,10 @@ public sealed record RemoteState
     /// <summary>The heartbeat age of the lock taken over, on the server's clock.</summary>
     public TimeSpan? BrokenLockAge { get; init; }
 
+    /// <summary>
+    /// The current release's manifest, from its compact form (<see cref="CompactManifest"/>) or, for a release sealed by
+    /// an older deploy, its json; null when there is none or it is unusable (<see cref="ManifestProblem"/>).
+    /// </summary>
     public Manifest? CurrentManifest { get; init; }
 
     /// <summary>Why the current release's stored manifest could not be used (then every file is sent), for a warning.</summary>
@@ -125,7 +129,7 @@ public sealed record RemoteState
         var switches = new List<(string, string?)>();
         var edited = new List<string>();
         var sealedMarker = false;
-        string? link = null, current = null, manifestJson = null;
+        string? link = null, current = null, manifestJson = null, manifestCompact = null;
         bool exists = true, locked = false, hash = false, gzip = false, ended = false;
         var acquisition = LockAcquisition.None;
         var cleaned = 0;
@@ -163,6 +167,7 @@ public sealed record RemoteState
                     break;
                 case "@bad": if (ServerName.IsReleaseId(value)) bad.Add(value); break;
                 case "@manifest": manifestJson = value; break;
+                case "@manifest-compact": manifestCompact = value; break;
                 case "@sealed": sealedMarker = true; break;
                 case "@edited": edited.Add(value.StartsWith("./", StringComparison.Ordinal) ? value[2..] : value); break;
                 case "@cap": hash |= value == "hash"; gzip |= value == "gzip"; break;
@@ -175,13 +180,17 @@ public sealed record RemoteState
             throw new ReleaseException("The server's answer to the state query was cut short.", ReleaseFailure.Remote);
         Manifest? manifest = null;
         string? problem = null;
-        if (manifestJson is not null && current is not null && releases.Contains(current))
+        if ((manifestCompact ?? manifestJson) is not null && current is not null && releases.Contains(current))
         {
             try
             {
-                var (m, info) = Manifest.FromJson(manifestJson);
-                if (info.ReleaseId != current)
+                var (m, release) = manifestCompact is not null ? CompactManifest.Decode(manifestCompact) : Json(manifestJson!);
+                if (release != current)
                     problem = $"the stored manifest of {current} names another release";
+                else if (manifestCompact is not null && meta.GetValueOrDefault(current)?.Hash != m.Hash)
+                    // Written with the json and the meta in one seal: a compact manifest that disagrees with its release's
+                    // meta (or one without a meta) is stale or damaged, and proves nothing.
+                    problem = $"the compact manifest of {current} does not match its release's recorded hash";
                 else if (!sealedMarker)
                     // Nothing proves its files unchanged since it was staged (sealed before seal markers, or no find).
                     problem = $"{current} has no seal marker (sealed by an older deploy, or the server lacks find), so its files cannot be proven unchanged";
@@ -218,6 +227,12 @@ public sealed record RemoteState
             StaleStagingRemoved = cleaned,
             Switches = switches,
         };
+    }
+
+    private static (Manifest, string) Json(string json)
+    {
+        var (manifest, info) = Manifest.FromJson(json);
+        return (manifest, info.ReleaseId);
     }
 
     /// <summary>

@@ -85,7 +85,7 @@ public sealed class ReleaseUnitTests
         while (reader.GetNextEntry(copyData: true) is { } entry)
             entries.Add(entry);
         var id = candidate.ReleaseId;
-        Assert.Equal([$".{id}.partial/", $".{id}.partial/keep/", $".{id}.partial/keep/a.html", $".{id}.partial/b.html", $".{id}.deploy/", $".{id}.deploy/manifest.json", $".{id}.deploy/meta"],
+        Assert.Equal([$".{id}.partial/", $".{id}.partial/keep/", $".{id}.partial/keep/a.html", $".{id}.partial/b.html", $".{id}.deploy/", $".{id}.deploy/manifest.compact", $".{id}.deploy/manifest.json", $".{id}.deploy/meta"],
             entries.Select(e => e.Name));
         var link = entries[2];
         Assert.Equal(TarEntryType.HardLink, link.EntryType);

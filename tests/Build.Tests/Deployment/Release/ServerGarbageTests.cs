@@ -77,7 +77,7 @@ public sealed class ServerGarbageTests(ITestOutputHelper output)
         [
             "\u001b[2J\u001b[31m", "\u0000", "\uD800", "\uFFFF", "\r", "\t", "@fail \u001b]0;title\u0007", "@owner time=99999999999999999999",
             "@owner run=", "@owner run=\u001b", "@cleaned 99999999999999999999", "@release ../../etc", "@current ../x", "@meta {\"release\":1}",
-            "@manifest {\"files\":[{\"path\":\"a\",\"size\":-1}]}", "@manifest [", "@stream zz", "@staged " + Id, "@pruned " + Older, "@end", "@lock taken",
+            "@manifest {\"files\":[{\"path\":\"a\",\"size\":-1}]}", "@manifest [", "@manifest-compact H4sIAAAAAAAA", "@manifest-compact !\u001b", "@stream zz", "@staged " + Id, "@pruned " + Older, "@end", "@lock taken",
             "@broke \u001b", "@tar \u0007", "@locked", "@switched -", "@sealed", "@edited ./\u001b[2Ja.html", "@edited ", "@edited ./??", "@meta {\"release\":\"" + Id + "\",\"created\":\"99999-01-01\"}",
         ];
 

@@ -39,11 +39,14 @@ public abstract class SiteContentSshTests(DeployServers servers, ITestOutputHelp
         Assert.Equal((UnixFileMode)0b110_100_100, File.GetUnixFileMode(Path.Join(current, "loose/world.html")));
         Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Join(current, "loose/tool.sh")));
         Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(Path.Join(current, "loose")));
+        Assert.True(File.Exists(Path.Join(bed.RootOf("server1"), ".deploy", "manifests", first.ReleaseId + ".compact")));
 
         bed.Write("index.html", "v2");
         var second = Assert.Single((await bed.DeployAsync().WaitAsync(Bound)).Servers);
         Assert.Equal(Outcome.Deployed, second.Outcome);
         Assert.Equal(1, second.FilesSent);
+        // Compared through the compact manifest the server printed (odd names and all), not a fallback that sends everything.
+        Assert.DoesNotContain(bed.Progress.Lines, l => l.Contains("sending every file", StringComparison.Ordinal));
         Assert.Equal("v2", File.ReadAllText(Path.Join(bed.Current("server1"), "index.html")));
         Assert.Equal("content 0", File.ReadAllText(Path.Join(bed.Current("server1"), SiteContentTests.OddNames[0])));
     }

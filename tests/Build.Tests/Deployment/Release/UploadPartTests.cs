@@ -95,7 +95,7 @@ public sealed class UploadPartTests
             names.Add(list);
         }
         Assert.Equal([$".{id}.partial/", $".{id}.partial/a/", $".{id}.partial/a/x/", $".{id}.partial/a/y/",
-            $".{id}.partial/a/x/1.html", $".{id}.partial/a/y/2.html", $".{id}.deploy/", $".{id}.deploy/manifest.json", $".{id}.deploy/meta"], names[0]);
+            $".{id}.partial/a/x/1.html", $".{id}.partial/a/y/2.html", $".{id}.deploy/", $".{id}.deploy/manifest.compact", $".{id}.deploy/manifest.json", $".{id}.deploy/meta"], names[0]);
         Assert.Equal([$".{id}.partial/", $".{id}.partial/b/", $".{id}.partial/b/z/", $".{id}.partial/b/z/3.html", $".{id}.partial/b/z/4.html"], names[1]);
     }
 
