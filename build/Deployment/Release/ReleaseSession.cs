@@ -284,7 +284,7 @@ public sealed class ReleaseSession : IDisposable
         {
             try
             {
-                stats = shared is null ? await stream.WriteAsync(input, ct) : await SendSharedAsync(stream, key, input, ct);
+                stats = shared is null ? await stream.WriteAsync(input, ct) : await stream.SendSharedAsync(shared, key, input, ct);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -313,27 +313,6 @@ public sealed class ReleaseSession : IDisposable
         foreach (var entry in plan.Send)
             hash.AppendData(Encoding.UTF8.GetBytes(entry.Path + "\0"));
         return $"{candidate.ReleaseId}/{plan.BaseReleaseId ?? "-"}/{parts}/{(gzip ? "z" : "-")}/{Convert.ToHexStringLower(hash.GetCurrentHash())}";
-    }
-
-    /// <summary>
-    /// Sends one part from the shared stream of its plan; let go for falling more than the buffer behind, the rest comes
-    /// from a stream produced for this server alone. The hash is of what this server was sent.
-    /// </summary>
-    private async Task<StreamStats> SendSharedAsync(ReleaseStream stream, string key, Stream input, CancellationToken cancellationToken)
-    {
-        using var hashing = new ReleaseStream.HashingStream(input);
-        var (_, reader) = shared!.Join(key, (emit, ct) => stream.WriteUnitsAsync(emit, new CompressionGovernor(), 0, ct));
-        using (reader)
-        {
-            while (await reader.NextAsync(cancellationToken) is { } unit)
-            {
-                await hashing.WriteAsync(unit.Data, cancellationToken);
-                reader.Sent(unit);
-            }
-            if (reader.Detached)
-                await stream.WriteUnitsAsync(async (unit, ct) => await hashing.WriteAsync(unit.Data, ct), new CompressionGovernor(), reader.TarSent, cancellationToken);
-        }
-        return new StreamStats(hashing.Length, hashing.Hash());
     }
 
     /// <summary>

@@ -5,8 +5,11 @@ using System.Text;
 
 namespace Build.Deployment.Release;
 
-/// <summary>Bytes written to the server and their SHA-256 (compared with the hash the server computed).</summary>
-public sealed record StreamStats(long Bytes, string Sha256);
+/// <summary>
+/// Bytes written to the server and their SHA-256 (compared with the hash the server computed); <paramref name="OwnStream"/>:
+/// it fell behind the stream it shared with other servers and got the rest from a stream of its own.
+/// </summary>
+public sealed record StreamStats(long Bytes, string Sha256, bool OwnStream = false);
 
 /// <summary>
 /// Writes one part of the upload of one server as a tar stream to be extracted with <c>tar -x -C &lt;root&gt;/releases</c>:
@@ -29,6 +32,29 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleas
         await WriteUnitsAsync(async (unit, ct) => await hashing.WriteAsync(unit.Data, ct), new CompressionGovernor(), 0, cancellationToken);
         // Not disposed: that would dispose the hashing stream before its hash is read (the destination stays open either way).
         return new StreamStats(hashing.Length, hashing.Hash());
+    }
+
+    /// <summary>
+    /// The stream from the shared stream of its plan (<paramref name="key"/>); let go for falling more than the buffer
+    /// behind, the rest comes from a stream produced for this server alone. The hash is of what this server was sent.
+    /// </summary>
+    public async Task<StreamStats> SendSharedAsync(SharedUploads shared, string key, Stream destination, CancellationToken cancellationToken)
+    {
+        using var hashing = new HashingStream(destination);
+        // The shared producer feels the link only once its buffer and a channel's window are full.
+        var (_, reader) = shared.Join(key, (emit, ct) =>
+            WriteUnitsAsync(emit, new CompressionGovernor(headroom: shared.Capacity + CompressionGovernor.ChannelWindow), 0, ct));
+        using (reader)
+        {
+            while (await reader.NextAsync(cancellationToken) is { } unit)
+            {
+                await hashing.WriteAsync(unit.Data, cancellationToken);
+                reader.Sent(unit);
+            }
+            if (reader.Detached)
+                await WriteUnitsAsync(async (unit, ct) => await hashing.WriteAsync(unit.Data, ct), new CompressionGovernor(), reader.TarSent, cancellationToken);
+        }
+        return new StreamStats(hashing.Length, hashing.Hash(), reader.Detached);
     }
 
     /// <summary>The stream as units (<see cref="UploadUnits"/>), from the tar offset <paramref name="skip"/> (a unit boundary) on.</summary>

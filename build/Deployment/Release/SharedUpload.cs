@@ -177,7 +177,9 @@ public sealed class SharedUpload
                     if (Detached) return null;
                     if (Next - upload.first < upload.units.Count)
                         return upload.units[Next - upload.first];
-                    if (upload.error is { } e) throw new IOException($"producing the upload stream failed: {e.Message}", e);
+                    // Each reader its own exception: the site changed under the deploy stays that failure for every server.
+                    if (upload.error is ReleaseException r) throw new ReleaseException(r.Message, r.Kind, r);
+                    if (upload.error is { } e) throw new IOException($"Producing the upload stream failed: {e.Message}", e);
                     if (upload.complete) return null;
                     wait = upload.changed.Task;
                 }

@@ -112,7 +112,7 @@ public sealed class UploadUnits(Func<UploadUnit, CancellationToken, ValueTask> e
             var produced = time.GetTimestamp();
             await emit(unit, cancellationToken);
             var handedOn = time.GetTimestamp();
-            if (gzip) governor.Observe(time.GetElapsedTime(lastEmit, produced), time.GetElapsedTime(produced, handedOn));
+            if (gzip) governor.Observe(time.GetElapsedTime(lastEmit, produced), time.GetElapsedTime(produced, handedOn), unit.Data.Length);
             lastEmit = handedOn;
         }
     }
