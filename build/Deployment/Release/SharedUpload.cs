@@ -133,6 +133,12 @@ public sealed class SharedUpload
                 closed = true;
                 if (!complete) stop.Cancel();
             }
+            if (closed && readers.Count == 0)
+            {
+                // Nobody reads it and nobody can join: the buffer goes now, not when the deploy ends.
+                units.Clear();
+                buffered = 0;
+            }
             PulseLocked();
         }
     }
