@@ -32,6 +32,7 @@ public sealed class BuildContext : FrostingContext, IDockerHost
         {
             SettingsGroups.RequireKnown(targets, typeof(BuildContext).Assembly);
             _groups = SettingsGroups.DeclaredBy(targets, typeof(BuildContext).Assembly);
+            DeployFollows = SettingsGroups.TasksRun(targets, typeof(BuildContext).Assembly).Contains(typeof(Tasks.DeployTask));
             var arguments = _arguments;
             Sandbox = SandboxSettings.From(NewSource(arguments));
             if (targets.Any(t => string.Equals(t, "Sandbox", StringComparison.OrdinalIgnoreCase)))
@@ -146,6 +147,15 @@ public sealed class BuildContext : FrostingContext, IDockerHost
 
     /// <summary>The manifest of <see cref="SiteOutput"/>, started by CheckSite and reused by the deploy (hashed once).</summary>
     public Task<Deployment.Release.Manifest>? SiteManifest { get; set; }
+
+    /// <summary>
+    /// CheckSite's verdict when a deploy follows in this run: the check goes on while the servers are found and
+    /// connected to, and the deploy awaits it before it locks any server (it throws what CheckSite would have).
+    /// </summary>
+    public Task? SiteVerdict { get; set; }
+
+    /// <summary>This run goes on to the Deploy task (its target or a task that depends on it).</summary>
+    public bool DeployFollows { get; }
 
     /// <summary>The deploy targets FindServers found (or took from --hosts).</summary>
     public IReadOnlyList<Deployment.DeployTarget> Servers { get; set; } = [];

@@ -35,10 +35,16 @@ public sealed class Deployer(BuildContext context)
         Task<ReleaseCandidate> candidate;
         if (context.SiteManifest is { } checkedManifest)
         {
-            // CheckSite already scanned and hashed the site it checked: the same files, hashed once.
-            var manifest = await checkedManifest;
-            var now = _time.GetUtcNow();
-            candidate = Task.FromResult(new ReleaseCandidate(context.SiteOutput, manifest, new ReleaseInfo(ReleaseCandidate.NewReleaseId(now, manifest.Hash), await commit, now)));
+            // CheckSite scans and hashes the site it checks: the same files, hashed once. Its verdict may still be
+            // coming: every server awaits the candidate once connected, before it locks.
+            var verdict = context.SiteVerdict ?? Task.CompletedTask;
+            candidate = Task.Run(async () =>
+            {
+                await verdict;
+                var manifest = await checkedManifest;
+                var now = _time.GetUtcNow();
+                return new ReleaseCandidate(context.SiteOutput, manifest, new ReleaseInfo(ReleaseCandidate.NewReleaseId(now, manifest.Hash), await commit, now));
+            }, token);
         }
         else
         {

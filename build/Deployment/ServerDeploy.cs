@@ -111,6 +111,8 @@ public sealed partial class ServerDeploy : IDisposable
             await _server.RetryAsync(async token =>
             {
                 var session = await _server.OpenAsync(token);
+                // The site's check and hash went on while connecting; a site that fails them never reaches a lock.
+                var candidate = _candidate = await _candidateTask.WaitAsync(token);
                 MoveTo(ServerStage.Connected);
                 Progress.Phase(Name, DeployPhase.Lock);
                 // A retry on a new connection goes on only while current is where the first attempt found it.
@@ -123,7 +125,6 @@ public sealed partial class ServerDeploy : IDisposable
                 Previous = state.CurrentReleaseId;
                 Report.PreviousReleaseId = state.CurrentReleaseId;
 
-                var candidate = _candidate = await _candidateTask.WaitAsync(token);
                 var plan = Plan = ReleaseSession.Plan(candidate, state);
                 if (plan.Warning is { } edited) Progress.Phase(Name, DeployPhase.Warning, edited);
                 Report.FilesSent = plan.Unchanged ? 0 : plan.Send.Count;
@@ -189,13 +190,16 @@ public sealed partial class ServerDeploy : IDisposable
         }
         catch (Exception e) when (Stage == ServerStage.Staged)
         {
-            // The switch may have happened with its reply lost: find out before saying what the server serves.
-            var serving = await FindCurrentAsync();
+            // The switch may have happened with its reply lost: find out before saying what the server serves. With a
+            // health check, by taking the lock again: the check and any switch-back run under it, as after a switch
+            // whose reply arrived, so no other deploy slips in between and is then reverted by this one's switch-back.
+            var (serving, notLocked) = HoldsLockForCheck ? await RetakeForCheckAsync([Previous, candidate.ReleaseId]) : (await FindCurrentAsync(), null);
             if (serving.Known && serving.Id == candidate.ReleaseId)
             {
                 MoveTo(ServerStage.Switched, DeployPhase.Switched, $"{Previous ?? "none"} -> {candidate.ReleaseId} (the switch's reply was lost; current is {candidate.ReleaseId})");
-                await BestEffortAsync((s, ct) => s.ReleaseLockAsync(ct));
-                return true;
+                if (!HoldsLockForCheck) await BestEffortAsync((s, ct) => s.ReleaseLockAsync(ct));
+                else if (notLocked is { } why) await LockLostForCheckAsync(why);
+                return Stage == ServerStage.Switched;
             }
             await FailAsync(e, cancellationToken, serving);
         }

@@ -7,11 +7,21 @@ namespace Build.Settings;
 public static class SettingsGroups
 {
     /// <summary>
-    /// The groups declared by <paramref name="targets"/> and every task they depend on (IsDependentOn)
-    /// or that declares itself their dependency (IsDependeeOf). Unknown targets add nothing: the host
-    /// reports them.
+    /// The groups declared by <paramref name="targets"/> and every task they run (<see cref="TasksRun"/>).
+    /// Unknown targets add nothing: the host reports them.
     /// </summary>
-    public static IReadOnlyList<Type> DeclaredBy(IEnumerable<string> targets, Assembly assembly)
+    public static IReadOnlyList<Type> DeclaredBy(IEnumerable<string> targets, Assembly assembly) =>
+        TasksRun(targets, assembly)
+            .SelectMany(t => t.GetCustomAttributes<UsesSettingsAttribute>().SelectMany(a => a.Groups))
+            .Distinct()
+            .OrderBy(t => t.Name, StringComparer.Ordinal)
+            .ToList();
+
+    /// <summary>
+    /// The tasks a run of <paramref name="targets"/> reaches: the targets, every task they depend on (IsDependentOn)
+    /// and every task that declares itself their dependency (IsDependeeOf).
+    /// </summary>
+    public static IReadOnlySet<Type> TasksRun(IEnumerable<string> targets, Assembly assembly)
     {
         var tasks = Tasks(assembly);
         var byName = tasks.ToDictionary(NameOf, StringComparer.OrdinalIgnoreCase);
@@ -27,12 +37,7 @@ public static class SettingsGroups
             foreach (var dependency in task.GetCustomAttributes<IsDependentOnAttribute>()) pending.Push(dependency.Task);
             foreach (var dependee in dependees[task]) pending.Push(dependee);
         }
-
-        return seen
-            .SelectMany(t => t.GetCustomAttributes<UsesSettingsAttribute>().SelectMany(a => a.Groups))
-            .Distinct()
-            .OrderBy(t => t.Name, StringComparer.Ordinal)
-            .ToList();
+        return seen;
     }
 
     /// <summary>An unknown target is bad input: exit 2, listing the targets there are.</summary>

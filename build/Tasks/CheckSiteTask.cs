@@ -45,6 +45,20 @@ public sealed class CheckSiteTask : AsyncFrostingTask<BuildContext>
         var (manifest, checking) = check.Start(context.CancellationToken);
         context.SiteManifest = manifest;
         _ = manifest.ContinueWith(_ => context.Clock.Mark(RunMark.HashEnd), TaskScheduler.Default);
+        var verdict = VerdictAsync(context, site, checking);
+        if (context.DeployFollows)
+        {
+            // The deploy awaits the verdict once connected, before it locks anything: finding and connecting to the
+            // servers overlaps the check, and a site that fails it still changes nothing on any server.
+            context.SiteVerdict = verdict;
+            context.Information("Checking {0} while the deploy finds and connects to the servers.", site);
+            return;
+        }
+        await verdict;
+    }
+
+    private static async Task VerdictAsync(BuildContext context, string site, Task<(SiteCheckOutcome Outcome, LinkCheckResult? Result)> checking)
+    {
         var (_, result) = await checking;
         context.Clock.Mark(RunMark.CheckEnd);
         if (result is null || result.Succeeded) return;

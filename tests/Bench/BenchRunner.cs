@@ -10,7 +10,7 @@ namespace Bench;
 /// site between runs made the file creation of the runs after it 2–7x slower here (ext4 on a VM
 /// disk), a drift that grew through the whole benchmark.
 /// </summary>
-public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSites sites, IReadOnlyList<IContender> contenders, Action<string> log,
+public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSites? sites, IReadOnlyList<IContender> contenders, Action<string> log,
     bool keepRemoteCopies)
 {
     /// <summary>Remote copies of the site the runs write (rebuild counts twice: its first build, then the rebuild).</summary>
@@ -19,7 +19,8 @@ public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSite
         var servers = new[] { 1, options.Servers }.Distinct().Sum();
         var perScenario = options.Runs * options.Contenders.Count * servers;
         var doubling = options.Scenarios.Contains("cold") ? options.Runs * 2 * options.Contenders.Count(c => c is "deploy" or "rsync-sequential") : 0;
-        return options.Scenarios.Sum(s => BenchOptions.IsRebuild(s) ? 2 * perScenario : perScenario) + doubling;
+        // during-deploy deletes its small copies after each run.
+        return options.Scenarios.Where(BenchOptions.UsesHexoSite).Sum(s => BenchOptions.IsRebuild(s) ? 2 * perScenario : perScenario) + doubling;
     }
 
     public IReadOnlyList<int> ServerCounts => new[] { 1, options.Servers }.Distinct().ToArray();
@@ -27,7 +28,14 @@ public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSite
     public async Task<IReadOnlyList<BenchResult>> RunAsync(CancellationToken cancellationToken)
     {
         var groups = new List<(string, int, string, IReadOnlyList<RunMeasure>)>();
+        var loads = new Dictionary<(string, int, string), IReadOnlyList<TestHosts.LoadCounts>>();
         foreach (var scenario in options.Scenarios)
+        {
+            if (scenario == BenchOptions.DuringDeploy)
+            {
+                await DuringDeployAsync(groups, loads, cancellationToken);
+                continue;
+            }
             foreach (var servers in ServerCounts)
             {
                 var runs = contenders.ToDictionary(c => c.Name, _ => new List<RunMeasure>());
@@ -41,7 +49,38 @@ public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSite
                     }
                 groups.AddRange(contenders.Select(c => (scenario, servers, c.Name, (IReadOnlyList<RunMeasure>)runs[c.Name])));
             }
-        return BenchReport.Summarise(groups, options.Rtt);
+        }
+        return BenchReport.Summarise(groups, options.Rtt, loads);
+    }
+
+    /// <summary>
+    /// during-deploy at one server (the readers read one web server), runs interleaved across deploy and rsync; each
+    /// deploy of a run is one measure, the readers' counts one per run.
+    /// </summary>
+    private async Task DuringDeployAsync(List<(string, int, string, IReadOnlyList<RunMeasure>)> groups,
+        Dictionary<(string, int, string), IReadOnlyList<TestHosts.LoadCounts>> loads, CancellationToken cancellationToken)
+    {
+        var scenario = new DuringDeploy(farm, log);
+        var taking = contenders.Where(DuringDeploy.Takes).ToArray();
+        if (taking.Length == 0)
+        {
+            log("  during-deploy: skipped (it runs deploy and rsync-sequential; neither is in --bench-contenders)");
+            return;
+        }
+        var deploys = taking.ToDictionary(c => c.Name, _ => new List<RunMeasure>());
+        var counts = taking.ToDictionary(c => c.Name, _ => new List<TestHosts.LoadCounts>());
+        for (var run = 1; run <= options.Runs; run++)
+            foreach (var contender in taking)
+            {
+                var measured = await scenario.RunAsync(contender, run, cancellationToken);
+                deploys[contender.Name].AddRange(measured.Deploys);
+                counts[contender.Name].Add(measured.Load);
+            }
+        foreach (var c in taking)
+        {
+            groups.Add((BenchOptions.DuringDeploy, 1, c.Name, deploys[c.Name]));
+            loads[(BenchOptions.DuringDeploy, 1, c.Name)] = counts[c.Name];
+        }
     }
 
     /// <summary>Median seconds of a contender, cold, 1 server, at the RTT doubled and not: the round-trip count behind its time.</summary>
@@ -71,9 +110,10 @@ public sealed class BenchRunner(BenchOptions options, ServerFarm farm, BenchSite
         var remote = await farm.CreateRemoteBaseAsync($"{scenario}{tag}-{servers}-{contender.Name}-{run}", servers, cancellationToken);
         try
         {
+            var hexo = sites ?? throw new InvalidOperationException($"{scenario} needs the Hexo site, which was not built");
             var rebuild = BenchOptions.IsRebuild(scenario);
-            if (rebuild) await contender.RunAsync(sites.First, remote, servers, cancellationToken);
-            var site = rebuild ? sites.Rebuild : sites.First;
+            if (rebuild) await contender.RunAsync(hexo.First, remote, servers, cancellationToken);
+            var site = rebuild ? hexo.Rebuild : hexo.First;
             // Untimed: flush what earlier runs wrote and deleted, so no run pays for another's writeback.
             (await ChildProcess.RunAsync("sync", [], cancellationToken: cancellationToken)).EnsureSuccess("sync");
             var (up0, down0) = farm.Bytes(servers);

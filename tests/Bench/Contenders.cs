@@ -108,8 +108,14 @@ public sealed partial class DeployContender(ServerFarm farm, string repositoryRo
         Path.Join(repositoryRoot, "build.sh"), "--target=Deploy", $"--site-dir={site}", "--tailnet=off",
         "--hosts=" + string.Join(',', farm.Servers.Take(servers).Select(s => $"{s.Name}={s.Proxy.Address}:{s.Proxy.Port}")),
         $"--ssh-user={farm.UserName}", $"--ssh-key={farm.KeyPath}", $"--known-hosts={farm.KnownHostsPath}",
-        $"--remote-root={remoteBase}/{{server}}",
+        $"--remote-root={remoteBase}/{{server}}", .. Extra,
     ];
+
+    /// <summary>Arguments added after the usual ones (the during-deploy scenario's health check).</summary>
+    public IReadOnlyList<string> Extra { get; private init; } = [];
+
+    /// <summary>The same contender with <paramref name="extra"/> added to its arguments.</summary>
+    public DeployContender WithArguments(params string[] extra) => new(farm, repositoryRoot, onLine) { Extra = [.. Extra, .. extra] };
 
     /// <summary>Where the deploy writes its phase times (it runs from the repository root).</summary>
     public string TimingPath => Path.Join(repositoryRoot, "artifacts", "deploy-timing.json");

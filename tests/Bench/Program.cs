@@ -37,8 +37,11 @@ namespace Bench
                 throw new BenchOptionsException($"The deploy contender runs {DeployContender.BuildDll(root)}, which does not exist. Build it with ./build.sh (any target), or leave deploy out: --bench-contenders=rsync-sequential,rsync-parallel,tar-ssh.");
             if (options.Contenders.Contains("deploy") && !await DeployContender.HasDeployTargetAsync(root, cancellationToken))
                 throw new BenchOptionsException($"{DeployContender.BuildDll(root)} has no Deploy target (dotnet {DeployContender.BuildDll(root)} --description does not list it). Rebuild it with ./build.sh once Deploy is in the tree, or leave deploy out: --bench-contenders=rsync-sequential,rsync-parallel,tar-ssh.");
-            foreach (var tool in new[] { "rsync", "ssh", "tar", "node", "bash" })
+            string[] tools = options.Scenarios.Any(BenchOptions.UsesHexoSite) ? ["rsync", "ssh", "tar", "node", "bash"] : ["rsync", "ssh", "bash"];
+            foreach (var tool in tools)
                 if (!OnPath(tool)) throw new BenchOptionsException($"'{tool}' is not on PATH; the benchmark needs it.");
+            if (options.Scenarios.Contains(BenchOptions.DuringDeploy) && !TestHosts.NginxServer.IsInstalled)
+                throw new BenchOptionsException($"The during-deploy scenario runs nginx ({TestHosts.NginxServer.Binary}), which is not installed. Install Debian's nginx, or leave the scenario out: --bench-scenarios=cold,rebuild,cold-capped,rebuild-capped.");
 
             void Log(string line) => Console.WriteLine(line);
             Log(string.Create(CultureInfo.InvariantCulture,
@@ -47,8 +50,13 @@ namespace Bench
             var work = Directory.CreateTempSubdirectory("bench-").FullName;
             try
             {
-                var sites = await new SiteBuilder(siteSource, work, Log).BuildAsync(options.Posts, cancellationToken);
-                Log($"Site: {sites.Files} files, {sites.Bytes / 1e6:0.0} MB");
+                // during-deploy alone writes its own site: no Hexo build to wait for.
+                BenchSites? sites = null;
+                if (options.Scenarios.Any(BenchOptions.UsesHexoSite))
+                {
+                    sites = await new SiteBuilder(siteSource, work, Log).BuildAsync(options.Posts, cancellationToken);
+                    Log($"Site: {sites.Files} files, {sites.Bytes / 1e6:0.0} MB");
+                }
                 await using var farm = await ServerFarm.StartAsync(options.Servers, options.Rtt, options.BandwidthBytesPerSecond, cancellationToken);
                 Log($"Servers: {string.Join(", ", farm.Servers.Select(s => $"{s.Name} {s.Sshd.Address}:{s.Sshd.Port} via {s.Proxy.Address}:{s.Proxy.Port}"))}");
 
@@ -81,9 +89,9 @@ namespace Bench
         }
 
         /// <summary>Keep every run's remote copy until the end when the disk has room for all of them (and 2 GB more).</summary>
-        private static bool KeepRemoteCopies(BenchOptions options, BenchSites sites, string farmDirectory, Action<string> log)
+        private static bool KeepRemoteCopies(BenchOptions options, BenchSites? sites, string farmDirectory, Action<string> log)
         {
-            var needed = (long)(BenchRunner.RemoteCopies(options) * sites.Bytes * 1.5) + (2L << 30);
+            var needed = (long)(BenchRunner.RemoteCopies(options) * (sites?.Bytes ?? 0) * 1.5) + (2L << 30);
             long free;
             try { free = new DriveInfo(farmDirectory).AvailableFreeSpace; }
             catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException) { free = 0; }

@@ -6,7 +6,7 @@ namespace TestHosts;
 /// <summary>
 /// A blog made by writing files directly (no Hexo), one version after another in the same directory, as a reader
 /// sees a blog change: each version adds a post and rewrites the home page, every post page and the stylesheet.
-/// The home page links the newest post first, the stylesheet and the newest post's image.
+/// The home page links the newest post first, the stylesheet and the newest post's image; atom.xml lists the newest posts.
 /// </summary>
 public static class LoadSite
 {
@@ -40,5 +40,11 @@ public static class LoadSite
             home.Append(CultureInfo.InvariantCulture, $"<article><a class=\"post\" href=\"/posts/{n}/\">Post {n}</a><img src=\"/images/{n}.png\"></article>\n");
         home.Append("</body></html>\n");
         File.WriteAllText(Path.Join(directory, "index.html"), home.ToString());
+        // The blog's Atom feed (the deploy's site check wants the one the site's config names): the newest posts.
+        var feed = new StringBuilder($"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>Blog, version {version}</title><link href=\"/atom.xml\" rel=\"self\"/><link href=\"/\"/>\n");
+        for (var n = count; n > Math.Max(0, count - 20); n--)
+            feed.Append(CultureInfo.InvariantCulture, $"<entry><title>Post {n}</title><link href=\"/posts/{n}/\"/></entry>\n");
+        feed.Append("</feed>\n");
+        File.WriteAllText(Path.Join(directory, "atom.xml"), feed.ToString());
     }
 }

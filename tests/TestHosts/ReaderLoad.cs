@@ -6,7 +6,13 @@ namespace TestHosts;
 /// <summary>What the readers saw: every response, the ones that were not 200, and the page views with a broken part.</summary>
 public sealed record LoadCounts(long Requests, long Failed, long Views, long BrokenViews)
 {
+    public static readonly LoadCounts None = new(0, 0, 0, 0);
+
     public override string ToString() => $"{Requests} requests, {Failed} failed, {Views} views, {BrokenViews} broken";
+
+    /// <summary>The counts of two loads together (several runs of one benchmark row).</summary>
+    public static LoadCounts operator +(LoadCounts a, LoadCounts b) =>
+        new(a.Requests + b.Requests, a.Failed + b.Failed, a.Views + b.Views, a.BrokenViews + b.BrokenViews);
 }
 
 /// <summary>

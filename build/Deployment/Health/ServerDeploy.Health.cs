@@ -88,6 +88,37 @@ public sealed partial class ServerDeploy
         }
     }
 
+    /// <summary>
+    /// After a switch whose reply was lost and whose retries failed: takes the lock again (on a fresh connection,
+    /// bounded) while current is one of <paramref name="expected"/>, and says what current is. When the lock cannot be
+    /// taken, current is read without it, and the second value says why the lock is not held (null: it is held).
+    /// </summary>
+    private async Task<((bool Known, string? Id) Serving, string? NotLocked)> RetakeForCheckAsync(IReadOnlyList<string?> expected)
+    {
+        using var bound = new CancellationTokenSource(CleanUpBound);
+        try
+        {
+            _server.Drop();
+            var session = await _server.OpenAsync(bound.Token);
+            var state = await session.RetakeAsync(expected, withManifest: false, bound.Token);
+            Locked(session, state);
+            return ((true, state.CurrentReleaseId), null);
+        }
+        catch (Exception e)
+        {
+            var why = bound.IsCancellationRequested ? $"no lock within {CleanUpBound.TotalSeconds:0} s" : ServerText.Clean(Retries.Describe(e), 1000);
+            return (await FindCurrentAsync(), why);
+        }
+    }
+
+    /// <summary>Switched (reply lost) → failed: the lock could not be taken again, so the check would not run under it.</summary>
+    private async Task LockLostForCheckAsync(string why)
+    {
+        await BestEffortAsync((s, ct) => s.ReleaseLockAsync(ct));
+        Report.Error = $"the switch's reply was lost and the lock could not be taken again for the health check ({why}); it serves {_candidate!.ReleaseId}, unchecked";
+        MoveTo(ServerStage.Failed, DeployPhase.Failed, Report.Error);
+    }
+
     private async Task<HealthResult> CheckAsync(string releaseId, CancellationToken cancellationToken)
     {
         Progress.Phase(Name, DeployPhase.Health, $"waiting for {releaseId}");

@@ -77,7 +77,8 @@ public sealed class LockHeartbeat : IAsyncDisposable
         using var owned = timer;
         try
         {
-            while (await timer.WaitForNextTickAsync(stop.Token))
+            // A tick may complete the wait just after a stop was asked for (the stop's own wake-up comes later): no beat then.
+            while (await timer.WaitForNextTickAsync(stop.Token) && !stop.IsCancellationRequested)
             {
                 using var beatBound = new CancellationTokenSource(bound, time);
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, beatBound.Token);

@@ -198,9 +198,13 @@ public sealed class ReleaseSession : IDisposable
     /// <summary>The heartbeat found the lock taken by another owner.</summary>
     public bool LockLostByHeartbeat => heartbeat?.Lost ?? false;
 
-    /// <summary>Stops the heartbeat without waiting (the connection is being dropped).</summary>
+    /// <summary>
+    /// Stops the heartbeat without waiting (the connection is being dropped) and lets the commands started ahead
+    /// end, so that no remote script and no reader is left waiting for a line that never comes.
+    /// </summary>
     public void Dispose()
     {
+        channels.CancelAll();
         var running = heartbeat;
         heartbeat = null;
         if (running is not null) _ = running.DisposeAsync().AsTask();

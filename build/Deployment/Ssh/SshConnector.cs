@@ -191,6 +191,7 @@ public sealed class SshConnection : IDisposable
 
     public void Dispose()
     {
+        Shell.Close();
         try { if (Client.IsConnected) Client.Disconnect(); }
         catch (Exception e) when (SshErrors.IsTransient(e)) { /* the connection is already gone */ }
         Client.Dispose();

@@ -10,6 +10,13 @@ namespace Build.Deployment.Ssh;
 /// </summary>
 public sealed class SshRemoteShell(SshClient client) : IRemoteShell
 {
+    // Cancelled before the client is disposed: SSH.NET completes no command still running when its own client
+    // disconnects (it drops that error as expected), so a caller awaiting one would wait for ever.
+    private readonly CancellationTokenSource closed = new();
+
+    /// <summary>Ends every command still running (and its readers) with a lost connection; called before the client goes.</summary>
+    public void Close() => closed.Cancel();
+
     public async Task<RemoteResult> RunAsync(
         string script,
         IReadOnlyList<string> arguments,
@@ -17,6 +24,7 @@ public sealed class SshRemoteShell(SshClient client) : IRemoteShell
         CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        if (closed.IsCancellationRequested) throw Closed();
         // SSH.NET sends no EOF for an input stream nothing was written to, so a script reading stdin would
         // wait forever: without input, stdin is /dev/null on the server instead.
         var line = CommandLine(script, arguments) + (writeInput is null ? " </dev/null" : "");
@@ -42,23 +50,29 @@ public sealed class SshRemoteShell(SshClient client) : IRemoteShell
         var output = Read(command.OutputStream, ServerText.MaxOutputBytes);
         var error = Read(command.ExtendedOutputStream, ServerText.MaxErrorBytes);
         Exception? inputFailure = null;
+        using var dropped = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, closed.Token);
         if (writeInput is not null)
         {
             try
             {
                 using var input = command.CreateInputStream();
-                await writeInput(input, cancellationToken).ConfigureAwait(false);
+                await writeInput(input, dropped.Token).ConfigureAwait(false);
             }
             catch (Exception e)
             {
                 // Stdin is closed by now (EOF), so a remote reader ends; its status usually says more.
-                inputFailure = e;
+                inputFailure = closed.IsCancellationRequested && !cancellationToken.IsCancellationRequested ? Closed() : e;
             }
         }
 
         try
         {
-            await run.ConfigureAwait(false);
+            await run.WaitAsync(closed.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (closed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // Leaving the scope disposes the command, which ends its output streams and so the readers.
+            throw Closed();
         }
         catch (Exception) when (inputFailure is not null)
         {
@@ -72,6 +86,9 @@ public sealed class SshRemoteShell(SshClient client) : IRemoteShell
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(inputFailure).Throw();
         return result;
     }
+
+    private static Renci.SshNet.Common.SshConnectionException Closed() =>
+        new("The connection was closed while a command ran.", Renci.SshNet.Messages.Transport.DisconnectReason.ConnectionLost);
 
     private static Task<string> Read(Stream stream, int limit) =>
         Task.Factory.StartNew(() => ServerText.ReadBounded(stream, limit), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);

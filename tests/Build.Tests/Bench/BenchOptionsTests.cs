@@ -14,7 +14,8 @@ public sealed class BenchOptionsTests
         Assert.Null(o.BandwidthBytesPerSecond);
         Assert.Equal(3, o.Runs);
         Assert.Equal(["deploy", "rsync-sequential", "rsync-parallel", "tar-ssh"], o.Contenders);
-        Assert.Equal(["cold", "rebuild", "cold-capped", "rebuild-capped"], o.Scenarios);
+        Assert.Equal(["cold", "rebuild", "cold-capped", "rebuild-capped"], o.Scenarios); // during-deploy only when asked for
+        Assert.Equal(["cold", "rebuild", "cold-capped", "rebuild-capped", "during-deploy"], BenchOptions.AllScenarios);
         Assert.Equal(20_000_000 / 8, o.UplinkBytesPerSecond); // one 20 Mbit/s uplink shared by all servers
     }
 
@@ -45,6 +46,18 @@ public sealed class BenchOptionsTests
         Assert.Equal(2 * (60 + 120) + 12, BenchRunner.RemoteCopies(BenchOptions.Parse([])));
         Assert.Equal(1 * 1 * 1, BenchRunner.RemoteCopies(BenchOptions.Parse(["--bench-runs=1", "--bench-servers=1", "--bench-contenders=tar-ssh", "--bench-scenarios=cold"])));
         Assert.Equal(2 + 2 * 2 + 2 + 2 * 2 + 2 * 2, BenchRunner.RemoteCopies(BenchOptions.Parse(["--bench-runs=2", "--bench-servers=1", "--bench-contenders=deploy"])));
+    }
+
+    [Fact]
+    public void During_deploy_is_selected_by_name_needs_no_hexo_site_and_keeps_no_remote_copy()
+    {
+        var o = BenchOptions.Parse(["--bench-scenarios=during-deploy,cold"]);
+        Assert.Equal(["cold", "during-deploy"], o.Scenarios);
+        Assert.False(BenchOptions.UsesHexoSite("during-deploy"));
+        Assert.True(BenchOptions.UsesHexoSite("rebuild-capped"));
+        Assert.False(BenchOptions.IsRebuild("during-deploy") || BenchOptions.IsCapped("during-deploy"));
+        Assert.Equal(0, BenchRunner.RemoteCopies(BenchOptions.Parse(["--bench-scenarios=during-deploy"])));
+        Assert.Contains("during-deploy", Assert.Throws<BenchOptionsException>(() => BenchOptions.Parse(["--bench-scenarios=during"])).Message);
     }
 
     [Fact]

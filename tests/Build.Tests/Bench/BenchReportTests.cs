@@ -63,8 +63,10 @@ public sealed class BenchReportTests
 
         var row = Assert.Single(json.RootElement.EnumerateArray());
         Assert.Equal(
-            ["scenario", "contender", "servers", "rtt_ms", "runs", "median_s", "cpu_s", "bytes_up", "bytes_down", "peak_rss_mb", "ratio_vs_rsync", "ratio_vs_rsync_parallel", "phases"],
+            ["scenario", "contender", "servers", "rtt_ms", "runs", "median_s", "cpu_s", "bytes_up", "bytes_down", "peak_rss_mb", "ratio_vs_rsync", "ratio_vs_rsync_parallel", "phases",
+             "requests", "failed", "broken_views"],
             row.EnumerateObject().Select(p => p.Name));
+        Assert.All(["requests", "failed", "broken_views"], name => Assert.Equal(JsonValueKind.Null, row.GetProperty(name).ValueKind)); // no readers outside during-deploy
         Assert.Equal(JsonValueKind.Null, row.GetProperty("phases").ValueKind); // no run reported phases
         Assert.Equal("rebuild", row.GetProperty("scenario").GetString());
         Assert.Equal("deploy", row.GetProperty("contender").GetString());

@@ -121,6 +121,24 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
     }
 
     [Fact]
+    public async Task A_site_that_fails_its_check_exits_1_and_no_server_is_locked_or_logged()
+    {
+        // The check goes on while the deploy connects (CheckSite does not wait when Deploy follows): its verdict
+        // still comes before any lock.
+        await using var bed = new DeployBed(servers, count: 2);
+        bed.Generate(files: 4, version: "v1");
+        await bed.DeployAsync();
+        var before = bed.Targets().Select(t => DeployBed.Snapshot(bed.RootOf(t.Name))).ToList();
+        File.WriteAllText(Path.Join(bed.Site, "index.html"), "<html><body><a href=\"/missing/page.html\">gone</a></body></html>");
+
+        var run = await RunAsync(bed, "--target=Deploy");
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("broken internal link", run.Text);
+        Assert.Contains("/missing/page.html", run.Text);
+        Assert.Equal(before, bed.Targets().Select(t => DeployBed.Snapshot(bed.RootOf(t.Name))).ToList());
+    }
+
+    [Fact]
     public async Task Sigterm_during_a_slow_upload_exits_143_with_reports_and_current_intact()
     {
         await using var bed = new DeployBed(servers, count: 1);

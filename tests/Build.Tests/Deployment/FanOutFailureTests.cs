@@ -260,18 +260,6 @@ public sealed class FanOutFailureTests(DeployServers servers, ITestOutputHelper 
         }
     }
 
-    /// <summary>Runs every command, but after <paramref name="script"/> has run the connection dies before its reply is read.</summary>
-    private sealed class ReplyLosingShell(IRemoteShell inner, string script, Action cut) : IRemoteShell
-    {
-        public async Task<RemoteResult> RunAsync(string command, IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task>? writeInput, CancellationToken cancellationToken)
-        {
-            var result = await inner.RunAsync(command, arguments, writeInput, cancellationToken);
-            if (command != script) return result;
-            cut();
-            throw new IOException("connection lost before the reply (simulated)");
-        }
-    }
-
     [Fact]
     public async Task Two_deploys_to_one_server_serialise_through_the_lock_or_refuse_and_never_interleave()
     {

@@ -1,5 +1,7 @@
 using System.Runtime.Versioning;
+using Build.Deployment;
 using Build.Deployment.Health;
+using Build.Deployment.Release;
 using Build.Deployment.Reports;
 using Build.Settings;
 using TestHosts;
@@ -120,6 +122,59 @@ public sealed class HealthDeployTests(DeployServers servers)
         Assert.Equal(Outcome.Failed, line.Outcome);
         Assert.Contains("kept (--on-unhealthy=keep)", line.Error);
         Assert.False(bed.Locked("server2"));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_switch_whose_reply_was_lost_keeps_the_lock_through_the_check_and_releases_it_after(bool healthy)
+    {
+        await using var bed = new DeployBed(servers, count: 1);
+        await using var web = await WebServers.StartAsync(bed);
+        bed.Generate(files: 6, version: "v1");
+        var first = (await bed.DeployAsync(bed.FanOut(health: web.Gate()))).ReleaseId!;
+        // Unhealthy: the web server serves a fixed copy of the first release, so the new one is switched back.
+        if (!healthy) await web["server1"].RestartWithRootAsync(Path.Join(bed.RootOf("server1"), "releases", first));
+        bed.Generate(files: 6, seed: 2, version: "v2");
+        // The first connection dies right after the switch ran on the server; with one attempt there is no retry, so the
+        // deploy learns on a fresh connection that the switch happened (the path after every attempt failed).
+        var connect = bed.Connect();
+        var lost = 0;
+        ConnectServer losing = async (target, ct) =>
+        {
+            var link = await connect(target, ct);
+            return Interlocked.Exchange(ref lost, 1) == 0 ? new ServerLink(new ReplyLosingShell(link.Shell, RemoteScripts.Switch, link.Dispose), link) : link;
+        };
+        // The observable marker: whenever a check starts, the lock must be there, and this run's.
+        var owners = new System.Collections.Concurrent.ConcurrentQueue<string?>();
+        bed.Progress.OnPhase = (server, phase) =>
+        {
+            if (phase != Build.Deployment.Progress.DeployPhase.Health) return;
+            var owner = Path.Join(bed.RootOf(server), ".deploy", "lock", "owner");
+            owners.Enqueue(bed.Locked(server) && File.Exists(owner) ? File.ReadAllLines(owner).FirstOrDefault() : null);
+        };
+
+        var report = await bed.DeployAsync(bed.FanOut(connect: losing, attempts: 1, health: web.Gate(TimeSpan.FromSeconds(3))));
+
+        var second = report.ReleaseId!;
+        var line = Assert.Single(report.Servers);
+        Assert.Contains(bed.Progress.Lines, l => l.StartsWith("server1: switched", StringComparison.Ordinal) && l.Contains("reply was lost", StringComparison.Ordinal));
+        // Checked once when healthy; the new release and then the one it went back to when not.
+        Assert.Equal(healthy ? 1 : 2, owners.Count);
+        Assert.All(owners, o => Assert.Equal("run=run-test-a", o));
+        Assert.False(bed.Locked("server1"));
+        if (healthy)
+        {
+            Assert.Equal(Outcome.Deployed, line.Outcome);
+            Assert.True(line.Healthy, line.Health);
+            Assert.Equal(second, bed.CurrentId("server1"));
+        }
+        else
+        {
+            Assert.Equal(Outcome.SwitchedBack, line.Outcome);
+            Assert.Equal(first, bed.CurrentId("server1"));
+            Assert.True(File.Exists(Path.Join(bed.RootOf("server1"), ".deploy", "bad", second)));
+        }
     }
 
     [Fact]

@@ -31,6 +31,7 @@ public sealed class LocalShell : IRemoteShell, IDisposable
     /// <summary>The tools the remote scripts use when present (stream hash, gzip, a faster count).</summary>
     internal static readonly string[] Optional = ["sha256sum", "tee", "mkfifo", "gzip", "awk"];
     private readonly string toolDirectory;
+    private readonly CancellationTokenSource closed = new();
     private bool dead;
 
     public LocalShell(ShellFlavor flavor, int? runAsUid = null)
@@ -84,8 +85,12 @@ public sealed class LocalShell : IRemoteShell, IDisposable
 
     public async Task<RemoteResult> RunAsync(string script, IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task>? writeInput, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         if (dead)
             throw new IOException("connection lost (simulated)");
+        // Closing the shell drops the "connection": every script still running ends with it.
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, closed.Token);
+        var token = linked.Token;
         Interlocked.Increment(ref calls);
         var start = new ProcessStartInfo
         {
@@ -116,8 +121,8 @@ public sealed class LocalShell : IRemoteShell, IDisposable
         start.Environment["LC_ALL"] = "C.UTF-8";
 
         using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var error = process.StandardError.ReadToEndAsync(cancellationToken);
+        var output = process.StandardOutput.ReadToEndAsync(token);
+        var error = process.StandardError.ReadToEndAsync(token);
         try
         {
             var stdin = process.StandardInput.BaseStream;
@@ -131,8 +136,8 @@ public sealed class LocalShell : IRemoteShell, IDisposable
                     target = new CuttingStream(stdin, stall, Stalled);
                 try
                 {
-                    await writeInput(target, cancellationToken);
-                    await target.FlushAsync(cancellationToken);
+                    await writeInput(target, token);
+                    await target.FlushAsync(token);
                 }
                 catch (IOException)
                 {
@@ -155,7 +160,7 @@ public sealed class LocalShell : IRemoteShell, IDisposable
             {
                 // Already gone.
             }
-            await process.WaitForExitAsync(cancellationToken);
+            await process.WaitForExitAsync(token);
             // After a cut the client never learns how the script ended (the script itself has run to its end by now).
             if (cutting is { Cut: true })
                 throw new IOException("connection cut (simulated)");
@@ -174,12 +179,15 @@ public sealed class LocalShell : IRemoteShell, IDisposable
             process.Kill(entireProcessTree: true);
             // As a dropped connection ends the remote script before the client goes on.
             await process.WaitForExitAsync(CancellationToken.None);
+            if (!cancellationToken.IsCancellationRequested) throw new IOException("connection closed (simulated)");
             throw;
         }
     }
 
     public void Dispose()
     {
+        dead = true;
+        closed.Cancel();
         try
         {
             Directory.Delete(toolDirectory, recursive: true);

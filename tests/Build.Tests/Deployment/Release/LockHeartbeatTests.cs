@@ -46,6 +46,27 @@ public sealed class LockHeartbeatTests
     }
 
     [Fact]
+    public async Task A_tick_that_comes_with_the_stop_never_beats()
+    {
+        // The stop's wake-up of the waiting loop runs later than a tick that completes the same wait: a dropped
+        // session's heartbeat must not renew the lock after it was stopped.
+        for (var round = 0; round < 50; round++)
+        {
+            var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);
+            var beats = new Beats(time);
+            var heartbeat = new LockHeartbeat(beats.Beat, TimeSpan.FromMinutes(2), time);
+            heartbeat.Start();
+            await AdvanceUntilAsync(time, beats, 1, heartbeat.Interval);
+            while (heartbeat.Beats == 0) await Task.Delay(1);
+            await Task.Delay(5); // lets the loop wait for its next tick again: the window this test is about
+            var stopping = heartbeat.StopAsync();
+            time.Advance(heartbeat.Interval);
+            await stopping.WaitAsync(Bound);
+            Assert.Single(beats.At);
+        }
+    }
+
+    [Fact]
     public async Task It_beats_every_quarter_of_the_lock_timeout_until_stopped()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UnixEpoch);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Build.Deployment.Ssh;
+using Build.Tests.Support;
 using Xunit.Abstractions;
 
 namespace Build.Tests.Deployment.Ssh;
@@ -151,5 +152,31 @@ public sealed class SshRemoteShellTests(SshServerFixture fixture, ITestOutputHel
         var error = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
         Assert.False(SshErrors.IsTransient(error));
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Commands_still_running_when_the_connection_is_disposed_end_as_a_lost_connection()
+    {
+        // SSH.NET itself completes none of them when its own client disconnects.
+        var connection = await fixture.Connector().ConnectAsync(fixture.Target(), Timeout());
+        var root = await fixture.Server.CreateRemoteRootAsync($"dispose-{Guid.NewGuid():N}");
+        var reading = Path.Join(root, "reading");
+        var sleeping = Path.Join(root, "sleeping");
+        var neverWritten = new TaskCompletionSource();
+        // One waits for stdin that never comes, one runs with stdin closed.
+        var waitsForInput = connection.Shell.RunAsync("touch \"$1\"; cat > /dev/null", [reading], (_, ct) => neverWritten.Task.WaitAsync(ct), CancellationToken.None);
+        var runs = connection.Shell.RunAsync("touch \"$1\"; sleep 60", [sleeping], null, CancellationToken.None);
+        await Poll.UntilAsync(() => File.Exists(reading) && File.Exists(sleeping), TimeSpan.FromSeconds(60), "both commands started");
+
+        var watch = Stopwatch.StartNew();
+        connection.Dispose();
+        foreach (var run in new[] { waitsForInput, runs })
+        {
+            var error = await Assert.ThrowsAnyAsync<Exception>(() => run.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.IsNotType<TimeoutException>(error);
+            Assert.True(SshErrors.IsTransient(error), $"{error.GetType().Name}: {error.Message}");
+        }
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
+        await Assert.ThrowsAnyAsync<Exception>(() => connection.Shell.RunAsync("true", [], null, CancellationToken.None));
     }
 }
