@@ -5,7 +5,11 @@ namespace Build.Deployment;
 
 /// <summary>What every server of one fan-out shares: how to connect, who deploys, how sessions and retries behave.</summary>
 internal sealed record ServerSetup(ConnectServer Connect, ReleaseRun Run, ReleaseOptions Release, FanOutOptions Options, IDeployProgress Progress, TimeProvider Time,
-    Health.HealthGate? Health = null);
+    Health.HealthGate? Health = null)
+{
+    /// <summary>Servers with the same plan share one upload stream, produced once (<see cref="SharedUpload"/>).</summary>
+    public SharedUploads Uploads { get; } = new();
+}
 
 /// <summary>
 /// One server's connection and session, opened when a step needs it, with the retry pipeline around each step:
@@ -30,7 +34,7 @@ internal sealed class ServerConnection(DeployTarget target, RemoteRoot root, Ser
         setup.Progress.Phase(Target.Name, DeployPhase.Connect, Address);
         var link = await setup.Connect(Target, cancellationToken);
         _link = link;
-        Session = new ReleaseSession(link.Shell, Root, setup.Run, setup.Release, setup.Time, Target.Name);
+        Session = new ReleaseSession(link.Shell, Root, setup.Run, setup.Release, setup.Time, Target.Name, setup.Uploads);
         return Session;
     }
 

@@ -57,7 +57,7 @@ public sealed record ReleaseOptions
 
     public TimeSpan LockPoll { get; init; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>gzip (zlib level 2) when the server has gzip: tar headers of hard-link entries and HTML shrink ~10x for little CPU (README).</summary>
+    /// <summary>gzip when the server has gzip, at levels chosen by measurement while uploading (<see cref="CompressionGovernor"/>, README).</summary>
     public bool Compress { get; init; } = true;
 
     /// <summary>

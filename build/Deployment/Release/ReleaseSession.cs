@@ -45,6 +45,7 @@ public sealed class ReleaseSession : IDisposable
     private readonly TimeProvider time;
     private readonly CommandChannels channels;
     private readonly string root;
+    private readonly SharedUploads? shared;
 
     // The lock is this session's (run, target) pair: two targets of one run on one directory wait for each other.
     private readonly string target;
@@ -53,8 +54,11 @@ public sealed class ReleaseSession : IDisposable
     private LockHeartbeat? heartbeat;
 
     /// <param name="target">The server name this session deploys for: with the run id, the lock's owner.</param>
-    public ReleaseSession(IRemoteShell shell, RemoteRoot remoteRoot, ReleaseRun run, ReleaseOptions options, TimeProvider time, string target = "default")
+    /// <param name="shared">The deploy's shared upload streams: servers with the same plan send one stream, produced once (null: each its own).</param>
+    public ReleaseSession(IRemoteShell shell, RemoteRoot remoteRoot, ReleaseRun run, ReleaseOptions options, TimeProvider time, string target = "default",
+        SharedUploads? shared = null)
     {
+        this.shared = shared;
         if (!LockOwner.IsValidRunId(run.RunId))
             throw new ArgumentException($"run id {run.RunId} has characters the remote command line does not accept", nameof(run));
         if (!ServerName.IsValid(target))
@@ -236,13 +240,14 @@ public sealed class ReleaseSession : IDisposable
         var parts = UploadPart.Split(candidate.Manifest, plan, await channels.UploadStreamsAsync(options.UploadStreams), options.MinFilesPerStream);
         var upload = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var commands = channels.TakeUploads(parts.Count);
+        var key = StreamKey(candidate, plan, parts.Count, gzip);
         // One failed part fails the upload: the others are stopped rather than streamed to the end.
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var tasks = parts.Select(async part =>
         {
             try
             {
-                return await UploadPartAsync(commands[part.Index], candidate, plan.BaseReleaseId, part, parts.Count, upload, gzip, failed.Token);
+                return await UploadPartAsync(commands[part.Index], candidate, plan.BaseReleaseId, part, parts.Count, upload, gzip, $"{key}/{part.Index}", failed.Token);
             }
             catch
             {
@@ -272,9 +277,9 @@ public sealed class ReleaseSession : IDisposable
     private sealed record PartResult(StreamStats Stats, bool HashVerified, bool Staged, string Tail);
 
     private async Task<PartResult> UploadPartAsync(PendingCommand command, ReleaseCandidate candidate, string? baseReleaseId, UploadPart part, int parts,
-        string upload, bool gzip, CancellationToken cancellationToken)
+        string upload, bool gzip, string key, CancellationToken cancellationToken)
     {
-        var stream = new ReleaseStream(candidate, baseReleaseId, part, gzip);
+        var stream = new ReleaseStream(candidate, baseReleaseId, part, gzip, time);
         StreamStats? stats = null;
         Exception? writeError = null;
         var header = string.Join(' ', candidate.ReleaseId, Number(candidate.Manifest.Count), Number(candidate.Manifest.TotalBytes), gzip ? "z" : "-",
@@ -283,7 +288,7 @@ public sealed class ReleaseSession : IDisposable
         {
             try
             {
-                stats = await stream.WriteAsync(input, ct);
+                stats = shared is null ? await stream.WriteAsync(input, ct) : await stream.SendSharedAsync(shared, key, input, ct);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -300,6 +305,18 @@ public sealed class ReleaseSession : IDisposable
         if (remoteSum != "-" && !string.Equals(remoteSum, stats.Sha256, StringComparison.OrdinalIgnoreCase))
             throw new ReleaseException($"The stream received by {Root} hashes to {remoteSum}, not {stats.Sha256} as sent.", ReleaseFailure.VerifyFailed);
         return new PartResult(stats, remoteSum != "-", Lines(result.Output, "@staged").Contains(candidate.ReleaseId), Tail(result));
+    }
+
+    /// <summary>
+    /// The same stream for every server of this deploy with the same plan: the same release linked from, the same files
+    /// sent, in the same parts (the arguments line, which names the upload and the marker, is not part of it).
+    /// </summary>
+    internal static string StreamKey(ReleaseCandidate candidate, DeltaPlan plan, int parts, bool gzip)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var entry in plan.Send)
+            hash.AppendData(Encoding.UTF8.GetBytes(entry.Path + "\0"));
+        return $"{candidate.ReleaseId}/{plan.BaseReleaseId ?? "-"}/{parts}/{(gzip ? "z" : "-")}/{Convert.ToHexStringLower(hash.GetCurrentHash())}";
     }
 
     /// <summary>

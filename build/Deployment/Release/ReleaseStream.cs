@@ -5,38 +5,68 @@ using System.Text;
 
 namespace Build.Deployment.Release;
 
-/// <summary>Bytes written to the server and their SHA-256 (compared with the hash the server computed).</summary>
-public sealed record StreamStats(long Bytes, string Sha256);
+/// <summary>
+/// Bytes written to the server and their SHA-256 (compared with the hash the server computed); <paramref name="OwnStream"/>:
+/// it fell behind the stream it shared with other servers and got the rest from a stream of its own.
+/// </summary>
+public sealed record StreamStats(long Bytes, string Sha256, bool OwnStream = false);
 
 /// <summary>
 /// Writes one part of the upload of one server as a tar stream to be extracted with <c>tar -x -C &lt;root&gt;/releases</c>:
 /// directories and changed files as regular entries under <c>.&lt;id&gt;.partial/</c>, unchanged files as hard-link
 /// entries whose target is <c>&lt;base-id&gt;/&lt;path&gt;</c>, then (part 0) the manifest (compact and json) and meta under <c>.&lt;id&gt;.deploy/</c>
-/// (last, so a cut stream lacks them). File contents are streamed from disk, one file at a time.
+/// (last, so a cut stream lacks them). File contents are streamed from disk, one file at a time. Compressed, the stream
+/// is a series of gzip members, one per <see cref="UploadUnits.TarBytesPerUnit"/> of tar, each at the level the
+/// <see cref="CompressionGovernor"/> chose from what the previous one measured.
 /// </summary>
-public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleaseId, UploadPart part, bool gzip)
+public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleaseId, UploadPart part, bool gzip, TimeProvider? time = null)
 {
     private const UnixFileMode DirectoryMode = (UnixFileMode)0b111_101_101;
 
-    // zlib level 2: as fast as level 1 (Fastest) and 23% smaller on the benchmark's site (4.9 MB instead of 6.3 MB
-    // for 42.6 MB of tar, ~0.1 s either way); levels 3 and up cost more time than the bytes they save on a fast link.
-    private static readonly ZLibCompressionOptions Compression = new() { CompressionLevel = 2 };
+    public bool Gzip => gzip;
 
+    /// <summary>The whole stream straight to <paramref name="destination"/> (one server, no sharing).</summary>
     public async Task<StreamStats> WriteAsync(Stream destination, CancellationToken cancellationToken)
     {
         using var hashing = new HashingStream(destination);
-        var buffered = new BufferedStream(hashing, 128 * 1024);
-        var compressed = gzip ? new GZipStream(buffered, Compression, leaveOpen: true) : null;
-        var writer = new TarWriter(compressed ?? (Stream)buffered, TarEntryFormat.Pax, leaveOpen: true);
-        // Disposed only on success: disposing writes the end-of-archive blocks (and gzip's tail), which after a
-        // failure or cancellation would be a write without a token into a connection that may never drain.
-        await WriteEntriesAsync(writer, cancellationToken);
-        await writer.DisposeAsync();
-        if (compressed is not null)
-            await compressed.DisposeAsync();
-        await buffered.FlushAsync(cancellationToken);
+        await WriteUnitsAsync(async (unit, ct) => await hashing.WriteAsync(unit.Data, ct), new CompressionGovernor(), 0, cancellationToken);
         // Not disposed: that would dispose the hashing stream before its hash is read (the destination stays open either way).
         return new StreamStats(hashing.Length, hashing.Hash());
+    }
+
+    /// <summary>
+    /// The stream from the shared stream of its plan (<paramref name="key"/>); let go for falling more than the buffer
+    /// behind, the rest comes from a stream produced for this server alone. The hash is of what this server was sent.
+    /// </summary>
+    public async Task<StreamStats> SendSharedAsync(SharedUploads shared, string key, Stream destination, CancellationToken cancellationToken)
+    {
+        using var hashing = new HashingStream(destination);
+        // The shared producer feels the link only once its buffer and a channel's window are full.
+        var (_, reader) = shared.Join(key, (emit, ct) =>
+            WriteUnitsAsync(emit, new CompressionGovernor(headroom: shared.Capacity + CompressionGovernor.ChannelWindow), 0, ct));
+        using (reader)
+        {
+            while (await reader.NextAsync(cancellationToken) is { } unit)
+            {
+                await hashing.WriteAsync(unit.Data, cancellationToken);
+                reader.Sent(unit);
+            }
+            if (reader.Detached)
+                await WriteUnitsAsync(async (unit, ct) => await hashing.WriteAsync(unit.Data, ct), new CompressionGovernor(), reader.TarSent, cancellationToken);
+        }
+        return new StreamStats(hashing.Length, hashing.Hash(), reader.Detached);
+    }
+
+    /// <summary>The stream as units (<see cref="UploadUnits"/>), from the tar offset <paramref name="skip"/> (a unit boundary) on.</summary>
+    public async Task WriteUnitsAsync(Func<UploadUnit, CancellationToken, ValueTask> emit, CompressionGovernor governor, long skip, CancellationToken cancellationToken)
+    {
+        await using var units = new UploadUnits(emit, gzip, governor, time ?? TimeProvider.System, skip);
+        var writer = new TarWriter(units, TarEntryFormat.Pax, leaveOpen: true);
+        // Disposed only on success: disposing writes the end-of-archive blocks, which after a failure or cancellation
+        // would be a write without a token into a connection that may never drain.
+        await WriteEntriesAsync(writer, cancellationToken);
+        await writer.DisposeAsync();
+        await units.CompleteAsync(cancellationToken);
     }
 
     private async Task WriteEntriesAsync(TarWriter writer, CancellationToken cancellationToken)
@@ -196,7 +226,7 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleas
     }
 
     /// <summary>Counts and hashes what passes through on its way to the server.</summary>
-    private sealed class HashingStream(Stream inner) : Stream
+    internal sealed class HashingStream(Stream inner) : Stream
     {
         private readonly IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
