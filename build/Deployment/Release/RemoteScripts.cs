@@ -55,15 +55,15 @@ internal static class RemoteScripts
         }
         # The heartbeat's age in seconds, on this server's clock alone: now minus the owner file's mtime (each
         # heartbeat rewrites the file). Upload data arriving counts as a heartbeat too (the stream's fifo is written
-        # as it arrives): on a slow link the heartbeat's own packets queue behind the upload's. Empty when unknown
-        # (no owner file, no date).
+        # as it arrives), and so does a stream's end (lock/alive.*): on a slow link the heartbeat's own packets queue
+        # behind the upload's. Empty when unknown (no owner file, no date).
         lock_age() {
           a=
           [ -f .deploy/lock/owner ] || return 0
           n=$(date +%s 2>/dev/null) && m=$(date -r .deploy/lock/owner +%s 2>/dev/null) || return 0
           case "$n$m" in ''|*[!0-9]*) return 0 ;; esac
-          for f in .deploy/tmp.*/fifo; do
-            [ -p "$f" ] || continue
+          for f in .deploy/tmp.*/fifo .deploy/lock/alive.*; do
+            [ -p "$f" ] || [ -f "$f" ] || continue
             t=$(date -r "$f" +%s 2>/dev/null) || continue
             case $t in ''|*[!0-9]*) continue ;; esac
             [ "$t" -gt "$m" ] && [ "$t" -le "$n" ] && m=$t
@@ -159,7 +159,6 @@ internal static class RemoteScripts
           tries=0
           while :; do
             took=
-            # (Made again if a holder's clean-up below removed it meanwhile.)
             [ -d "$fresh" ] || { mkdir "$fresh" && : > "$fresh/held.$nonce" && printf '%s\n' "$owner" > "$fresh/owner"; } 2>/dev/null ||
               { rm -rf "$fresh"; fail 65 "cannot write the lock owner"; }
             if [ ! -e .deploy/lock ] && mv -T "$fresh" .deploy/lock 2>/dev/null && [ -f ".deploy/lock/held.$nonce" ]; then took=taken
@@ -188,7 +187,7 @@ internal static class RemoteScripts
           rm -rf "$fresh"
           { : > ".deploy/lock/held.$nonce" && printf '%s\n' "$owner" > .deploy/lock/owner.tmp && mv -f .deploy/lock/owner.tmp .deploy/lock/owner; } ||
             fail 65 "cannot write the lock owner"
-          for f in .deploy/lock/held.* .deploy/lock/taken.*; do [ "$f" = ".deploy/lock/held.$nonce" ] || rm -f "$f"; done
+          for f in .deploy/lock/held.* .deploy/lock/taken.* .deploy/lock/alive.*; do [ "$f" = ".deploy/lock/held.$nonce" ] || rm -f "$f"; done
           say "@lock $took"
           # Staging left by a crashed or cut run (ours, or the abandoned owner's we took over): the lock is ours
           # alone, so nothing writes there now.
@@ -200,7 +199,8 @@ internal static class RemoteScripts
           done
           say "@cleaned $n"
           # Work directories of upload parts killed before their exit trap ran (older clients, SIGKILL).
-          for d in .deploy/tmp.* .deploy/unlocked.* .deploy/lock.new.*; do [ -e "$d" ] && rm -rf "$d"; done
+          # (Not lock.new.*: those are other waiters' locks in the making, each removed by its own maker.)
+          for d in .deploy/tmp.* .deploy/unlocked.*; do [ -e "$d" ] && rm -rf "$d"; done
           # Another deploy may have switched while this one waited for the lock: the state is what holds now.
           check_current || { st=$?; [ "$took" = retaken ] || unlock; refuse "$st"; }
           # A reconnect re-takes the lock only while current is where this deploy found it.
@@ -305,7 +305,8 @@ internal static class RemoteScripts
         drain
         # The stream's end counts as a heartbeat: its fifo goes with tmp, and on a slow link the beat queued behind
         # the upload has not arrived yet; a waiter must not judge the lock abandoned in between.
-        own_lock && touch .deploy/lock/owner 2>/dev/null
+        # (A new file in the lock, not touch, which a server need not have; lock_age reads it like the fifo.)
+        own_lock && : > ".deploy/lock/alive.$$" 2>/dev/null
         say "@stream $sum"
         marks=releases/.$id.deploy/$upload
         mkdir -p "$marks" && : > "$marks/part$part" || fail 65 "cannot write $root/$marks/part$part"

@@ -14,7 +14,12 @@ public sealed class ReleaseLockTests
     private static string OwnerFile(ReleaseTestKit kit) => Path.Join(kit.Root, ".deploy", "lock", "owner");
 
     /// <summary>Ages the lock's heartbeat by the server's measure: its owner file's modification time.</summary>
-    private static void AgeHeartbeat(ReleaseTestKit kit, TimeSpan age) => File.SetLastWriteTimeUtc(OwnerFile(kit), DateTime.UtcNow - age);
+    /// <summary>Ages every heartbeat the server counts: the owner file and the markers a stream's end leaves.</summary>
+    private static void AgeHeartbeat(ReleaseTestKit kit, TimeSpan age)
+    {
+        foreach (var file in Directory.GetFiles(Path.Join(kit.Root, ".deploy", "lock"), "alive.*").Append(OwnerFile(kit)))
+            File.SetLastWriteTimeUtc(file, DateTime.UtcNow - age);
+    }
 
     [Theory]
     [InlineData(ShellFlavor.Gnu)]
