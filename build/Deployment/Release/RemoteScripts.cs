@@ -185,7 +185,9 @@ internal static class RemoteScripts
             fail 66 "locked"
           done
           rm -rf "$fresh"
-          { : > ".deploy/lock/held.$nonce" && printf '%s\n' "$owner" > .deploy/lock/owner.tmp && mv -f .deploy/lock/owner.tmp .deploy/lock/owner; } ||
+          # A lock renamed into place has its marker and owner already; a re-taken or taken-over one gets them now.
+          [ "$took" = taken ] ||
+            { : > ".deploy/lock/held.$nonce" && printf '%s\n' "$owner" > .deploy/lock/owner.tmp && mv -f .deploy/lock/owner.tmp .deploy/lock/owner; } ||
             fail 65 "cannot write the lock owner"
           for f in .deploy/lock/held.* .deploy/lock/taken.* .deploy/lock/alive.*; do [ "$f" = ".deploy/lock/held.$nonce" ] || rm -f "$f"; done
           say "@lock $took"
