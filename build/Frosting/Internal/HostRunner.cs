@@ -65,7 +65,9 @@ internal sealed class HostRunner(IServiceCollection services, IReadOnlyList<Asse
     {
         var all = new ServiceCollection();
         all.AddCakeDiagnostics();
-        all.UseCakeDefaultModules();
+        // Cake's default modules less its NuGet and dotnet-tool installers: nothing here installs tools (#tool), and
+        // building the NuGet installer reads the user's NuGet.Config under a file lock on every start (~40 ms).
+        all.UseModule<Cake.Core.Modules.CoreModule>();
         all.UseModule<CommonModule>();
 
         // As Cake.Frosting: "target" is always there (Default when none is given); the host's own options are not.
