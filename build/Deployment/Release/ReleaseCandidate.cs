@@ -18,12 +18,16 @@ public sealed class ReleaseCandidate
         SiteDirectory = SiteFile.RealPath(full) ?? full;
         Manifest = manifest;
         Info = info;
-        ManifestJson = manifest.ToJson(info) + "\n";
-        CompactManifest = Release.CompactManifest.Encode(manifest, info.ReleaseId) + "\n";
+        // Written at the end of the upload's first part: computed then, not on the way to the lock (~0.1 s at 1800 files).
+        _manifestJson = new(() => manifest.ToJson(info) + "\n");
+        _compactManifest = new(() => Release.CompactManifest.Encode(manifest, info.ReleaseId) + "\n");
         MetaJson = System.Text.Json.JsonSerializer.Serialize(
             new ReleaseMeta(info.ReleaseId, info.Commit, info.CreatedAt, manifest.Hash, manifest.Count, manifest.TotalBytes),
             ReleaseJson.Default.ReleaseMeta) + "\n";
     }
+
+    private readonly Lazy<string> _manifestJson;
+    private readonly Lazy<string> _compactManifest;
 
     public string SiteDirectory { get; }
 
@@ -34,13 +38,13 @@ public sealed class ReleaseCandidate
     public string ReleaseId => Info.ReleaseId;
 
     /// <summary>Stored remotely as .deploy/manifests/&lt;id&gt;.json (one line).</summary>
-    public string ManifestJson { get; }
+    public string ManifestJson => _manifestJson.Value;
 
     /// <summary>
     /// Stored remotely as .deploy/manifests/&lt;id&gt;.compact (one line, <see cref="Release.CompactManifest"/>): what the
     /// next deploy downloads to compute its delta instead of the json.
     /// </summary>
-    public string CompactManifest { get; }
+    public string CompactManifest => _compactManifest.Value;
 
     /// <summary>Stored remotely as .deploy/manifests/&lt;id&gt;.meta (one line), read by listings.</summary>
     public string MetaJson { get; }
