@@ -42,7 +42,7 @@ public sealed class CompressionGovernorTests
             governor.Observe(producing: 10 * Ms, waiting: TimeSpan.Zero, bytes: 100_000);
 
         Assert.Equal([6, 6, 6, 5, 4, 3, 2, 1, 1], governor.History);
-        Assert.Equal(CompressionGovernor.MinLevel, governor.Level);
+        Assert.Equal(governor.Levels.Min, governor.Level);
     }
 
     [Fact]
@@ -74,7 +74,7 @@ public sealed class CompressionGovernorTests
         var units = new List<UploadUnit>();
 
         // The link drains 1 MB/s: each handing on takes its bytes' time; compressing takes none on this clock.
-        await new ReleaseStream(candidate, null, part, gzip: true, clock).WriteUnitsAsync((unit, _) =>
+        await new ReleaseStream(candidate, null, part, StreamCompression.Gzip, clock).WriteUnitsAsync((unit, _) =>
         {
             units.Add(unit);
             clock.Advance(TimeSpan.FromSeconds(unit.Data.Length / 1_000_000.0));
