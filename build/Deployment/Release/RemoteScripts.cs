@@ -289,7 +289,8 @@ internal static class RemoteScripts
         # Modes come from the archive (-p, normalized by the client); -m: files get the extraction time, so every file
         # of a release is older than its seal marker, whatever the clocks of the client and the server say.
         # zstd's status would be lost in the pipe (no pipefail in POSIX sh): it is kept in a file. A tar stream cut at
-        # an entry's end can look whole to tar, so a failed zstd fails the part even when tar did not.
+        # an entry's end can look whole to tar, so a failed zstd fails the part even when tar did not; when both
+        # failed, zstd's failure (a corrupt stream) is the cause and named as such.
         untar() {
           case $z in
             Z) { zstd -dcq 2> "$tmp/zerr"; echo "$?" > "$tmp/zst"; } | tar -x -m -o -p -f - -C releases 2> "$tmp/err" ;;
@@ -309,17 +310,15 @@ internal static class RemoteScripts
           untar
           st=$?
         fi
-        if [ "$st" != 0 ]; then
-          while IFS= read -r l; do say "@tar $l"; done < "$tmp/err"
+        zs=0
+        if [ "$z" = Z ]; then zs=; [ -f "$tmp/zst" ] && read -r zs rest < "$tmp/zst"; fi
+        # zstd killed by SIGPIPE (141) only means tar stopped reading: tar's own status says whether the archive was whole.
+        [ "$st" = 0 ] && [ "$zs" = 141 ] && zs=0
+        if [ "$st" != 0 ] || [ "$zs" != 0 ]; then
           [ -s "$tmp/zerr" ] && while IFS= read -r l; do say "@tar $l"; done < "$tmp/zerr"
-          fail 67 "tar exited with status $st"
-        fi
-        if [ "$z" = Z ]; then
-          zs=; [ -f "$tmp/zst" ] && read -r zs rest < "$tmp/zst"
-          if [ "$zs" != 0 ]; then
-            [ -s "$tmp/zerr" ] && while IFS= read -r l; do say "@tar $l"; done < "$tmp/zerr"
-            fail 67 "zstd exited with status ${zs:-unknown}"
-          fi
+          while IFS= read -r l; do say "@tar $l"; done < "$tmp/err"
+          { [ "$zs" = 0 ] || [ "$zs" = 141 ]; } && fail 67 "tar exited with status $st"
+          fail 67 "zstd exited with status ${zs:-unknown}"
         fi
         drain
         # The stream's end counts as a heartbeat: its fifo goes with tmp, and on a slow link the beat queued behind

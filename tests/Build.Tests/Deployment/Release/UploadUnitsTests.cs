@@ -192,4 +192,33 @@ public sealed class UploadUnitsTests
         Assert.False(File.Exists(Path.Join(kit.Root, ".deploy", "manifests", id + ".json")));
         Assert.Empty(Directory.GetDirectories(Path.Join(kit.Root, ".deploy"), "tmp.*"));
     }
+
+    [Fact]
+    public async Task A_zstd_stream_to_a_server_without_zstd_fails_the_part_under_busybox_sh()
+    {
+        using var kit = new ReleaseTestKit(ShellFlavor.BusyBox);
+        kit.Generate(5, 3000);
+        var candidate = await kit.CandidateAsync();
+        await kit.Session().PrepareAsync(true, CancellationToken.None);
+        var plan = DeltaPlan.Compute(candidate.Manifest, null, null);
+        var id = candidate.ReleaseId;
+
+        var result = await kit.Shell.RunAsync(RemoteScripts.Upload, [kit.Root, $"{kit.Run.RunId}/default"], async (stream, ct) =>
+        {
+            await stream.WriteAsync(Encoding.UTF8.GetBytes($"{id} {candidate.Manifest.Count} {candidate.Manifest.TotalBytes} Z 0 1 00000000000000aa -\n"), ct);
+            try
+            {
+                await new ReleaseStream(candidate, null, new UploadPart(0, plan.Link, plan.Send), StreamCompression.Zstd).WriteAsync(stream, ct);
+            }
+            catch (IOException)
+            {
+                // The script may give up before the whole stream is written.
+            }
+        }, CancellationToken.None);
+
+        Assert.Equal(RemoteScripts.ExitCodes.VerifyFailed, result.ExitStatus);
+        Assert.Contains("@fail zstd exited with status 127", result.Output); // not found
+        Assert.DoesNotContain(id, kit.ReleaseNames());
+        Assert.Empty(Directory.GetDirectories(Path.Join(kit.Root, ".deploy"), "tmp.*"));
+    }
 }
