@@ -39,6 +39,7 @@ public sealed class UploadUnits : Stream
     private long unitStart;
     private long lastEmit = -1;
     private readonly Queue<UploadUnit> pending = new();
+    private bool disposed;
 
     public UploadUnits(Func<UploadUnit, CancellationToken, ValueTask> emit, StreamCompression compression, CompressionGovernor governor, TimeProvider time, long skip = 0)
     {
@@ -169,6 +170,4 @@ public sealed class UploadUnits : Stream
         }
         base.Dispose(disposing);
     }
-
-    private bool disposed;
 }
