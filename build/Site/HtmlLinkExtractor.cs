@@ -14,7 +14,13 @@ public enum LinkAttribute
 /// <summary>A URL-bearing attribute of a page: which attribute, and its value with character references decoded.</summary>
 public readonly record struct PageLink(LinkAttribute Attribute, string Value);
 
-/// <summary>What <see cref="HtmlLinkExtractor.Extract"/> found in a page.</summary>
+/// <summary>
+/// Where a URL-bearing attribute's value lies in the page's bytes, character references not decoded: the checker
+/// looks most links up by these bytes and never makes a string of them.
+/// </summary>
+public readonly record struct RawLink(LinkAttribute Attribute, int Start, int Length);
+
+/// <summary>What <see cref="HtmlLinkExtractor.Extract(ReadOnlySpan{byte})"/> found in a page.</summary>
 /// <param name="BaseHref">The <c>href</c> of the page's first <c>&lt;base href&gt;</c>, or null.</param>
 public readonly record struct PageLinks(IReadOnlyList<PageLink> Links, string? BaseHref);
 
@@ -46,7 +52,19 @@ public static class HtmlLinkExtractor
     /// <summary>Adds the page's links to <paramref name="links"/>; returns the first base element's href, or null.</summary>
     public static string? Extract(ReadOnlySpan<byte> html, List<PageLink> links)
     {
-        string? baseHref = null;
+        var raw = new List<RawLink>();
+        var baseHref = Extract(html, raw);
+        foreach (var link in raw) links.Add(new PageLink(link.Attribute, Decode(html.Slice(link.Start, link.Length))));
+        return baseHref is { } b ? Decode(html.Slice(b.Start, b.Length)) : null;
+    }
+
+    /// <summary>
+    /// Adds where the page's links are to <paramref name="links"/>, without decoding them; returns where the first base
+    /// element's href is, or null.
+    /// </summary>
+    public static RawLink? Extract(ReadOnlySpan<byte> html, List<RawLink> links)
+    {
+        RawLink? baseHref = null;
         var foreign = 0; // depth of svg/math, where script, style and title hold markup
         var i = 0;
         while (i < html.Length)
@@ -80,7 +98,7 @@ public static class HtmlLinkExtractor
             {
                 if (i + 1 < html.Length && IsAsciiLetter(html[i + 1]))
                 {
-                    string? ignored = null;
+                    RawLink? ignored = null;
                     var end = Tag(html, i + 1, links: null, out var name, out _, ref ignored, isEndTag: true);
                     if (end < 0) break;
                     i = end;
@@ -109,8 +127,8 @@ public static class HtmlLinkExtractor
     /// Reads a tag from its name (at <paramref name="i"/>) to its '&gt;'; returns the index after it, or -1
     /// at the end of the file. Start tags add their href/src/srcset to <paramref name="links"/>.
     /// </summary>
-    private static int Tag(ReadOnlySpan<byte> html, int i, List<PageLink>? links, out ReadOnlySpan<byte> name, out bool selfClosing,
-        ref string? baseHref, bool isEndTag)
+    private static int Tag(ReadOnlySpan<byte> html, int i, List<RawLink>? links, out ReadOnlySpan<byte> name, out bool selfClosing,
+        ref RawLink? baseHref, bool isEndTag)
     {
         var nameStart = i;
         while (i < html.Length && !IsSpace(html[i]) && html[i] != '/' && html[i] != '>') i++;
@@ -135,7 +153,7 @@ public static class HtmlLinkExtractor
             var attrName = html[attrStart..i];
             while (i < html.Length && IsSpace(html[i])) i++;
 
-            var value = ReadOnlySpan<byte>.Empty;
+            int valueStart = i, valueLength = 0;
             if (i < html.Length && html[i] == '=')
             {
                 i++;
@@ -146,14 +164,15 @@ public static class HtmlLinkExtractor
                 {
                     var close = html[(i + 1)..].IndexOf(quote);
                     if (close < 0) return -1;
-                    value = html.Slice(i + 1, close);
+                    valueStart = i + 1;
+                    valueLength = close;
                     i += close + 2;
                 }
                 else if (quote != '>')
                 {
-                    var valueStart = i;
+                    valueStart = i;
                     while (i < html.Length && !IsSpace(html[i]) && html[i] != '>') i++;
-                    value = html[valueStart..i];
+                    valueLength = i - valueStart;
                 }
             }
 
@@ -163,9 +182,9 @@ public static class HtmlLinkExtractor
             var bit = 1 << (int)a;
             if ((seen & bit) != 0) continue;
             seen |= bit;
-            var text = Decode(value);
-            if (isBase && a == LinkAttribute.Href) baseHref ??= text;
-            else links.Add(new PageLink(a, text));
+            var link = new RawLink(a, valueStart, valueLength);
+            if (isBase && a == LinkAttribute.Href) baseHref ??= link;
+            else links.Add(link);
         }
     }
 
@@ -227,7 +246,8 @@ public static class HtmlLinkExtractor
         _ => null,
     };
 
-    private static string Decode(ReadOnlySpan<byte> value)
+    /// <summary>An attribute value as the page means it: UTF-8, character references decoded.</summary>
+    public static string Decode(ReadOnlySpan<byte> value)
     {
         var text = Encoding.UTF8.GetString(value);
         return text.Contains('&') ? WebUtility.HtmlDecode(text) : text;
