@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Text;
 
@@ -91,7 +92,7 @@ public static class HtmlLinkExtractor
                     continue;
                 }
                 if (foreign > 0) continue;
-                if (Ascii.EqualsIgnoreCase(name, "plaintext"u8)) break;
+                if (name.Length == 9 && Ascii.EqualsIgnoreCase(name, "plaintext"u8)) break;
                 if (IsRawText(name)) i = EndOfRawText(html, i, name);
             }
             else if (c == '/')
@@ -131,7 +132,7 @@ public static class HtmlLinkExtractor
         ref RawLink? baseHref, bool isEndTag)
     {
         var nameStart = i;
-        while (i < html.Length && !IsSpace(html[i]) && html[i] != '/' && html[i] != '>') i++;
+        i = IndexOfAny(html, i, TagNameEnd);
         name = html[nameStart..i];
         var isBase = !isEndTag && Ascii.EqualsIgnoreCase(name, "base"u8);
         selfClosing = false;
@@ -149,7 +150,7 @@ public static class HtmlLinkExtractor
 
             // An attribute name may start with '=' (a parse error that keeps it in the name).
             var attrStart = i++;
-            while (i < html.Length && !IsSpace(html[i]) && html[i] != '/' && html[i] != '>' && html[i] != '=') i++;
+            i = IndexOfAny(html, i, AttributeNameEnd);
             var attrName = html[attrStart..i];
             while (i < html.Length && IsSpace(html[i])) i++;
 
@@ -171,7 +172,7 @@ public static class HtmlLinkExtractor
                 else if (quote != '>')
                 {
                     valueStart = i;
-                    while (i < html.Length && !IsSpace(html[i]) && html[i] != '>') i++;
+                    i = IndexOfAny(html, i, BareValueEnd);
                     valueLength = i - valueStart;
                 }
             }
@@ -232,6 +233,18 @@ public static class HtmlLinkExtractor
         }
     }
 
+    // What ends a tag's name, an attribute's name, a value without quotes: searched for, a vector at a time.
+    private static readonly SearchValues<byte> TagNameEnd = SearchValues.Create(" \n\t\r\f/>"u8);
+    private static readonly SearchValues<byte> AttributeNameEnd = SearchValues.Create(" \n\t\r\f/>="u8);
+    private static readonly SearchValues<byte> BareValueEnd = SearchValues.Create(" \n\t\r\f>"u8);
+
+    /// <summary>The index of the first of <paramref name="values"/> at or after <paramref name="i"/>, or the end of the page.</summary>
+    private static int IndexOfAny(ReadOnlySpan<byte> html, int i, SearchValues<byte> values)
+    {
+        var at = html[i..].IndexOfAny(values);
+        return at < 0 ? html.Length : i + at;
+    }
+
     private static int SkipPast(ReadOnlySpan<byte> html, int i, byte b)
     {
         var at = html[i..].IndexOf(b);
@@ -253,13 +266,24 @@ public static class HtmlLinkExtractor
         return text.Contains('&') ? WebUtility.HtmlDecode(text) : text;
     }
 
-    private static bool IsRawText(ReadOnlySpan<byte> name) =>
-        Ascii.EqualsIgnoreCase(name, "script"u8) || Ascii.EqualsIgnoreCase(name, "style"u8) || Ascii.EqualsIgnoreCase(name, "title"u8)
-        || Ascii.EqualsIgnoreCase(name, "textarea"u8) || Ascii.EqualsIgnoreCase(name, "iframe"u8) || Ascii.EqualsIgnoreCase(name, "xmp"u8)
-        || Ascii.EqualsIgnoreCase(name, "noembed"u8) || Ascii.EqualsIgnoreCase(name, "noframes"u8);
+    // By length first: these run on every tag, and most tags are none of them.
+    private static bool IsRawText(ReadOnlySpan<byte> name) => name.Length switch
+    {
+        3 => Ascii.EqualsIgnoreCase(name, "xmp"u8),
+        5 => Ascii.EqualsIgnoreCase(name, "style"u8) || Ascii.EqualsIgnoreCase(name, "title"u8),
+        6 => Ascii.EqualsIgnoreCase(name, "script"u8) || Ascii.EqualsIgnoreCase(name, "iframe"u8),
+        7 => Ascii.EqualsIgnoreCase(name, "noembed"u8),
+        8 => Ascii.EqualsIgnoreCase(name, "textarea"u8) || Ascii.EqualsIgnoreCase(name, "noframes"u8),
+        _ => false,
+    };
 
     private static bool IsForeignRoot(ReadOnlySpan<byte> name) =>
-        Ascii.EqualsIgnoreCase(name, "svg"u8) || Ascii.EqualsIgnoreCase(name, "math"u8);
+        name.Length switch
+        {
+            3 => Ascii.EqualsIgnoreCase(name, "svg"u8),
+            4 => Ascii.EqualsIgnoreCase(name, "math"u8),
+            _ => false,
+        };
 
     private static bool IsAsciiLetter(byte c) => (uint)((c | 0x20) - 'a') <= 'z' - 'a';
 

@@ -186,9 +186,12 @@ public sealed class Manifest
 
     private static void Walk(string root, string directory, string prefix, List<SiteScan.File> files)
     {
-        // Dot files count (.well-known/, .nojekyll): skip nothing by attribute.
+        // Dot files count (.well-known/, .nojekyll): skip nothing by attribute. Names only (no FileSystemInfo per entry):
+        // what each entry is comes from lstat, below.
         var options = new EnumerationOptions { AttributesToSkip = 0, RecurseSubdirectories = false, IgnoreInaccessible = false };
-        foreach (var name in new DirectoryInfo(directory).EnumerateFileSystemInfos("*", options).Select(i => i.Name).Order(StringComparer.Ordinal))
+        var names = new System.IO.Enumeration.FileSystemEnumerable<string>(directory, (ref System.IO.Enumeration.FileSystemEntry entry) => entry.FileName.ToString(), options).ToArray();
+        Array.Sort(names, StringComparer.Ordinal);
+        foreach (var name in names)
         {
             var relative = prefix + name;
             var full = Path.Join(directory, name);
