@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Text;
 
@@ -20,6 +19,35 @@ public readonly record struct PageLink(LinkAttribute Attribute, string Value);
 /// looks most links up by these bytes and never makes a string of them.
 /// </summary>
 public readonly record struct RawLink(LinkAttribute Attribute, int Start, int Length);
+
+/// <summary>
+/// The <see cref="RawLink"/>s of a page, reused from page to page. Not a <c>List&lt;RawLink&gt;</c>: a framework generic
+/// over this struct is compiled only at run time (not ahead of time), and starts as slow unoptimized code.
+/// </summary>
+public sealed class RawLinks
+{
+    private RawLink[] _items = new RawLink[256];
+
+    public int Count { get; private set; }
+
+    public void Add(RawLink link)
+    {
+        if (Count == _items.Length)
+        {
+            var larger = new RawLink[_items.Length * 2];
+            _items.AsSpan().CopyTo(larger);
+            _items = larger;
+        }
+        _items[Count++] = link;
+    }
+
+    public void Clear() => Count = 0;
+
+    /// <summary>Drops the links from <paramref name="count"/> on (those of a tag cut off by the end of the page).</summary>
+    public void Truncate(int count) => Count = Math.Min(Count, count);
+
+    public ReadOnlySpan<RawLink> AsSpan() => _items.AsSpan(0, Count);
+}
 
 /// <summary>What <see cref="HtmlLinkExtractor.Extract(ReadOnlySpan{byte})"/> found in a page.</summary>
 /// <param name="BaseHref">The <c>href</c> of the page's first <c>&lt;base href&gt;</c>, or null.</param>
@@ -53,9 +81,9 @@ public static class HtmlLinkExtractor
     /// <summary>Adds the page's links to <paramref name="links"/>; returns the first base element's href, or null.</summary>
     public static string? Extract(ReadOnlySpan<byte> html, List<PageLink> links)
     {
-        var raw = new List<RawLink>();
+        var raw = new RawLinks();
         var baseHref = Extract(html, raw);
-        foreach (var link in raw) links.Add(new PageLink(link.Attribute, Decode(html.Slice(link.Start, link.Length))));
+        foreach (var link in raw.AsSpan()) links.Add(new PageLink(link.Attribute, Decode(html.Slice(link.Start, link.Length))));
         return baseHref is { } b ? Decode(html.Slice(b.Start, b.Length)) : null;
     }
 
@@ -63,7 +91,7 @@ public static class HtmlLinkExtractor
     /// Adds where the page's links are to <paramref name="links"/>, without decoding them; returns where the first base
     /// element's href is, or null.
     /// </summary>
-    public static RawLink? Extract(ReadOnlySpan<byte> html, List<RawLink> links)
+    public static RawLink? Extract(ReadOnlySpan<byte> html, RawLinks links)
     {
         RawLink? baseHref = null;
         var foreign = 0; // depth of svg/math, where script, style and title hold markup
@@ -82,7 +110,7 @@ public static class HtmlLinkExtractor
                 if (end < 0)
                 {
                     // Cut off by the end of the file: the tokenizer emits no tag.
-                    links.RemoveRange(tagStart, links.Count - tagStart);
+                    links.Truncate(tagStart);
                     break;
                 }
                 i = end;
@@ -128,11 +156,11 @@ public static class HtmlLinkExtractor
     /// Reads a tag from its name (at <paramref name="i"/>) to its '&gt;'; returns the index after it, or -1
     /// at the end of the file. Start tags add their href/src/srcset to <paramref name="links"/>.
     /// </summary>
-    private static int Tag(ReadOnlySpan<byte> html, int i, List<RawLink>? links, out ReadOnlySpan<byte> name, out bool selfClosing,
+    private static int Tag(ReadOnlySpan<byte> html, int i, RawLinks? links, out ReadOnlySpan<byte> name, out bool selfClosing,
         ref RawLink? baseHref, bool isEndTag)
     {
         var nameStart = i;
-        i = IndexOfAny(html, i, TagNameEnd);
+        while (i < html.Length && !EndsName(html[i])) i++;
         name = html[nameStart..i];
         var isBase = !isEndTag && Ascii.EqualsIgnoreCase(name, "base"u8);
         selfClosing = false;
@@ -150,7 +178,7 @@ public static class HtmlLinkExtractor
 
             // An attribute name may start with '=' (a parse error that keeps it in the name).
             var attrStart = i++;
-            i = IndexOfAny(html, i, AttributeNameEnd);
+            while (i < html.Length && !EndsName(html[i]) && html[i] != '=') i++;
             var attrName = html[attrStart..i];
             while (i < html.Length && IsSpace(html[i])) i++;
 
@@ -172,7 +200,7 @@ public static class HtmlLinkExtractor
                 else if (quote != '>')
                 {
                     valueStart = i;
-                    i = IndexOfAny(html, i, BareValueEnd);
+                    while (i < html.Length && !(html[i] <= '>' && (IsSpace(html[i]) || html[i] == '>'))) i++;
                     valueLength = i - valueStart;
                 }
             }
@@ -233,17 +261,8 @@ public static class HtmlLinkExtractor
         }
     }
 
-    // What ends a tag's name, an attribute's name, a value without quotes: searched for, a vector at a time.
-    private static readonly SearchValues<byte> TagNameEnd = SearchValues.Create(" \n\t\r\f/>"u8);
-    private static readonly SearchValues<byte> AttributeNameEnd = SearchValues.Create(" \n\t\r\f/>="u8);
-    private static readonly SearchValues<byte> BareValueEnd = SearchValues.Create(" \n\t\r\f>"u8);
-
-    /// <summary>The index of the first of <paramref name="values"/> at or after <paramref name="i"/>, or the end of the page.</summary>
-    private static int IndexOfAny(ReadOnlySpan<byte> html, int i, SearchValues<byte> values)
-    {
-        var at = html[i..].IndexOfAny(values);
-        return at < 0 ? html.Length : i + at;
-    }
+    /// <summary>Space, '/' or '&gt;': the end of a tag's or an attribute's name. Name bytes are mostly letters, above '&gt;'.</summary>
+    private static bool EndsName(byte c) => c <= (byte)'>' && (IsSpace(c) || c is (byte)'/' or (byte)'>');
 
     private static int SkipPast(ReadOnlySpan<byte> html, int i, byte b)
     {

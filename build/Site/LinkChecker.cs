@@ -240,23 +240,19 @@ public sealed class LinkChecker(string siteDirectory, SiteConfig config, TimePro
     /// <summary>Per-thread state: a read buffer, resolved links, and the findings of the pages this thread scanned.</summary>
     internal sealed class PageScan : ISiteContentWorker
     {
-        // Links longer than this are looked up through a string: rare, and not worth a larger stack buffer.
-        private const int ShortLink = 256;
         private readonly LinkChecker _checker;
         private readonly LinkCheckPass _pass;
 
         // Links that do not depend on the page (root-relative or absolute) repeat on every page: menus, styles, tags.
-        // They are looked up by their characters, so a repeated link costs no string.
-        private readonly Dictionary<string, Resolution> _resolved = new(StringComparer.Ordinal);
-        private readonly Dictionary<string, Resolution>.AlternateLookup<ReadOnlySpan<char>> _byText;
-        private readonly List<RawLink> _links = [];
+        // They are looked up by their bytes, so a repeated link costs no string.
+        private readonly LinkTable _resolved = new();
+        private readonly RawLinks _links = new();
         private byte[] _buffer = [];
 
         public PageScan(LinkChecker checker, LinkCheckPass pass)
         {
             _checker = checker;
             _pass = pass;
-            _byText = _resolved.GetAlternateLookup<ReadOnlySpan<char>>();
         }
 
         public HashSet<string> Files => _pass.Files;
@@ -292,7 +288,7 @@ public sealed class LinkChecker(string siteDirectory, SiteConfig config, TimePro
                 }
             }
 
-            foreach (var link in _links)
+            foreach (var link in _links.AsSpan())
             {
                 var value = html.Slice(link.Start, link.Length);
                 if (link.Attribute == LinkAttribute.Srcset)
@@ -301,40 +297,37 @@ public sealed class LinkChecker(string siteDirectory, SiteConfig config, TimePro
                 }
                 else if (!CheckPlain(page, value, ref pageUri, sharedResolutions))
                 {
-                    var text = HtmlLinkExtractor.Decode(value);
-                    CheckLink(page, text, ref pageUri, sharedResolutions);
+                    CheckLink(page, HtmlLinkExtractor.Decode(value), ref pageUri, sharedResolutions);
                 }
             }
         }
 
         /// <summary>
-        /// The common case without a string: a short value, no character reference, nothing to trim (it starts and
-        /// ends with visible ASCII). False when the value is not such a case: then it goes the string way.
+        /// The common case without a string: no character reference and nothing to trim (the value starts and ends with
+        /// visible ASCII), so the bytes are the link. False when the value is not such a case: then it goes the string way.
         /// </summary>
         private bool CheckPlain(string page, ReadOnlySpan<byte> value, ref Uri? pageUri, bool sharedResolutions)
         {
             if (value.IsEmpty) return true; // the page itself
-            if (value.Length > ShortLink || !IsVisibleAscii(value[0]) || !IsVisibleAscii(value[^1]) || value.Contains((byte)'&')) return false;
+            if (!IsVisibleAscii(value[0]) || !IsVisibleAscii(value[^1]) || value.Contains((byte)'&')) return false;
             if (value[0] == '#') return true;
 
-            Span<char> buffer = stackalloc char[ShortLink];
-            var text = buffer[..System.Text.Encoding.UTF8.GetChars(value, buffer)];
-            var shared = sharedResolutions && (text[0] == '/' || SchemeLength(text) > 0);
+            var shared = sharedResolutions && (value[0] == '/' || SchemeLength(value) > 0);
             Resolution resolution;
             if (shared)
             {
-                if (!_byText.TryGetValue(text, out resolution))
+                if (!_resolved.TryGetValue(value, out resolution))
                 {
-                    var link = new string(text);
-                    resolution = _checker.Resolve(link, absoluteBase: null, Files);
-                    _resolved[link] = resolution;
+                    resolution = _checker.Resolve(System.Text.Encoding.UTF8.GetString(value), absoluteBase: null, Files);
+                    _resolved.Add(value, resolution);
                 }
             }
             else
             {
-                resolution = _checker.Resolve(new string(text), pageUri ??= _checker.AddressOf(page), Files);
+                resolution = _checker.Resolve(System.Text.Encoding.UTF8.GetString(value), pageUri ??= _checker.AddressOf(page), Files);
             }
-            Count(page, resolution, text);
+            if (resolution.Kind is LinkKind.Broken or LinkKind.Invalid) Count(page, resolution, System.Text.Encoding.UTF8.GetString(value));
+            else Count(page, resolution, "");
             return true;
         }
 
@@ -345,11 +338,17 @@ public sealed class LinkChecker(string siteDirectory, SiteConfig config, TimePro
 
             // Relative links depend on the page; the rest resolve alike on every page without a <base>.
             var shared = sharedResolutions && (link[0] == '/' || SchemeLength(link) > 0);
-            Resolution resolution;
-            if (!shared || !_resolved.TryGetValue(link, out resolution))
+            if (!shared)
             {
-                resolution = _checker.Resolve(link, shared ? null : pageUri ??= _checker.AddressOf(page), Files);
-                if (shared) _resolved[link] = resolution;
+                Count(page, _checker.Resolve(link, pageUri ??= _checker.AddressOf(page), Files), raw);
+                return;
+            }
+            // The same table as the plain way: keyed by the link's UTF-8 bytes.
+            var key = System.Text.Encoding.UTF8.GetBytes(link);
+            if (!_resolved.TryGetValue(key, out var resolution))
+            {
+                resolution = _checker.Resolve(link, absoluteBase: null, Files);
+                _resolved.Add(key, resolution);
             }
             Count(page, resolution, raw);
         }
@@ -362,7 +361,7 @@ public sealed class LinkChecker(string siteDirectory, SiteConfig config, TimePro
             Count(feed, _checker.Resolve(link, absoluteBase: null, Files), raw);
         }
 
-        private void Count(string page, Resolution resolution, ReadOnlySpan<char> raw)
+        private void Count(string page, Resolution resolution, string raw)
         {
             switch (resolution.Kind)
             {
@@ -374,10 +373,10 @@ public sealed class LinkChecker(string siteDirectory, SiteConfig config, TimePro
                     break;
                 case LinkKind.Broken:
                     Checked++;
-                    Broken.Add(new BrokenLink(page, raw.ToString(), resolution.LookedFor!));
+                    Broken.Add(new BrokenLink(page, raw, resolution.LookedFor!));
                     break;
                 case LinkKind.Invalid:
-                    Broken.Add(new BrokenLink(page, raw.ToString(), resolution.LookedFor!));
+                    Broken.Add(new BrokenLink(page, raw, resolution.LookedFor!));
                     break;
             }
         }
@@ -399,6 +398,69 @@ public sealed class LinkChecker(string siteDirectory, SiteConfig config, TimePro
         }
 
         private static bool IsVisibleAscii(byte b) => b is > 0x20 and < 0x7F;
+    }
+
+    /// <summary>
+    /// Resolutions by link bytes: open addressing, FNV-1a. Not a <c>Dictionary</c>: one over this struct, or with a span
+    /// lookup, is compiled only at run time and starts as unoptimized code, which a short run never outgrows.
+    /// </summary>
+    private sealed class LinkTable
+    {
+        private byte[]?[] _keys = new byte[]?[1024];
+        private Resolution[] _values = new Resolution[1024];
+        private int[] _hashes = new int[1024];
+        private int _count;
+
+        public bool TryGetValue(ReadOnlySpan<byte> key, out Resolution value)
+        {
+            var hash = HashOf(key);
+            var mask = _keys.Length - 1;
+            for (var slot = hash & mask; _keys[slot] is { } stored; slot = (slot + 1) & mask)
+            {
+                if (_hashes[slot] == hash && key.SequenceEqual(stored))
+                {
+                    value = _values[slot];
+                    return true;
+                }
+            }
+            value = default;
+            return false;
+        }
+
+        /// <summary>Adds a key that <see cref="TryGetValue"/> did not find.</summary>
+        public void Add(ReadOnlySpan<byte> key, Resolution value)
+        {
+            if ((_count + 1) * 2 > _keys.Length) Grow();
+            Put(key.ToArray(), HashOf(key), value);
+            _count++;
+        }
+
+        private void Put(byte[] key, int hash, Resolution value)
+        {
+            var mask = _keys.Length - 1;
+            var slot = hash & mask;
+            while (_keys[slot] is not null) slot = (slot + 1) & mask;
+            _keys[slot] = key;
+            _hashes[slot] = hash;
+            _values[slot] = value;
+        }
+
+        private void Grow()
+        {
+            var (keys, hashes, values) = (_keys, _hashes, _values);
+            _keys = new byte[]?[keys.Length * 2];
+            _hashes = new int[keys.Length * 2];
+            _values = new Resolution[keys.Length * 2];
+            for (var i = 0; i < keys.Length; i++)
+                if (keys[i] is { } key) Put(key, hashes[i], values[i]);
+        }
+
+        private static int HashOf(ReadOnlySpan<byte> key)
+        {
+            var hash = 2166136261;
+            foreach (var b in key) hash = (hash ^ b) * 16777619;
+            return (int)(hash & 0x7FFFFFFF);
+        }
     }
 
     /// <summary>Resolves a trimmed, non-empty link that is not a fragment.</summary>
@@ -481,6 +543,19 @@ public sealed class LinkChecker(string siteDirectory, SiteConfig config, TimePro
                 i++;
             }
         }
+    }
+
+    /// <summary><see cref="SchemeLength(ReadOnlySpan{char})"/> of a link's UTF-8 bytes.</summary>
+    private static int SchemeLength(ReadOnlySpan<byte> link)
+    {
+        if (link.IsEmpty || !char.IsAsciiLetter((char)link[0])) return 0;
+        for (var i = 1; i < link.Length; i++)
+        {
+            var c = (char)link[i];
+            if (c == ':') return i;
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('+' or '.' or '-')) return 0;
+        }
+        return 0;
     }
 
     /// <summary>The length of the link's scheme (a letter, then letters, digits, '+', '.', '-', then ':'), or 0 without one.</summary>
