@@ -48,6 +48,39 @@ up_to_date() {
 
 release_lock() { rmdir "$lock_dir" 2>/dev/null || true; }
 
+# The runtime identifier that ReadyToRun code is compiled for on this machine (Linux x64/arm64): the code does not
+# depend on the C library, so glibc's identifier serves musl (Alpine) too.
+runtime_id() {
+  case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) echo linux-x64 ;;
+    Linux-aarch64) echo linux-arm64 ;;
+  esac
+}
+
+# The ways to compile, fastest start first; one this SDK cannot do (no runtime or crossgen pack for the platform,
+# offline) falls back to the next:
+# - composite: self-contained, one ReadyToRun image of the program and the framework together, so that the framework's
+#   generic code over the program's types (every async method's builder, LINQ, System.Text.Json) is precompiled too:
+#   a deploy JITs ~600 methods instead of ~2,400, 0.27 s less of a 2.3 s deploy on 2 cores. glibc only: it carries
+#   its own runtime, and the runtime packs of musl are not in the lock files;
+# - readytorun: framework-dependent, the program and its packages precompiled;
+# - plain: everything JIT-compiled.
+compile_modes() {
+  if [[ -n "$(runtime_id)" ]]; then
+    if ! ls /lib/ld-musl-* >/dev/null 2>&1; then echo composite; fi
+    echo readytorun
+  fi
+  echo plain
+}
+
+compile_arguments() {
+  case "$1" in
+    composite) echo "publish --runtime $(runtime_id) --self-contained true -p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true -p:UseAppHost=true" ;;
+    readytorun) echo "publish --runtime $(runtime_id) --self-contained false -p:PublishReadyToRun=true -p:UseAppHost=false" ;;
+    plain) echo "build" ;;
+  esac
+}
+
 current="$(sources_stamp)"
 if ! up_to_date "$current"; then
   mkdir -p .build
@@ -64,14 +97,21 @@ if ! up_to_date "$current"; then
   current="$(sources_stamp)"
   if ! up_to_date "$current"; then
     echo "build.sh: building the pipeline (sources changed)..." >&2
-    # ReadyToRun on Linux: precompiled code halves the start-up and the SSH handshake's JIT time.
-    case "$(uname -s)-$(uname -m)" in
-      Linux-x86_64) compile=(publish --runtime linux-x64 --self-contained false -p:PublishReadyToRun=true -p:UseAppHost=false) ;;
-      Linux-aarch64) compile=(publish --runtime linux-arm64 --self-contained false -p:PublishReadyToRun=true -p:UseAppHost=false) ;;
-      *) compile=(build) ;;
-    esac
-    # MSBuild's own output only matters when the build fails.
-    if ! log="$(dotnet "${compile[@]}" build/Build.csproj --configuration Release --output "$out" --nologo --verbosity quiet 2>&1)"; then
+    compiled=
+    for mode in $(compile_modes); do
+      # The SDK would reuse ReadyToRun images another way left in obj/ (a composite's parts without their image
+      # start nothing but an abort): each way compiles its own.
+      rm -rf "$out" build/obj/Release/*/*/R2R
+      # MSBuild's own output only matters when the last way fails too.
+      if log="$(dotnet $(compile_arguments "$mode") build/Build.csproj --configuration Release --output "$out" --nologo --verbosity quiet 2>&1)"; then
+        compiled=yes
+        break
+      fi
+      # Errors in the sources fail every way alike: say so now.
+      if [[ "$log" == *": error CS"* ]]; then break; fi
+      echo "build.sh: could not compile the pipeline as $mode (this SDK or platform lacks its packs); trying the next way..." >&2
+    done
+    if [[ -z "$compiled" ]]; then
       printf '%s\n' "$log" >&2
       echo "build.sh: the pipeline program failed to build (see the errors above)." >&2
       exit 1
@@ -82,4 +122,6 @@ if ! up_to_date "$current"; then
   trap - EXIT
 fi
 
+# A self-contained program starts through its own host (the runtime beside it); the others through dotnet.
+if [[ -x "$out/Build" ]]; then exec "$out/Build" "$@"; fi
 exec dotnet "$out/Build.dll" "$@"

@@ -14,7 +14,42 @@ public enum LinkAttribute
 /// <summary>A URL-bearing attribute of a page: which attribute, and its value with character references decoded.</summary>
 public readonly record struct PageLink(LinkAttribute Attribute, string Value);
 
-/// <summary>What <see cref="HtmlLinkExtractor.Extract"/> found in a page.</summary>
+/// <summary>
+/// Where a URL-bearing attribute's value lies in the page's bytes, character references not decoded: the checker
+/// looks most links up by these bytes and never makes a string of them.
+/// </summary>
+public readonly record struct RawLink(LinkAttribute Attribute, int Start, int Length);
+
+/// <summary>
+/// The <see cref="RawLink"/>s of a page, reused from page to page. Not a <c>List&lt;RawLink&gt;</c>: a framework generic
+/// over this struct is compiled only at run time (not ahead of time), and starts as slow unoptimized code.
+/// </summary>
+public sealed class RawLinks
+{
+    private RawLink[] _items = new RawLink[256];
+
+    public int Count { get; private set; }
+
+    public void Add(RawLink link)
+    {
+        if (Count == _items.Length)
+        {
+            var larger = new RawLink[_items.Length * 2];
+            _items.AsSpan().CopyTo(larger);
+            _items = larger;
+        }
+        _items[Count++] = link;
+    }
+
+    public void Clear() => Count = 0;
+
+    /// <summary>Drops the links from <paramref name="count"/> on (those of a tag cut off by the end of the page).</summary>
+    public void Truncate(int count) => Count = Math.Min(Count, count);
+
+    public ReadOnlySpan<RawLink> AsSpan() => _items.AsSpan(0, Count);
+}
+
+/// <summary>What <see cref="HtmlLinkExtractor.Extract(ReadOnlySpan{byte})"/> found in a page.</summary>
 /// <param name="BaseHref">The <c>href</c> of the page's first <c>&lt;base href&gt;</c>, or null.</param>
 public readonly record struct PageLinks(IReadOnlyList<PageLink> Links, string? BaseHref);
 
@@ -46,7 +81,19 @@ public static class HtmlLinkExtractor
     /// <summary>Adds the page's links to <paramref name="links"/>; returns the first base element's href, or null.</summary>
     public static string? Extract(ReadOnlySpan<byte> html, List<PageLink> links)
     {
-        string? baseHref = null;
+        var raw = new RawLinks();
+        var baseHref = Extract(html, raw);
+        foreach (var link in raw.AsSpan()) links.Add(new PageLink(link.Attribute, Decode(html.Slice(link.Start, link.Length))));
+        return baseHref is { } b ? Decode(html.Slice(b.Start, b.Length)) : null;
+    }
+
+    /// <summary>
+    /// Adds where the page's links are to <paramref name="links"/>, without decoding them; returns where the first base
+    /// element's href is, or null.
+    /// </summary>
+    public static RawLink? Extract(ReadOnlySpan<byte> html, RawLinks links)
+    {
+        RawLink? baseHref = null;
         var foreign = 0; // depth of svg/math, where script, style and title hold markup
         var i = 0;
         while (i < html.Length)
@@ -63,7 +110,7 @@ public static class HtmlLinkExtractor
                 if (end < 0)
                 {
                     // Cut off by the end of the file: the tokenizer emits no tag.
-                    links.RemoveRange(tagStart, links.Count - tagStart);
+                    links.Truncate(tagStart);
                     break;
                 }
                 i = end;
@@ -73,14 +120,14 @@ public static class HtmlLinkExtractor
                     continue;
                 }
                 if (foreign > 0) continue;
-                if (Ascii.EqualsIgnoreCase(name, "plaintext"u8)) break;
+                if (name.Length == 9 && Ascii.EqualsIgnoreCase(name, "plaintext"u8)) break;
                 if (IsRawText(name)) i = EndOfRawText(html, i, name);
             }
             else if (c == '/')
             {
                 if (i + 1 < html.Length && IsAsciiLetter(html[i + 1]))
                 {
-                    string? ignored = null;
+                    RawLink? ignored = null;
                     var end = Tag(html, i + 1, links: null, out var name, out _, ref ignored, isEndTag: true);
                     if (end < 0) break;
                     i = end;
@@ -109,11 +156,11 @@ public static class HtmlLinkExtractor
     /// Reads a tag from its name (at <paramref name="i"/>) to its '&gt;'; returns the index after it, or -1
     /// at the end of the file. Start tags add their href/src/srcset to <paramref name="links"/>.
     /// </summary>
-    private static int Tag(ReadOnlySpan<byte> html, int i, List<PageLink>? links, out ReadOnlySpan<byte> name, out bool selfClosing,
-        ref string? baseHref, bool isEndTag)
+    private static int Tag(ReadOnlySpan<byte> html, int i, RawLinks? links, out ReadOnlySpan<byte> name, out bool selfClosing,
+        ref RawLink? baseHref, bool isEndTag)
     {
         var nameStart = i;
-        while (i < html.Length && !IsSpace(html[i]) && html[i] != '/' && html[i] != '>') i++;
+        while (i < html.Length && !EndsName(html[i])) i++;
         name = html[nameStart..i];
         var isBase = !isEndTag && Ascii.EqualsIgnoreCase(name, "base"u8);
         selfClosing = false;
@@ -131,11 +178,11 @@ public static class HtmlLinkExtractor
 
             // An attribute name may start with '=' (a parse error that keeps it in the name).
             var attrStart = i++;
-            while (i < html.Length && !IsSpace(html[i]) && html[i] != '/' && html[i] != '>' && html[i] != '=') i++;
+            while (i < html.Length && !EndsName(html[i]) && html[i] != '=') i++;
             var attrName = html[attrStart..i];
             while (i < html.Length && IsSpace(html[i])) i++;
 
-            var value = ReadOnlySpan<byte>.Empty;
+            int valueStart = i, valueLength = 0;
             if (i < html.Length && html[i] == '=')
             {
                 i++;
@@ -146,14 +193,15 @@ public static class HtmlLinkExtractor
                 {
                     var close = html[(i + 1)..].IndexOf(quote);
                     if (close < 0) return -1;
-                    value = html.Slice(i + 1, close);
+                    valueStart = i + 1;
+                    valueLength = close;
                     i += close + 2;
                 }
                 else if (quote != '>')
                 {
-                    var valueStart = i;
-                    while (i < html.Length && !IsSpace(html[i]) && html[i] != '>') i++;
-                    value = html[valueStart..i];
+                    valueStart = i;
+                    while (i < html.Length && !(html[i] <= '>' && (IsSpace(html[i]) || html[i] == '>'))) i++;
+                    valueLength = i - valueStart;
                 }
             }
 
@@ -163,9 +211,9 @@ public static class HtmlLinkExtractor
             var bit = 1 << (int)a;
             if ((seen & bit) != 0) continue;
             seen |= bit;
-            var text = Decode(value);
-            if (isBase && a == LinkAttribute.Href) baseHref ??= text;
-            else links.Add(new PageLink(a, text));
+            var link = new RawLink(a, valueStart, valueLength);
+            if (isBase && a == LinkAttribute.Href) baseHref ??= link;
+            else links.Add(link);
         }
     }
 
@@ -213,6 +261,9 @@ public static class HtmlLinkExtractor
         }
     }
 
+    /// <summary>Space, '/' or '&gt;': the end of a tag's or an attribute's name. Name bytes are mostly letters, above '&gt;'.</summary>
+    private static bool EndsName(byte c) => c <= (byte)'>' && (IsSpace(c) || c is (byte)'/' or (byte)'>');
+
     private static int SkipPast(ReadOnlySpan<byte> html, int i, byte b)
     {
         var at = html[i..].IndexOf(b);
@@ -227,19 +278,31 @@ public static class HtmlLinkExtractor
         _ => null,
     };
 
-    private static string Decode(ReadOnlySpan<byte> value)
+    /// <summary>An attribute value as the page means it: UTF-8, character references decoded.</summary>
+    public static string Decode(ReadOnlySpan<byte> value)
     {
         var text = Encoding.UTF8.GetString(value);
         return text.Contains('&') ? WebUtility.HtmlDecode(text) : text;
     }
 
-    private static bool IsRawText(ReadOnlySpan<byte> name) =>
-        Ascii.EqualsIgnoreCase(name, "script"u8) || Ascii.EqualsIgnoreCase(name, "style"u8) || Ascii.EqualsIgnoreCase(name, "title"u8)
-        || Ascii.EqualsIgnoreCase(name, "textarea"u8) || Ascii.EqualsIgnoreCase(name, "iframe"u8) || Ascii.EqualsIgnoreCase(name, "xmp"u8)
-        || Ascii.EqualsIgnoreCase(name, "noembed"u8) || Ascii.EqualsIgnoreCase(name, "noframes"u8);
+    // By length first: these run on every tag, and most tags are none of them.
+    private static bool IsRawText(ReadOnlySpan<byte> name) => name.Length switch
+    {
+        3 => Ascii.EqualsIgnoreCase(name, "xmp"u8),
+        5 => Ascii.EqualsIgnoreCase(name, "style"u8) || Ascii.EqualsIgnoreCase(name, "title"u8),
+        6 => Ascii.EqualsIgnoreCase(name, "script"u8) || Ascii.EqualsIgnoreCase(name, "iframe"u8),
+        7 => Ascii.EqualsIgnoreCase(name, "noembed"u8),
+        8 => Ascii.EqualsIgnoreCase(name, "textarea"u8) || Ascii.EqualsIgnoreCase(name, "noframes"u8),
+        _ => false,
+    };
 
     private static bool IsForeignRoot(ReadOnlySpan<byte> name) =>
-        Ascii.EqualsIgnoreCase(name, "svg"u8) || Ascii.EqualsIgnoreCase(name, "math"u8);
+        name.Length switch
+        {
+            3 => Ascii.EqualsIgnoreCase(name, "svg"u8),
+            4 => Ascii.EqualsIgnoreCase(name, "math"u8),
+            _ => false,
+        };
 
     private static bool IsAsciiLetter(byte c) => (uint)((c | 0x20) - 'a') <= 'z' - 'a';
 

@@ -1,6 +1,6 @@
-using System.Text.RegularExpressions;
 using System.Xml;
 using System.Xml.Linq;
+using Build.Deployment.Release;
 using Microsoft.Win32.SafeHandles;
 
 namespace Build.Site;
@@ -42,7 +42,7 @@ public sealed record LinkCheckResult(
 /// and <c>dir</c> is accepted when <c>dir/index.html</c> exists (web servers redirect it to <c>dir/</c>).
 /// Fragments and queries are ignored, and so are other schemes (mailto:, data:, javascript:, ...).
 /// </remarks>
-public sealed partial class LinkChecker(string siteDirectory, SiteConfig config, TimeProvider? timeProvider = null)
+public sealed class LinkChecker(string siteDirectory, SiteConfig config, TimeProvider? timeProvider = null)
 {
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
 
@@ -51,9 +51,12 @@ public sealed partial class LinkChecker(string siteDirectory, SiteConfig config,
 
     public string SiteDirectory { get; } = Path.GetFullPath(siteDirectory);
 
+    internal SiteConfig Config => config;
+
     public Task<LinkCheckResult> CheckAsync(CancellationToken cancellationToken) =>
         Task.Run(() => Check(cancellationToken), cancellationToken);
 
+    /// <summary>Lists the site and reads every page itself. <see cref="SitePass"/> checks while hashing instead, reading each file once.</summary>
     public LinkCheckResult Check(CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
@@ -68,57 +71,110 @@ public sealed partial class LinkChecker(string siteDirectory, SiteConfig config,
                 AttributesToSkip = 0, // dot-files such as .well-known/ are part of a site
                 IgnoreInaccessible = true,
             })
-            .Select(f => Path.GetRelativePath(SiteDirectory, f).Replace('\\', '/'))
-            .ToHashSet(StringComparer.Ordinal);
-        var pages = files
-            .Where(f => f.EndsWith(".html", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".htm", StringComparison.OrdinalIgnoreCase))
-            .Order(StringComparer.Ordinal)
-            .ToArray();
-
-        var broken = new List<BrokenLink>();
-        var problems = new List<string>();
-        int checkedLinks = 0, external = 0;
+            .Select(f => Path.GetRelativePath(SiteDirectory, f).Replace('\\', '/'));
+        var pass = Begin(files, started);
 
         Parallel.ForEach(
-            pages,
+            pass.Pages.Order(StringComparer.Ordinal),
             new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount },
-            () => new PageScan(this, files),
+            () => pass.NewScan(),
             (page, _, scan) =>
             {
-                scan.Scan(page);
+                scan.Scan(page, scan.Read(Path.Join(SiteDirectory, page)));
                 return scan;
             },
-            scan =>
-            {
-                lock (broken)
-                {
-                    broken.AddRange(scan.Broken);
-                    checkedLinks += scan.Checked;
-                    external += scan.External;
-                }
-            });
-
-        if (!files.Contains("index.html"))
-            problems.Add($"The home page index.html is missing from {SiteDirectory}.");
-
-        foreach (var feed in config.Feeds)
-        {
-            var scan = new PageScan(this, files);
-            problems.AddRange(CheckFeed(feed, scan));
-            broken.AddRange(scan.Broken);
-            checkedLinks += scan.Checked;
-            external += scan.External;
-        }
-
-        var sorted = broken
-            .Distinct()
-            .OrderBy(b => b.Page, StringComparer.Ordinal)
-            .ThenBy(b => b.Link, StringComparer.Ordinal)
-            .ToArray();
-        return new LinkCheckResult(sorted, problems, pages.Length, files.Count, checkedLinks, external, _time.GetElapsedTime(started));
+            scan => scan.Complete());
+        return pass.Finish();
     }
 
-    private IEnumerable<string> CheckFeed(FeedInfo feed, PageScan scan)
+    /// <summary>
+    /// A check fed by someone else's read of the site (the manifest's, see <see cref="SitePass"/>): <paramref name="files"/>
+    /// is the site's file list (relative, '/'-separated); the pages and feeds it wants come through the sink.
+    /// </summary>
+    public LinkCheckPass Begin(IEnumerable<string> files) => Begin(files, _time.GetTimestamp());
+
+    private LinkCheckPass Begin(IEnumerable<string> files, long started) => new(this, files.ToHashSet(StringComparer.Ordinal), started);
+
+    private static bool IsPage(string path) =>
+        path.EndsWith(".html", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".htm", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// One check of a site: its file list, the pages' findings as the scans hand them in, then <see cref="Finish"/>.
+    /// As an <see cref="ISiteContentSink"/> it wants the pages and the feeds.
+    /// </summary>
+    public sealed class LinkCheckPass : ISiteContentSink
+    {
+        private readonly LinkChecker _checker;
+        private readonly long _started;
+        private readonly List<BrokenLink> _broken = [];
+        private readonly Dictionary<string, byte[]> _feeds = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _feedPaths;
+        private int _checked, _external, _scanned;
+
+        internal LinkCheckPass(LinkChecker checker, HashSet<string> files, long started)
+        {
+            _checker = checker;
+            _started = started;
+            Files = files;
+            Pages = files.Where(IsPage).ToArray();
+            _feedPaths = checker.Config.Feeds.Select(f => f.Path).ToHashSet(StringComparer.Ordinal);
+        }
+
+        internal HashSet<string> Files { get; }
+
+        internal IReadOnlyList<string> Pages { get; }
+
+        /// <summary>How many pages were scanned: every page of the list once, when the pass was complete.</summary>
+        public int PagesScanned => Volatile.Read(ref _scanned);
+
+        public bool Wants(string path) => IsPage(path) || _feedPaths.Contains(path);
+
+        public ISiteContentWorker CreateWorker() => NewScan();
+
+        internal PageScan NewScan() => new(_checker, this);
+
+        internal void Merge(PageScan scan)
+        {
+            lock (_broken)
+            {
+                _broken.AddRange(scan.Broken);
+                _checked += scan.Checked;
+                _external += scan.External;
+                _scanned += scan.Scanned;
+            }
+        }
+
+        internal void KeepFeed(string path, ReadOnlySpan<byte> content)
+        {
+            lock (_feeds) _feeds[path] = content.ToArray();
+        }
+
+        /// <summary>The home page and the feeds, then the result (once every scan completed).</summary>
+        public LinkCheckResult Finish()
+        {
+            var problems = new List<string>();
+            if (!Files.Contains("index.html"))
+                problems.Add($"The home page index.html is missing from {_checker.SiteDirectory}.");
+
+            foreach (var feed in _checker.Config.Feeds)
+            {
+                var scan = NewScan();
+                problems.AddRange(_checker.CheckFeed(feed, scan, _feeds.GetValueOrDefault(feed.Path)));
+                _broken.AddRange(scan.Broken);
+                _checked += scan.Checked;
+                _external += scan.External;
+            }
+
+            var sorted = _broken
+                .Distinct()
+                .OrderBy(b => b.Page, StringComparer.Ordinal)
+                .ThenBy(b => b.Link, StringComparer.Ordinal)
+                .ToArray();
+            return new LinkCheckResult(sorted, problems, Pages.Count, Files.Count, _checked, _external, _checker._time.GetElapsedTime(_started));
+        }
+    }
+
+    private IEnumerable<string> CheckFeed(FeedInfo feed, PageScan scan, byte[]? content)
     {
         if (!scan.Files.Contains(feed.Path))
         {
@@ -130,7 +186,9 @@ public sealed partial class LinkChecker(string siteDirectory, SiteConfig config,
         string? error = null;
         try
         {
-            using var reader = XmlReader.Create(Path.Join(SiteDirectory, feed.Path), new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit });
+            // The bytes the pass hashed when it had them; otherwise (the standalone check) the file.
+            using var stream = content is null ? (Stream)File.OpenRead(Path.Join(SiteDirectory, feed.Path)) : new MemoryStream(content, writable: false);
+            using var reader = XmlReader.Create(stream, new XmlReaderSettings { DtdProcessing = DtdProcessing.Prohibit });
             document = XDocument.Load(reader);
         }
         catch (XmlException e)
@@ -153,7 +211,7 @@ public sealed partial class LinkChecker(string siteDirectory, SiteConfig config,
                 yield return $"The feed {feed.Path} should be RSS 2.0 but its root element is <{root.Name.LocalName}>.";
                 yield break;
             }
-            foreach (var link in root.Descendants("link")) scan.CheckLink(feed.Path, link.Value, absoluteBase: null);
+            foreach (var link in root.Descendants("link")) scan.CheckFeedLink(feed.Path, link.Value);
         }
         else
         {
@@ -163,7 +221,7 @@ public sealed partial class LinkChecker(string siteDirectory, SiteConfig config,
                 yield break;
             }
             foreach (var link in root.Descendants(atom + "link"))
-                if (link.Attribute("href")?.Value is { } href) scan.CheckLink(feed.Path, href, absoluteBase: null);
+                if (link.Attribute("href")?.Value is { } href) scan.CheckFeedLink(feed.Path, href);
         }
     }
 
@@ -180,71 +238,131 @@ public sealed partial class LinkChecker(string siteDirectory, SiteConfig config,
     }
 
     /// <summary>Per-thread state: a read buffer, resolved links, and the findings of the pages this thread scanned.</summary>
-    private sealed class PageScan(LinkChecker checker, HashSet<string> files)
+    internal sealed class PageScan : ISiteContentWorker
     {
-        // Links that do not depend on the page (root-relative or absolute) repeat on every page: menus, styles, tags.
-        private readonly Dictionary<string, Resolution> _resolved = new(StringComparer.Ordinal);
-        private readonly List<PageLink> _links = [];
-        private byte[] _buffer = new byte[64 * 1024];
+        private readonly LinkChecker _checker;
+        private readonly LinkCheckPass _pass;
 
-        public HashSet<string> Files { get; } = files;
+        // Links that do not depend on the page (root-relative or absolute) repeat on every page: menus, styles, tags.
+        // They are looked up by their bytes, so a repeated link costs no string.
+        private readonly LinkTable _resolved = new();
+        private readonly RawLinks _links = new();
+        private byte[] _buffer = [];
+
+        public PageScan(LinkChecker checker, LinkCheckPass pass)
+        {
+            _checker = checker;
+            _pass = pass;
+        }
+
+        public HashSet<string> Files => _pass.Files;
         public List<BrokenLink> Broken { get; } = [];
         public int Checked { get; private set; }
         public int External { get; private set; }
+        public int Scanned { get; private set; }
 
-        public void Scan(string page)
+        public void Accept(string path, ReadOnlySpan<byte> content)
         {
-            var length = Read(Path.Join(checker.SiteDirectory, page));
+            if (IsPage(path)) Scan(path, content);
+            else _pass.KeepFeed(path, content);
+        }
+
+        public void Complete() => _pass.Merge(this);
+
+        public void Scan(string page, ReadOnlySpan<byte> html)
+        {
+            Scanned++;
             _links.Clear();
-            var baseHref = HtmlLinkExtractor.Extract(_buffer.AsSpan(0, length), _links);
+            var baseRange = HtmlLinkExtractor.Extract(html, _links);
 
-            var pageUri = checker.AddressOf(page);
+            // The page's own address only matters to relative links (and a base): made when the first one needs it.
+            Uri? pageUri = null;
             var sharedResolutions = true;
-            if (baseHref is not null && Uri.TryCreate(pageUri, baseHref.Trim(), out var based))
+            if (baseRange is { } b)
             {
-                pageUri = based;
-                sharedResolutions = false; // a base on another host would resolve root-relative links elsewhere
+                pageUri = _checker.AddressOf(page);
+                if (Uri.TryCreate(pageUri, HtmlLinkExtractor.Decode(html.Slice(b.Start, b.Length)).Trim(), out var based))
+                {
+                    pageUri = based;
+                    sharedResolutions = false; // a base on another host would resolve root-relative links elsewhere
+                }
             }
 
-            foreach (var link in _links)
+            foreach (var link in _links.AsSpan())
             {
+                var value = html.Slice(link.Start, link.Length);
                 if (link.Attribute == LinkAttribute.Srcset)
-                    foreach (var candidate in SrcsetUrls(link.Value)) CheckLink(page, candidate, pageUri, sharedResolutions);
-                else
-                    CheckLink(page, link.Value, pageUri, sharedResolutions);
+                {
+                    foreach (var candidate in SrcsetUrls(HtmlLinkExtractor.Decode(value))) CheckLink(page, candidate, ref pageUri, sharedResolutions);
+                }
+                else if (!CheckPlain(page, value, ref pageUri, sharedResolutions))
+                {
+                    CheckLink(page, HtmlLinkExtractor.Decode(value), ref pageUri, sharedResolutions);
+                }
             }
         }
 
-        private int Read(string path)
+        /// <summary>
+        /// The common case without a string: no character reference and nothing to trim (the value starts and ends with
+        /// visible ASCII), so the bytes are the link. False when the value is not such a case: then it goes the string way.
+        /// </summary>
+        private bool CheckPlain(string page, ReadOnlySpan<byte> value, ref Uri? pageUri, bool sharedResolutions)
         {
-            using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
-            var size = RandomAccess.GetLength(handle);
-            if (size > Array.MaxLength) throw new IOException($"{path} is too large to be a page ({size} bytes).");
-            if (size > _buffer.Length) _buffer = new byte[Math.Max(size, _buffer.Length * 2L)];
-            var total = 0;
-            while (total < size)
+            if (value.IsEmpty) return true; // the page itself
+            if (!IsVisibleAscii(value[0]) || !IsVisibleAscii(value[^1]) || value.Contains((byte)'&')) return false;
+            if (value[0] == '#') return true;
+
+            var shared = sharedResolutions && (value[0] == '/' || SchemeLength(value) > 0);
+            Resolution resolution;
+            if (shared)
             {
-                var n = RandomAccess.Read(handle, _buffer.AsSpan(total, (int)size - total), total);
-                if (n == 0) break; // shrank while being read: check what is there
-                total += n;
+                if (!_resolved.TryGetValue(value, out resolution))
+                {
+                    resolution = _checker.Resolve(System.Text.Encoding.UTF8.GetString(value), absoluteBase: null, Files);
+                    _resolved.Add(value, resolution);
+                }
             }
-            return total;
+            else
+            {
+                resolution = _checker.Resolve(System.Text.Encoding.UTF8.GetString(value), pageUri ??= _checker.AddressOf(page), Files);
+            }
+            if (resolution.Kind is LinkKind.Broken or LinkKind.Invalid) Count(page, resolution, System.Text.Encoding.UTF8.GetString(value));
+            else Count(page, resolution, "");
+            return true;
         }
 
-        public void CheckLink(string page, string raw, Uri? absoluteBase, bool sharedResolutions = true)
+        public void CheckLink(string page, string raw, ref Uri? pageUri, bool sharedResolutions = true)
         {
             var link = raw.Trim();
             if (link.Length == 0 || link[0] == '#') return; // the page itself
 
             // Relative links depend on the page; the rest resolve alike on every page without a <base>.
-            var shared = sharedResolutions && (link[0] == '/' || SchemePattern().IsMatch(link));
-            Resolution resolution;
-            if (!shared || !_resolved.TryGetValue(link, out resolution))
+            var shared = sharedResolutions && (link[0] == '/' || SchemeLength(link) > 0);
+            if (!shared)
             {
-                resolution = checker.Resolve(link, absoluteBase, Files);
-                if (shared) _resolved[link] = resolution;
+                Count(page, _checker.Resolve(link, pageUri ??= _checker.AddressOf(page), Files), raw);
+                return;
             }
+            // The same table as the plain way: keyed by the link's UTF-8 bytes.
+            var key = System.Text.Encoding.UTF8.GetBytes(link);
+            if (!_resolved.TryGetValue(key, out var resolution))
+            {
+                resolution = _checker.Resolve(link, absoluteBase: null, Files);
+                _resolved.Add(key, resolution);
+            }
+            Count(page, resolution, raw);
+        }
 
+        /// <summary>A feed's link: absolute or resolved against the site (a feed has no page address of its own).</summary>
+        public void CheckFeedLink(string feed, string raw)
+        {
+            var link = raw.Trim();
+            if (link.Length == 0 || link[0] == '#') return;
+            Count(feed, _checker.Resolve(link, absoluteBase: null, Files), raw);
+        }
+
+        private void Count(string page, Resolution resolution, string raw)
+        {
             switch (resolution.Kind)
             {
                 case LinkKind.External:
@@ -262,14 +380,95 @@ public sealed partial class LinkChecker(string siteDirectory, SiteConfig config,
                     break;
             }
         }
+
+        public ReadOnlySpan<byte> Read(string path)
+        {
+            using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+            var size = RandomAccess.GetLength(handle);
+            if (size > Array.MaxLength) throw new IOException($"{path} is too large to be a page ({size} bytes).");
+            if (size > _buffer.Length) _buffer = new byte[Math.Max(size, Math.Max(64 * 1024, _buffer.Length * 2L))];
+            var total = 0;
+            while (total < size)
+            {
+                var n = RandomAccess.Read(handle, _buffer.AsSpan(total, (int)size - total), total);
+                if (n == 0) break; // shrank while being read: check what is there
+                total += n;
+            }
+            return _buffer.AsSpan(0, total);
+        }
+
+        private static bool IsVisibleAscii(byte b) => b is > 0x20 and < 0x7F;
+    }
+
+    /// <summary>
+    /// Resolutions by link bytes: open addressing, FNV-1a. Not a <c>Dictionary</c>: one over this struct, or with a span
+    /// lookup, is compiled only at run time and starts as unoptimized code, which a short run never outgrows.
+    /// </summary>
+    private sealed class LinkTable
+    {
+        private byte[]?[] _keys = new byte[]?[1024];
+        private Resolution[] _values = new Resolution[1024];
+        private int[] _hashes = new int[1024];
+        private int _count;
+
+        public bool TryGetValue(ReadOnlySpan<byte> key, out Resolution value)
+        {
+            var hash = HashOf(key);
+            var mask = _keys.Length - 1;
+            for (var slot = hash & mask; _keys[slot] is { } stored; slot = (slot + 1) & mask)
+            {
+                if (_hashes[slot] == hash && key.SequenceEqual(stored))
+                {
+                    value = _values[slot];
+                    return true;
+                }
+            }
+            value = default;
+            return false;
+        }
+
+        /// <summary>Adds a key that <see cref="TryGetValue"/> did not find.</summary>
+        public void Add(ReadOnlySpan<byte> key, Resolution value)
+        {
+            if ((_count + 1) * 2 > _keys.Length) Grow();
+            Put(key.ToArray(), HashOf(key), value);
+            _count++;
+        }
+
+        private void Put(byte[] key, int hash, Resolution value)
+        {
+            var mask = _keys.Length - 1;
+            var slot = hash & mask;
+            while (_keys[slot] is not null) slot = (slot + 1) & mask;
+            _keys[slot] = key;
+            _hashes[slot] = hash;
+            _values[slot] = value;
+        }
+
+        private void Grow()
+        {
+            var (keys, hashes, values) = (_keys, _hashes, _values);
+            _keys = new byte[]?[keys.Length * 2];
+            _hashes = new int[keys.Length * 2];
+            _values = new Resolution[keys.Length * 2];
+            for (var i = 0; i < keys.Length; i++)
+                if (keys[i] is { } key) Put(key, hashes[i], values[i]);
+        }
+
+        private static int HashOf(ReadOnlySpan<byte> key)
+        {
+            var hash = 2166136261;
+            foreach (var b in key) hash = (hash ^ b) * 16777619;
+            return (int)(hash & 0x7FFFFFFF);
+        }
     }
 
     /// <summary>Resolves a trimmed, non-empty link that is not a fragment.</summary>
     private Resolution Resolve(string link, Uri? absoluteBase, HashSet<string> files)
     {
-        var scheme = SchemePattern().Match(link);
-        if (scheme.Success && !IsHttp(scheme.Groups[1].Value)) return new(LinkKind.Ignored); // mailto:, data:, javascript:, tel:, ...
-        var written = scheme.Success || link.StartsWith("//", StringComparison.Ordinal);
+        var scheme = SchemeLength(link);
+        if (scheme > 0 && !IsHttp(link.AsSpan(0, scheme))) return new(LinkKind.Ignored); // mailto:, data:, javascript:, tel:, ...
+        var written = scheme > 0 || link.StartsWith("//", StringComparison.Ordinal);
 
         if (!Uri.TryCreate(absoluteBase ?? _siteBase, link, out var target) || !IsHttp(target.Scheme))
             return new(LinkKind.Invalid, "a valid URL");
@@ -313,7 +512,7 @@ public sealed partial class LinkChecker(string siteDirectory, SiteConfig config,
             || target.AbsolutePath.StartsWith(prefix + "/", StringComparison.Ordinal);
     }
 
-    private static bool IsHttp(string scheme) =>
+    private static bool IsHttp(ReadOnlySpan<char> scheme) =>
         scheme.Equals("http", StringComparison.OrdinalIgnoreCase) || scheme.Equals("https", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The URLs of a srcset attribute (HTML's "parse a srcset attribute", without the descriptors).</summary>
@@ -346,6 +545,29 @@ public sealed partial class LinkChecker(string siteDirectory, SiteConfig config,
         }
     }
 
-    [GeneratedRegex("^([a-zA-Z][a-zA-Z0-9+.-]*):")]
-    private static partial Regex SchemePattern();
+    /// <summary><see cref="SchemeLength(ReadOnlySpan{char})"/> of a link's UTF-8 bytes.</summary>
+    private static int SchemeLength(ReadOnlySpan<byte> link)
+    {
+        if (link.IsEmpty || !char.IsAsciiLetter((char)link[0])) return 0;
+        for (var i = 1; i < link.Length; i++)
+        {
+            var c = (char)link[i];
+            if (c == ':') return i;
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('+' or '.' or '-')) return 0;
+        }
+        return 0;
+    }
+
+    /// <summary>The length of the link's scheme (a letter, then letters, digits, '+', '.', '-', then ':'), or 0 without one.</summary>
+    private static int SchemeLength(ReadOnlySpan<char> link)
+    {
+        if (link.IsEmpty || !char.IsAsciiLetter(link[0])) return 0;
+        for (var i = 1; i < link.Length; i++)
+        {
+            var c = link[i];
+            if (c == ':') return i;
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('+' or '.' or '-')) return 0;
+        }
+        return 0;
+    }
 }

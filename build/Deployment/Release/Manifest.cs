@@ -50,41 +50,122 @@ public sealed class Manifest
     public static Task<Manifest> CreateAsync(string siteDirectory, CancellationToken cancellationToken) =>
         CreateAsync(Scan(siteDirectory), cancellationToken);
 
+    /// <summary>Hashes the scanned files: <see cref="CreateAsync(SiteScan, ISiteContentSink?, CancellationToken)"/> with no sink.</summary>
+    public static Task<Manifest> CreateAsync(SiteScan scan, CancellationToken cancellationToken) =>
+        CreateAsync(scan, sink: null, cancellationToken);
+
     /// <summary>
-    /// Hashes the scanned files in parallel, streamed (never loaded whole). A file is opened only once its type
-    /// was checked, and again on the open descriptor (<see cref="SiteFile.OpenRegular"/>); its size is the bytes read.
+    /// Hashes the scanned files in parallel, each opened and read once. A file is opened only once its type was checked,
+    /// and again on the open descriptor (<see cref="SiteFile.OpenRegular"/>); its size is the bytes read. The files
+    /// <paramref name="sink"/> wants are read whole and handed to it: the same bytes that were hashed.
     /// </summary>
-    public static async Task<Manifest> CreateAsync(SiteScan scan, CancellationToken cancellationToken)
+    public static async Task<Manifest> CreateAsync(SiteScan scan, ISiteContentSink? sink, CancellationToken cancellationToken)
     {
         var files = scan.Files;
         var entries = new ManifestEntry[files.Count];
-        await Parallel.ForAsync(0, files.Count, new ParallelOptions
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var next = -1;
+        // Synchronous reads on pool threads, one worker per core (at least two: a read waiting on the disk leaves the
+        // core to the other), each with its own buffer: no per-file buffer, hash object or async state machine.
+        var workers = Enumerable.Range(0, Math.Min(Math.Max(2, Environment.ProcessorCount), Math.Max(1, files.Count)))
+            .Select(_ => Task.Run(() =>
+            {
+                try
+                {
+                    var reader = new FileHasher(scan, sink);
+                    int i;
+                    while ((i = Interlocked.Increment(ref next)) < files.Count)
+                    {
+                        failed.Token.ThrowIfCancellationRequested();
+                        entries[i] = reader.Hash(files[i]);
+                    }
+                    reader.Complete();
+                }
+                catch
+                {
+                    failed.Cancel(); // the other workers stop at their next file
+                    throw;
+                }
+            }, CancellationToken.None))
+            .ToArray();
+        try
         {
-            CancellationToken = cancellationToken,
-            MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount),
-        }, async (i, ct) =>
+            await Task.WhenAll(workers);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested
+            && workers.FirstOrDefault(w => w.IsFaulted && w.Exception!.InnerException is not OperationCanceledException) is { } first)
         {
-            var file = files[i];
-            await using var stream = scan.Open(file);
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
-            long size = 0;
+            // One worker failed and the others stopped because of it: its error is the one to report.
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first.Exception!.InnerException!);
+        }
+        return new Manifest(entries);
+    }
+
+    /// <summary>One hashing thread's state: a read buffer and a hash for the rare file larger than the buffer.</summary>
+    private sealed class FileHasher(SiteScan scan, ISiteContentSink? sink)
+    {
+        // Files up to this size are hashed in one call; larger ones that no sink wants are streamed through it.
+        private const int ChunkSize = 1024 * 1024;
+        private readonly ISiteContentWorker? _worker = sink?.CreateWorker();
+        private byte[] _buffer = new byte[128 * 1024];
+        private IncrementalHash? _large;
+
+        public ManifestEntry Hash(SiteScan.File file)
+        {
+            var whole = sink?.Wants(file.Path) == true;
+            Span<byte> digest = stackalloc byte[SHA256.HashSizeInBytes];
+            long size;
             try
             {
+                using var handle = scan.OpenHandle(file, out var expected);
+                // Room for the whole file and one byte more, so that the read that finds its end finds it in the buffer.
+                var wanted = whole ? expected + 1 : Math.Min(expected + 1, ChunkSize);
+                if (wanted > Array.MaxLength)
+                    throw new ReleaseException($"The site's file {file.Path} is too large to check ({expected} bytes).", ReleaseFailure.BadInput);
+                if (wanted > _buffer.Length) _buffer = new byte[Math.Max(wanted, Math.Min(_buffer.Length * 2L, Array.MaxLength))];
+                var filled = 0;
+                long offset = 0;
                 int read;
-                while ((read = await stream.ReadAsync(buffer, ct)) > 0)
+                while ((read = RandomAccess.Read(handle, _buffer.AsSpan(filled), offset)) > 0)
                 {
-                    hash.AppendData(buffer, 0, read);
-                    size += read;
+                    filled += read;
+                    offset += read;
+                    if (filled < _buffer.Length) continue;
+                    if (whole)
+                    {
+                        // It grew since it was opened: read on, as the stream would.
+                        if (_buffer.Length == Array.MaxLength)
+                            throw new ReleaseException($"The site's file {file.Path} is too large to check.", ReleaseFailure.BadInput);
+                        Array.Resize(ref _buffer, (int)Math.Min(_buffer.Length * 2L, Array.MaxLength));
+                        continue;
+                    }
+                    (_large ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256)).AppendData(_buffer.AsSpan(0, filled));
+                    filled = 0;
+                }
+                size = offset;
+                if (size == filled)
+                {
+                    SHA256.HashData(_buffer.AsSpan(0, filled), digest);
+                    if (whole) _worker!.Accept(file.Path, _buffer.AsSpan(0, filled));
+                }
+                else
+                {
+                    _large!.AppendData(_buffer.AsSpan(0, filled));
+                    _large.GetHashAndReset(digest);
                 }
             }
-            finally
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                throw Changed(file.Path, e);
             }
-            entries[i] = new ManifestEntry(file.Path, size, Convert.ToHexStringLower(hash.GetHashAndReset()), file.Mode);
-        });
-        return new Manifest(entries);
+            return new ManifestEntry(file.Path, size, Convert.ToHexStringLower(digest), file.Mode);
+        }
+
+        public void Complete()
+        {
+            _large?.Dispose();
+            _worker?.Complete();
+        }
     }
 
     /// <summary>
@@ -105,9 +186,12 @@ public sealed class Manifest
 
     private static void Walk(string root, string directory, string prefix, List<SiteScan.File> files)
     {
-        // Dot files count (.well-known/, .nojekyll): skip nothing by attribute.
+        // Dot files count (.well-known/, .nojekyll): skip nothing by attribute. Names only (no FileSystemInfo per entry):
+        // what each entry is comes from lstat, below.
         var options = new EnumerationOptions { AttributesToSkip = 0, RecurseSubdirectories = false, IgnoreInaccessible = false };
-        foreach (var name in new DirectoryInfo(directory).EnumerateFileSystemInfos("*", options).Select(i => i.Name).Order(StringComparer.Ordinal))
+        var names = new System.IO.Enumeration.FileSystemEnumerable<string>(directory, (ref System.IO.Enumeration.FileSystemEntry entry) => entry.FileName.ToString(), options).ToArray();
+        Array.Sort(names, StringComparer.Ordinal);
+        foreach (var name in names)
         {
             var relative = prefix + name;
             var full = Path.Join(directory, name);

@@ -1,3 +1,5 @@
+using Microsoft.Win32.SafeHandles;
+
 namespace Build.Deployment.Release;
 
 /// <summary>
@@ -16,12 +18,18 @@ public sealed class SiteScan(string root, IReadOnlyList<SiteScan.File> files)
 
     public FileStream Open(File file) => Open(Root, file.Path);
 
+    /// <summary><see cref="Open(File)"/> as a bare handle for <see cref="RandomAccess"/> reads; <paramref name="size"/> as the descriptor said.</summary>
+    public SafeFileHandle OpenHandle(File file, out long size) => OpenHandle(Root, file.Path, out size);
+
     /// <summary>
     /// Opens the file at <paramref name="path"/> under <paramref name="root"/> for reading, checking again what the scan
     /// checked (the site may change meanwhile): a regular file, or a symlink resolving to a regular file inside the root.
     /// Anything else is "the site changed while deploying".
     /// </summary>
-    public static FileStream Open(string root, string path)
+    public static FileStream Open(string root, string path) => new(OpenHandle(root, path, out _), FileAccess.Read, 1);
+
+    /// <summary><see cref="Open(string, string)"/> as a bare handle, with the size the open descriptor had.</summary>
+    public static SafeFileHandle OpenHandle(string root, string path, out long size)
     {
         var full = System.IO.Path.Join(root, path);
         try
@@ -36,7 +44,7 @@ public sealed class SiteScan(string root, IReadOnlyList<SiteScan.File> files)
             {
                 throw Manifest.Changed(path);
             }
-            return SiteFile.OpenRegular(full);
+            return SiteFile.OpenRegularHandle(full, out size);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

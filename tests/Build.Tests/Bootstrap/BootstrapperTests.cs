@@ -27,11 +27,16 @@ public abstract class BootstrapperTests : IDisposable
         var fake = _dir.File("fakebin/dotnet", """
             #!/bin/sh
             if [ "$1" = build ] || [ "$1" = publish ]; then
-              echo build >> "$FAKE_LOG"
+              echo "build $*" >> "$FAKE_LOG"
               printf '%s' "${NUGET_PACKAGES:-}" > "$FAKE_LOG.nuget"
               if [ -n "$FAKE_GATE" ]; then echo building > "$FAKE_GATE.started"; n=0; while [ ! -e "$FAKE_GATE" ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; fi
+              if [ -n "$FAKE_CS_ERROR" ]; then echo "Program.cs(1,1): error CS1002: ; expected"; exit 1; fi
+              self=no; case " $* " in *" --self-contained true "*) self=yes ;; esac
+              if [ "$self" = yes ] && [ -n "$FAKE_NO_RUNTIME_PACK" ]; then echo "error NU1101: Unable to find package Microsoft.NETCore.App.Runtime"; exit 1; fi
               while [ $# -gt 0 ]; do if [ "$1" = --output ]; then out="$2"; fi; shift; done
               mkdir -p "$out" && echo dll > "$out/Build.dll"
+              # A self-contained publish leaves the program's own host beside it.
+              if [ "$self" = yes ] && [ -n "$FAKE_APPHOST" ]; then printf '#!/bin/sh\necho "apphost ran $*"\n' > "$out/Build"; chmod +x "$out/Build"; fi
               exit 0
             fi
             echo "ran $*"
@@ -42,7 +47,7 @@ public abstract class BootstrapperTests : IDisposable
         Directory.CreateDirectory(Path.Join(Root, "fakebin", "sdk", "10.0.100"));
         // A PATH with the usual tools but no dotnet, so "no SDK" can be tested on a machine with one.
         var tools = Directory.CreateDirectory(Path.Join(Root, "toolbin")).FullName;
-        foreach (var tool in new[] { "sh", "bash", "find", "stat", "sort", "cat", "mkdir", "rmdir", "ls", "cksum", "dirname", "readlink", "sleep", "printf", "rm", "uname" })
+        foreach (var tool in new[] { "sh", "bash", "find", "stat", "sort", "cat", "mkdir", "rmdir", "ls", "cksum", "dirname", "readlink", "sleep", "printf", "rm", "uname", "chmod" })
         {
             var target = new[] { "/usr/bin/", "/bin/" }.Select(d => d + tool).FirstOrDefault(File.Exists);
             if (target is not null) File.CreateSymbolicLink(Path.Join(tools, tool), target);
@@ -233,6 +238,44 @@ public abstract class BootstrapperTests : IDisposable
 
 public sealed class BuildShTests() : BootstrapperTests("build.sh")
 {
+    private string[] Compiles => File.ReadAllLines(Path.Join(Root, "dotnet.log"));
+
+    [ComposesFact]
+    public async Task Compiles_composite_and_self_contained_first_and_starts_it_through_its_own_host()
+    {
+        var result = await Run(new Dictionary<string, string> { ["FAKE_APPHOST"] = "1" }, true, "--target=Deploy");
+
+        Assert.Equal(0, result.Code);
+        var compile = Assert.Single(Compiles);
+        Assert.Contains("--self-contained true", compile);
+        Assert.Contains("-p:PublishReadyToRunComposite=true", compile);
+        Assert.Contains("apphost ran --target=Deploy", result.Output);
+    }
+
+    [ComposesFact]
+    public async Task An_SDK_without_the_packs_for_one_way_falls_back_to_the_next()
+    {
+        var result = await Run(new Dictionary<string, string> { ["FAKE_NO_RUNTIME_PACK"] = "1", ["FAKE_APPHOST"] = "1" }, true, "--target=Build");
+
+        Assert.Equal(0, result.Code);
+        Assert.Contains("could not compile the pipeline as composite", result.Output);
+        Assert.Equal(2, Compiles.Length);
+        Assert.Contains("--self-contained false -p:PublishReadyToRun=true", Compiles[1]);
+        Assert.Contains("ran .build/bin/Build.dll --target=Build", result.Output.Replace('\\', '/'));
+    }
+
+    [Fact]
+    public async Task Errors_in_the_sources_are_reported_without_trying_other_ways()
+    {
+        var result = await Run(new Dictionary<string, string> { ["FAKE_CS_ERROR"] = "1" }, true, "--target=Build");
+
+        Assert.Equal(1, result.Code);
+        Assert.Single(Compiles);
+        Assert.Contains("error CS1002", result.Output);
+        Assert.Contains("failed to build", result.Output);
+        Assert.DoesNotContain("ran ", result.Output);
+    }
+
     protected override ProcessStartInfo Start(IEnumerable<string> args)
     {
         var info = new ProcessStartInfo("/bin/bash") { ArgumentList = { Path.Join(Root, Script) } };
@@ -249,5 +292,17 @@ public sealed class BuildPs1Tests() : BootstrapperTests("build.ps1")
         var info = new ProcessStartInfo(PowerShell.Dotnet) { ArgumentList = { PowerShell.Dll, "-NoLogo", "-NoProfile", "-File", Path.Join(Root, Script) } };
         foreach (var a in args) info.ArgumentList.Add(a);
         return info;
+    }
+}
+
+/// <summary>build.sh compiles a composite, self-contained program only on Linux x64/arm64 with glibc.</summary>
+public sealed class ComposesFactAttribute : FactAttribute
+{
+    public ComposesFactAttribute()
+    {
+        var linux = OperatingSystem.IsLinux()
+            && System.Runtime.InteropServices.RuntimeInformation.OSArchitecture is System.Runtime.InteropServices.Architecture.X64 or System.Runtime.InteropServices.Architecture.Arm64;
+        if (!linux || Directory.EnumerateFiles("/lib", "ld-musl-*").Any())
+            Skip = "build.sh compiles a composite, self-contained program only on Linux x64/arm64 with glibc";
     }
 }
