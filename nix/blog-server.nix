@@ -161,8 +161,8 @@ in
         hashedPassword = mkDefault "*";
         openssh.authorizedKeys.keys = cfg.authorizedKeys;
         # What the deploy runs on the server: tar, find, coreutils (incl. sha256sum, mkfifo, tee),
-        # and, when present, gzip and awk.
-        packages = [ pkgs.gnutar pkgs.findutils pkgs.coreutils pkgs.gzip pkgs.gawk ];
+        # and, when present, zstd (the upload's compression; else gzip) and awk.
+        packages = [ pkgs.gnutar pkgs.findutils pkgs.coreutils pkgs.zstd pkgs.gzip pkgs.gawk ];
       };
       users.groups.${cfg.user} = { };
 

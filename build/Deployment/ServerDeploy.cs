@@ -139,11 +139,11 @@ public sealed partial class ServerDeploy : IDisposable
                 }
 
                 Progress.Phase(Name, DeployPhase.Upload, $"{DeploySummary.Count(plan.Send.Count, "file")} ({PlainProgress.Bytes(plan.BytesToSend)}), {plan.Link.Count} linked, {plan.Removed} removed");
-                var upload = Upload = await session.UploadAsync(candidate, plan, _setup.Release.Compress && state.CanGzip, token);
+                var upload = Upload = await session.UploadAsync(candidate, plan, StreamCompressions.Choose(_setup.Release.Compress, state), token);
                 Report.BytesSent = upload.BytesSent;
                 Progress.Upload(Name, upload.BytesSent, upload.BytesSent);
                 MoveTo(ServerStage.Staged, DeployPhase.Verified,
-                    $"{DeploySummary.Count(upload.FilesSent + upload.FilesLinked, "file")}, {PlainProgress.Bytes(upload.BytesSent)} sent in {DeploySummary.Count(upload.Streams, "stream")}{(upload.StreamHashVerified ? ", stream hashes match" : "")}");
+                    $"{DeploySummary.Count(upload.FilesSent + upload.FilesLinked, "file")}, {PlainProgress.Bytes(upload.BytesSent)} sent in {DeploySummary.Count(upload.Streams, "stream")} ({upload.Compression.Name()}){(upload.StreamHashVerified ? ", stream hashes match" : "")}");
             }, cancellationToken);
         }
         catch (Exception e)

@@ -55,6 +55,8 @@ public sealed class Prerequisites(IProcessRunner processes, MachineFacts machine
         .. SandboxTools,
         new("rsync", "rsync", "rsync"),
         new("busybox", "busybox", "busybox"),
+        // The deploy uploads zstd frames to a server that has zstd: the tests run it as their servers' decoder.
+        new("zstd", "zstd", "zstd"),
         new("chromium", "chromium", "chromium"),
         // Without it the NixOS module's tests are skipped.
         new("nix-instantiate", "nix-bin", "nix", Optional: true),

@@ -57,7 +57,7 @@ public sealed record ReleaseOptions
 
     public TimeSpan LockPoll { get; init; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>gzip when the server has gzip, at levels chosen by measurement while uploading (<see cref="CompressionGovernor"/>, README).</summary>
+    /// <summary>zstd when the server has zstd, else gzip when it has gzip, at levels chosen by measurement while uploading (<see cref="CompressionGovernor"/>, README).</summary>
     public bool Compress { get; init; } = true;
 
     /// <summary>

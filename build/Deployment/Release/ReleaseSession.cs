@@ -16,7 +16,8 @@ public sealed record UploadResult(
     long ContentBytesSent,
     bool StreamHashVerified,
     int Streams,
-    TimeSpan Elapsed);
+    TimeSpan Elapsed,
+    StreamCompression Compression);
 
 public sealed record SwitchResult(string ReleaseId, string? PreviousReleaseId, IReadOnlyList<string> Pruned);
 
@@ -234,20 +235,20 @@ public sealed class ReleaseSession : IDisposable
     /// every part, the file count and bytes of the whole tree, each stream's SHA-256 on both ends) and renames it to
     /// releases/&lt;id&gt;. The live release is never touched. Requires the lock (<see cref="PrepareAsync"/>).
     /// </summary>
-    public async Task<UploadResult> UploadAsync(ReleaseCandidate candidate, DeltaPlan plan, bool gzip, CancellationToken cancellationToken)
+    public async Task<UploadResult> UploadAsync(ReleaseCandidate candidate, DeltaPlan plan, StreamCompression compression, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var parts = UploadPart.Split(candidate.Manifest, plan, await channels.UploadStreamsAsync(options.UploadStreams), options.MinFilesPerStream);
         var upload = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var commands = channels.TakeUploads(parts.Count);
-        var key = StreamKey(candidate, plan, parts.Count, gzip);
+        var key = StreamKey(candidate, plan, parts.Count, compression);
         // One failed part fails the upload: the others are stopped rather than streamed to the end.
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var tasks = parts.Select(async part =>
         {
             try
             {
-                return await UploadPartAsync(commands[part.Index], candidate, plan.BaseReleaseId, part, parts.Count, upload, gzip, $"{key}/{part.Index}", failed.Token);
+                return await UploadPartAsync(commands[part.Index], candidate, plan.BaseReleaseId, part, parts.Count, upload, compression, $"{key}/{part.Index}", failed.Token);
             }
             catch
             {
@@ -271,18 +272,18 @@ public sealed class ReleaseSession : IDisposable
         if (sent.Count(p => p.Staged) != 1)
             throw new ReleaseException($"The server did not confirm staging {candidate.ReleaseId}: {string.Join(" | ", sent.Select(p => p.Tail))}", ReleaseFailure.Remote);
         return new UploadResult(candidate.ReleaseId, plan.Send.Count, plan.Link.Count, plan.Removed, sent.Sum(p => p.Stats.Bytes), plan.BytesToSend,
-            sent.All(p => p.HashVerified), parts.Count, clock.Elapsed);
+            sent.All(p => p.HashVerified), parts.Count, clock.Elapsed, compression);
     }
 
     private sealed record PartResult(StreamStats Stats, bool HashVerified, bool Staged, string Tail);
 
     private async Task<PartResult> UploadPartAsync(PendingCommand command, ReleaseCandidate candidate, string? baseReleaseId, UploadPart part, int parts,
-        string upload, bool gzip, string key, CancellationToken cancellationToken)
+        string upload, StreamCompression compression, string key, CancellationToken cancellationToken)
     {
-        var stream = new ReleaseStream(candidate, baseReleaseId, part, gzip, time);
+        var stream = new ReleaseStream(candidate, baseReleaseId, part, compression, time);
         StreamStats? stats = null;
         Exception? writeError = null;
-        var header = string.Join(' ', candidate.ReleaseId, Number(candidate.Manifest.Count), Number(candidate.Manifest.TotalBytes), gzip ? "z" : "-",
+        var header = string.Join(' ', candidate.ReleaseId, Number(candidate.Manifest.Count), Number(candidate.Manifest.TotalBytes), compression.WireFlag(),
             Number(part.Index), Number(parts), upload, options.Marker?.Path ?? "-");
         var result = await command.RunAsync(header, async (input, ct) =>
         {
@@ -311,12 +312,12 @@ public sealed class ReleaseSession : IDisposable
     /// The same stream for every server of this deploy with the same plan: the same release linked from, the same files
     /// sent, in the same parts (the arguments line, which names the upload and the marker, is not part of it).
     /// </summary>
-    internal static string StreamKey(ReleaseCandidate candidate, DeltaPlan plan, int parts, bool gzip)
+    internal static string StreamKey(ReleaseCandidate candidate, DeltaPlan plan, int parts, StreamCompression compression)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var entry in plan.Send)
             hash.AppendData(Encoding.UTF8.GetBytes(entry.Path + "\0"));
-        return $"{candidate.ReleaseId}/{plan.BaseReleaseId ?? "-"}/{parts}/{(gzip ? "z" : "-")}/{Convert.ToHexStringLower(hash.GetCurrentHash())}";
+        return $"{candidate.ReleaseId}/{plan.BaseReleaseId ?? "-"}/{parts}/{compression.WireFlag()}/{Convert.ToHexStringLower(hash.GetCurrentHash())}";
     }
 
     /// <summary>

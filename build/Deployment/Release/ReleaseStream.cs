@@ -1,5 +1,4 @@
 using System.Formats.Tar;
-using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -16,20 +15,20 @@ public sealed record StreamStats(long Bytes, string Sha256, bool OwnStream = fal
 /// directories and changed files as regular entries under <c>.&lt;id&gt;.partial/</c>, unchanged files as hard-link
 /// entries whose target is <c>&lt;base-id&gt;/&lt;path&gt;</c>, then (part 0) the manifest (compact and json) and meta under <c>.&lt;id&gt;.deploy/</c>
 /// (last, so a cut stream lacks them). File contents are streamed from disk, one file at a time. Compressed, the stream
-/// is a series of gzip members, one per <see cref="UploadUnits.TarBytesPerUnit"/> of tar, each at the level the
-/// <see cref="CompressionGovernor"/> chose from what the previous one measured.
+/// is a series of zstd frames or gzip members (<paramref name="compression"/>), one per <see cref="UploadUnits.TarBytesPerUnit"/>
+/// of tar, each at the level the <see cref="CompressionGovernor"/> chose from what the previous ones measured.
 /// </summary>
-public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleaseId, UploadPart part, bool gzip, TimeProvider? time = null)
+public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleaseId, UploadPart part, StreamCompression compression, TimeProvider? time = null)
 {
     private const UnixFileMode DirectoryMode = (UnixFileMode)0b111_101_101;
 
-    public bool Gzip => gzip;
+    public StreamCompression Compression => compression;
 
     /// <summary>The whole stream straight to <paramref name="destination"/> (one server, no sharing).</summary>
     public async Task<StreamStats> WriteAsync(Stream destination, CancellationToken cancellationToken)
     {
         using var hashing = new HashingStream(destination);
-        await WriteUnitsAsync(async (unit, ct) => await hashing.WriteAsync(unit.Data, ct), new CompressionGovernor(), 0, cancellationToken);
+        await WriteUnitsAsync(async (unit, ct) => await hashing.WriteAsync(unit.Data, ct), new CompressionGovernor(compression), 0, cancellationToken);
         // Not disposed: that would dispose the hashing stream before its hash is read (the destination stays open either way).
         return new StreamStats(hashing.Length, hashing.Hash());
     }
@@ -43,7 +42,7 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleas
         using var hashing = new HashingStream(destination);
         // The shared producer feels the link only once its buffer and a channel's window are full.
         var (_, reader) = shared.Join(key, (emit, ct) =>
-            WriteUnitsAsync(emit, new CompressionGovernor(headroom: shared.Capacity + CompressionGovernor.ChannelWindow), 0, ct));
+            WriteUnitsAsync(emit, new CompressionGovernor(compression, shared.Capacity + CompressionGovernor.ChannelWindow), 0, ct));
         using (reader)
         {
             while (await reader.NextAsync(cancellationToken) is { } unit)
@@ -52,7 +51,7 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleas
                 reader.Sent(unit);
             }
             if (reader.Detached)
-                await WriteUnitsAsync(async (unit, ct) => await hashing.WriteAsync(unit.Data, ct), new CompressionGovernor(), reader.TarSent, cancellationToken);
+                await WriteUnitsAsync(async (unit, ct) => await hashing.WriteAsync(unit.Data, ct), new CompressionGovernor(compression), reader.TarSent, cancellationToken);
         }
         return new StreamStats(hashing.Length, hashing.Hash(), reader.Detached);
     }
@@ -60,7 +59,7 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleas
     /// <summary>The stream as units (<see cref="UploadUnits"/>), from the tar offset <paramref name="skip"/> (a unit boundary) on.</summary>
     public async Task WriteUnitsAsync(Func<UploadUnit, CancellationToken, ValueTask> emit, CompressionGovernor governor, long skip, CancellationToken cancellationToken)
     {
-        await using var units = new UploadUnits(emit, gzip, governor, time ?? TimeProvider.System, skip);
+        await using var units = new UploadUnits(emit, compression, governor, time ?? TimeProvider.System, skip);
         var writer = new TarWriter(units, TarEntryFormat.Pax, leaveOpen: true);
         // Disposed only on success: disposing writes the end-of-archive blocks, which after a failure or cancellation
         // would be a write without a token into a connection that may never drain.

@@ -5,7 +5,7 @@ namespace Build.Deployment.Release;
 /// Only <c>sh</c>, <c>tar</c>, <c>mkdir</c>, <c>mv</c>, <c>ln</c>, <c>rm</c>, <c>cat</c>, <c>ls</c>, <c>find</c>, <c>date</c> are required
 /// (GNU or BusyBox; <c>mv -T</c>, <c>tar -m -o -p</c>, <c>find -newer -exec {} +</c> and <c>date -r FILE +%s</c> exist in both; without
 /// <c>date</c> a lock's heartbeat age is unknown and it is never taken over). <c>sha256sum</c>, <c>tee</c> and <c>mkfifo</c>
-/// are used for the stream hash when present, <c>gzip</c> for compression and <c>awk</c> to count the staged files when present.
+/// are used for the stream hash when present, <c>zstd</c> (else <c>gzip</c>) for compression and <c>awk</c> to count the staged files when present.
 /// Arguments are the validated remote root, the lock owner (run id/target), release ids and numbers, and the run's own free text (lock
 /// owner, log line), single-quoted and only ever expanded as "$n"; file names travel in tar entries, so nothing
 /// from the site is ever parsed as shell. Free text is an argument rather than stdin because a command with stdin
@@ -256,12 +256,13 @@ internal static class RemoteScripts
         fi
         command -v sha256sum >/dev/null 2>&1 && command -v tee >/dev/null 2>&1 && command -v mkfifo >/dev/null 2>&1 && say "@cap hash"
         command -v gzip >/dev/null 2>&1 && say "@cap gzip"
+        command -v zstd >/dev/null 2>&1 && say "@cap zstd"
         say "@end"
         """;
 
     /// <summary>
-    /// Args: root run. Stdin: the line "id files bytes compress(z|-) part parts upload marker(-|path)" (or "skip"), then one part's
-    /// tar stream. Started ahead (<see cref="PendingCommand"/>), it waits for that line. Parts run at once, each on
+    /// Args: root run. Stdin: the line "id files bytes compress(Z|z|-) part parts upload marker(-|path)" (or "skip"), then one part's
+    /// tar stream (Z: zstd frames, decompressed by <c>zstd -dcq</c> into tar; z: gzip members, tar -z; -: plain). Started ahead (<see cref="PendingCommand"/>), it waits for that line. Parts run at once, each on
     /// its own channel: each extracts into releases/.&lt;id&gt;.partial (links resolve into the current release),
     /// checks tar's status, prints its stream's SHA-256 for the client to compare and leaves a marker in
     /// releases/.&lt;id&gt;.deploy/&lt;upload&gt;/ (upload: this attempt's nonce, so an earlier attempt's markers never count).
@@ -285,24 +286,39 @@ internal static class RemoteScripts
         # A client interrupted (SIGINT/SIGTERM) or cut closes the channel: sshd's SIGHUP, or SIGPIPE on the next
         # write, would kill sh without its EXIT trap and leave tmp behind; exiting from the signal runs it.
         trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM
-        zf=; [ "$z" = z ] && zf=-z
         # Modes come from the archive (-p, normalized by the client); -m: files get the extraction time, so every file
         # of a release is older than its seal marker, whatever the clocks of the client and the server say.
+        # zstd's status would be lost in the pipe (no pipefail in POSIX sh): it is kept in a file. A tar stream cut at
+        # an entry's end can look whole to tar, so a failed zstd fails the part even when tar did not; when both
+        # failed, zstd's failure (a corrupt stream) is the cause and named as such.
+        untar() {
+          case $z in
+            Z) { zstd -dcq 2> "$tmp/zerr"; echo "$?" > "$tmp/zst"; } | tar -x -m -o -p -f - -C releases 2> "$tmp/err" ;;
+            z) tar -x -z -m -o -p -f - -C releases 2> "$tmp/err" ;;
+            *) tar -x -m -o -p -f - -C releases 2> "$tmp/err" ;;
+          esac
+        }
         sum=-
         if command -v sha256sum >/dev/null 2>&1 && command -v tee >/dev/null 2>&1 && mkfifo "$tmp/fifo" 2>/dev/null; then
           sha256sum < "$tmp/fifo" > "$tmp/sum" &
           hp=$!
-          tee "$tmp/fifo" | tar -x $zf -m -o -p -f - -C releases 2> "$tmp/err"
+          tee "$tmp/fifo" | untar
           st=$?
           wait "$hp"
           read -r sum rest < "$tmp/sum" || sum=-
         else
-          tar -x $zf -m -o -p -f - -C releases 2> "$tmp/err"
+          untar
           st=$?
         fi
-        if [ "$st" != 0 ]; then
+        zs=0
+        if [ "$z" = Z ]; then zs=; [ -f "$tmp/zst" ] && read -r zs rest < "$tmp/zst"; fi
+        # zstd killed by SIGPIPE (141) only means tar stopped reading: tar's own status says whether the archive was whole.
+        [ "$st" = 0 ] && [ "$zs" = 141 ] && zs=0
+        if [ "$st" != 0 ] || [ "$zs" != 0 ]; then
+          [ -s "$tmp/zerr" ] && while IFS= read -r l; do say "@tar $l"; done < "$tmp/zerr"
           while IFS= read -r l; do say "@tar $l"; done < "$tmp/err"
-          fail 67 "tar exited with status $st"
+          { [ "$zs" = 0 ] || [ "$zs" = 141 ]; } && fail 67 "tar exited with status $st"
+          fail 67 "zstd exited with status ${zs:-unknown}"
         fi
         drain
         # The stream's end counts as a heartbeat: its fifo goes with tmp, and on a slow link the beat queued behind

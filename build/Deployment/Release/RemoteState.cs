@@ -66,6 +66,9 @@ public sealed record RemoteState
 
     public bool CanGzip { get; init; }
 
+    /// <summary>The server has a <c>zstd</c> binary: uploads are zstd frames (<see cref="StreamCompressions.Choose(bool, RemoteState)"/>).</summary>
+    public bool CanZstd { get; init; }
+
     /// <summary>Staging directories of crashed or cut runs removed when the lock was taken.</summary>
     public int StaleStagingRemoved { get; init; }
 
@@ -130,7 +133,7 @@ public sealed record RemoteState
         var edited = new List<string>();
         var sealedMarker = false;
         string? link = null, current = null, manifestJson = null, manifestCompact = null;
-        bool exists = true, locked = false, hash = false, gzip = false, ended = false;
+        bool exists = true, locked = false, hash = false, gzip = false, zstd = false, ended = false;
         var acquisition = LockAcquisition.None;
         var cleaned = 0;
         foreach (var line in output.Split('\n'))
@@ -170,7 +173,7 @@ public sealed record RemoteState
                 case "@manifest-compact": manifestCompact = value; break;
                 case "@sealed": sealedMarker = true; break;
                 case "@edited": edited.Add(value.StartsWith("./", StringComparison.Ordinal) ? value[2..] : value); break;
-                case "@cap": hash |= value == "hash"; gzip |= value == "gzip"; break;
+                case "@cap": hash |= value == "hash"; gzip |= value == "gzip"; zstd |= value == "zstd"; break;
                 case "@cleaned": _ = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out cleaned); break;
                 case "@log": if (LogSwitch(value) is { } sw) switches.Add(sw); break;
                 case "@end": ended = true; break;
@@ -224,6 +227,7 @@ public sealed record RemoteState
             EditedOnServer = manifest is null ? [] : edited,
             CanHashStream = hash,
             CanGzip = gzip,
+            CanZstd = zstd,
             StaleStagingRemoved = cleaned,
             Switches = switches,
         };

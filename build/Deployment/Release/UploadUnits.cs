@@ -1,32 +1,56 @@
+using System.Buffers;
 using System.IO.Compression;
+using ZstdSharp;
 
 namespace Build.Deployment.Release;
 
 /// <summary>
-/// One unit of an upload stream: the bytes sent for the tar stream up to <paramref name="TarEnd"/> (a gzip member of its own,
-/// or the raw tar bytes). Units end at fixed tar offsets, whatever their level, so that a server which stops sharing a
-/// stream (<see cref="SharedUpload"/>) can go on with a stream of its own from the end of the last unit it sent.
+/// One unit of an upload stream: the bytes sent for the tar stream up to <paramref name="TarEnd"/> (a gzip member or a
+/// zstd frame of its own, or the raw tar bytes) and the level they were compressed at (0: not compressed). Units end at
+/// fixed tar offsets, whatever their level, and each decodes alone, so that a server which stops sharing a stream
+/// (<see cref="SharedUpload"/>) can go on with a stream of its own from the end of the last unit it sent.
 /// </summary>
 public sealed record UploadUnit(long TarEnd, byte[] Data, int Level);
 
 /// <summary>
 /// The sink the tar stream is written into: cuts it into units of <see cref="TarBytesPerUnit"/> tar bytes, compresses
-/// each as a gzip member at the level <see cref="CompressionGovernor"/> chose (concatenated members are one gzip stream
-/// to GNU and BusyBox tar -z alike), and hands each to <c>emit</c>, timing how long producing and handing on took.
+/// each at the level <see cref="CompressionGovernor"/> chose when the unit is complete, as a gzip member (concatenated
+/// members are one gzip stream to GNU and BusyBox tar -z alike) or as a zstd frame (concatenated frames are one stream
+/// to <c>zstd -d</c>), and hands each to <c>emit</c>, timing how long producing and handing on took.
 /// The first <c>skip</c> tar bytes (a whole number of units) are dropped: they were sent already.
 /// </summary>
-public sealed class UploadUnits(Func<UploadUnit, CancellationToken, ValueTask> emit, bool gzip, CompressionGovernor governor, TimeProvider time, long skip = 0)
-    : Stream
+public sealed class UploadUnits : Stream
 {
-    /// <summary>1 MiB of tar: small enough to react within a blog's upload, large enough that a member's fresh dictionary costs ~1%.</summary>
+    /// <summary>1 MiB of tar: small enough to react within a blog's upload, large enough that a unit's fresh dictionary costs ~1%.</summary>
     public const int TarBytesPerUnit = 1 << 20;
 
+    private readonly Func<UploadUnit, CancellationToken, ValueTask> emit;
+    private readonly StreamCompression compression;
+    private readonly CompressionGovernor governor;
+    private readonly TimeProvider time;
+    private readonly long skip;
+    // One unit's tar bytes, and (zstd) its frame: rented for the stream, reused by every unit.
+    private readonly byte[] raw = ArrayPool<byte>.Shared.Rent(TarBytesPerUnit);
+    private byte[]? packed;
     private readonly MemoryStream output = new();
-    private GZipStream? member;
+    // One context for the whole stream: each Wrap is a frame of its own (no history carried over), only the level changes.
+    private Compressor? zstd;
     private long position;
     private long unitStart;
     private long lastEmit = -1;
     private readonly Queue<UploadUnit> pending = new();
+    private bool disposed;
+
+    public UploadUnits(Func<UploadUnit, CancellationToken, ValueTask> emit, StreamCompression compression, CompressionGovernor governor, TimeProvider time, long skip = 0)
+    {
+        if (compression != StreamCompression.None && governor.Compression != compression)
+            throw new ArgumentException($"A {governor.Compression.Name()} governor cannot choose {compression.Name()} levels.", nameof(governor));
+        this.emit = emit;
+        this.compression = compression;
+        this.governor = governor;
+        this.time = time;
+        this.skip = skip;
+    }
 
     public override bool CanRead => false;
     public override bool CanSeek => false;
@@ -74,17 +98,7 @@ public sealed class UploadUnits(Func<UploadUnit, CancellationToken, ValueTask> e
             var take = (int)Math.Min(bytes.Length, unitStart + TarBytesPerUnit - position);
             // A unit before skip was sent already: only counted (skip is a unit boundary).
             if (unitStart >= skip)
-            {
-                if (gzip)
-                {
-                    member ??= new GZipStream(output, new ZLibCompressionOptions { CompressionLevel = governor.Level }, leaveOpen: true);
-                    member.Write(bytes[..take]);
-                }
-                else
-                {
-                    output.Write(bytes[..take]);
-                }
-            }
+                bytes[..take].CopyTo(raw.AsSpan((int)(position - unitStart)));
             position += take;
             bytes = bytes[take..];
             if (position == unitStart + TarBytesPerUnit)
@@ -92,17 +106,37 @@ public sealed class UploadUnits(Func<UploadUnit, CancellationToken, ValueTask> e
         }
     }
 
+    /// <summary>Compresses the unit at the level chosen now, after the units before it were measured.</summary>
     private void FinishUnit()
     {
-        var level = member is null ? 0 : governor.Level;
-        member?.Dispose(); // writes the member's tail
-        member = null;
         if (unitStart >= skip)
         {
-            pending.Enqueue(new UploadUnit(position, output.ToArray(), level));
-            output.SetLength(0);
+            var tar = raw.AsSpan(0, (int)(position - unitStart));
+            var level = compression == StreamCompression.None ? 0 : governor.Level;
+            pending.Enqueue(new UploadUnit(position, compression switch
+            {
+                StreamCompression.Gzip => Gzip(tar, level),
+                StreamCompression.Zstd => Zstd(tar, level),
+                _ => tar.ToArray(),
+            }, level));
         }
         unitStart = position;
+    }
+
+    private byte[] Gzip(ReadOnlySpan<byte> tar, int level)
+    {
+        output.SetLength(0);
+        using (var member = new GZipStream(output, new ZLibCompressionOptions { CompressionLevel = level }, leaveOpen: true))
+            member.Write(tar); // disposing writes the member's tail
+        return output.ToArray();
+    }
+
+    private byte[] Zstd(ReadOnlySpan<byte> tar, int level)
+    {
+        zstd ??= new Compressor(level);
+        zstd.Level = level;
+        packed ??= ArrayPool<byte>.Shared.Rent(Compressor.GetCompressBound(TarBytesPerUnit));
+        return packed.AsSpan(0, zstd.Wrap(tar, packed)).ToArray();
     }
 
     private async Task DrainAsync(CancellationToken cancellationToken)
@@ -112,7 +146,8 @@ public sealed class UploadUnits(Func<UploadUnit, CancellationToken, ValueTask> e
             var produced = time.GetTimestamp();
             await emit(unit, cancellationToken);
             var handedOn = time.GetTimestamp();
-            if (gzip) governor.Observe(time.GetElapsedTime(lastEmit, produced), time.GetElapsedTime(produced, handedOn), unit.Data.Length);
+            if (compression != StreamCompression.None)
+                governor.Observe(time.GetElapsedTime(lastEmit, produced), time.GetElapsedTime(produced, handedOn), unit.Data.Length);
             lastEmit = handedOn;
         }
     }
@@ -125,10 +160,13 @@ public sealed class UploadUnits(Func<UploadUnit, CancellationToken, ValueTask> e
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
+        if (disposing && !disposed)
         {
-            member?.Dispose();
+            disposed = true;
+            zstd?.Dispose();
             output.Dispose();
+            ArrayPool<byte>.Shared.Return(raw);
+            if (packed is not null) ArrayPool<byte>.Shared.Return(packed);
         }
         base.Dispose(disposing);
     }

@@ -190,7 +190,7 @@ public sealed class NixModuleTests
         Assert.Equal("*", At(user, "hashedPassword").GetString());
         Assert.False(user.TryGetProperty("extraGroups", out _), "the deploy user gets no extra groups (no wheel, no sudo)");
         Assert.Equal(
-            ["coreutils", "findutils", "gawk", "gnutar", "gzip"],
+            ["coreutils", "findutils", "gawk", "gnutar", "gzip", "zstd"],
             At(user, "packages").EnumerateArray().Select(p => p.GetProperty("name").GetString()!).Order());
 
         // The root alone, owned by the user; nothing inside it (current, releases/ belong to the deploy).

@@ -9,7 +9,7 @@ let
   lib = import ./stub-lib.nix;
   # Stand-in packages: only names.
   pkgs = builtins.listToAttrs (map (n: { name = n; value = { type = "derivation"; name = n; }; })
-    [ "gnutar" "findutils" "coreutils" "gzip" "gawk" ]);
+    [ "gnutar" "findutils" "coreutils" "zstd" "gzip" "gawk" ]);
 
   isOption = v: builtins.isAttrs v && (v._type or null) == "option";
 

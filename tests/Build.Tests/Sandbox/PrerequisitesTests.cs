@@ -43,7 +43,7 @@ public sealed class PrerequisitesTests : IDisposable
     }
 
     private static readonly string[] SandboxTools = ["sshd", "ssh-keygen", "nginx", "setsid", "setpriv"];
-    private static readonly string[] AllTools = [.. SandboxTools, "rsync", "busybox", "chromium", "nix-instantiate"];
+    private static readonly string[] AllTools = [.. SandboxTools, "rsync", "busybox", "zstd", "chromium", "nix-instantiate"];
 
     [Fact]
     public async Task Nothing_is_run_when_every_tool_and_the_account_are_there()
@@ -67,7 +67,7 @@ public sealed class PrerequisitesTests : IDisposable
         Assert.Equal(
         [
             "apt-get update",
-            "apt-get install -y --no-install-recommends openssh-server nginx rsync busybox chromium",
+            "apt-get install -y --no-install-recommends openssh-server nginx rsync busybox zstd chromium",
             "useradd --create-home --shell /bin/sh deploytest",
             "usermod -p '*' deploytest",
         ], runner.Commands);

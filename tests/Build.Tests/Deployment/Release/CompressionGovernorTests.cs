@@ -42,7 +42,7 @@ public sealed class CompressionGovernorTests
             governor.Observe(producing: 10 * Ms, waiting: TimeSpan.Zero, bytes: 100_000);
 
         Assert.Equal([6, 6, 6, 5, 4, 3, 2, 1, 1], governor.History);
-        Assert.Equal(CompressionGovernor.MinLevel, governor.Level);
+        Assert.Equal(governor.Levels.Min, governor.Level);
     }
 
     [Fact]
@@ -60,6 +60,26 @@ public sealed class CompressionGovernorTests
     }
 
     [Fact]
+    public void Each_algorithm_has_its_own_range_gzip_from_6_and_zstd_from_3_both_between_1_and_9()
+    {
+        Assert.Equal(new CompressionLevels(6, 1, 9), new CompressionGovernor(StreamCompression.Gzip).Levels);
+        Assert.Equal(new CompressionLevels(3, 1, 9), new CompressionGovernor(StreamCompression.Zstd).Levels);
+        Assert.Equal(6, new CompressionGovernor().Level);
+        Assert.Equal(StreamCompression.Gzip, new CompressionGovernor().Compression);
+
+        var up = new CompressionGovernor(StreamCompression.Zstd);
+        for (var i = 0; i < 9; i++)
+            up.Observe(producing: 10 * Ms, waiting: 50 * Ms, bytes: 100_000);
+        Assert.Equal([3, 4, 5, 6, 7, 8, 9, 9, 9], up.History);
+
+        var down = new CompressionGovernor(StreamCompression.Zstd, headroom: 0);
+        for (var i = 0; i < 4; i++)
+            down.Observe(producing: 10 * Ms, waiting: TimeSpan.Zero, bytes: 100_000);
+        Assert.Equal([3, 2, 1, 1], down.History);
+        Assert.Equal(1, down.Level);
+    }
+
+    [Fact]
     public async Task A_slow_link_on_the_fake_clock_makes_later_units_smaller_and_the_members_are_one_gzip_stream()
     {
         using var kit = new ReleaseTestKit(ShellFlavor.Gnu);
@@ -74,7 +94,7 @@ public sealed class CompressionGovernorTests
         var units = new List<UploadUnit>();
 
         // The link drains 1 MB/s: each handing on takes its bytes' time; compressing takes none on this clock.
-        await new ReleaseStream(candidate, null, part, gzip: true, clock).WriteUnitsAsync((unit, _) =>
+        await new ReleaseStream(candidate, null, part, StreamCompression.Gzip, clock).WriteUnitsAsync((unit, _) =>
         {
             units.Add(unit);
             clock.Advance(TimeSpan.FromSeconds(unit.Data.Length / 1_000_000.0));

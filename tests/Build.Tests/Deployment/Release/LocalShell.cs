@@ -8,7 +8,7 @@ namespace Build.Tests.Deployment.Release;
 /// <summary>The tool set a test "server" offers.</summary>
 public enum ShellFlavor
 {
-    /// <summary>dash with GNU tar and coreutils (plus the optional sha256sum, tee, mkfifo, gzip, awk).</summary>
+    /// <summary>dash with GNU tar and coreutils (plus the optional sha256sum, tee, mkfifo, gzip, awk, zstd).</summary>
     Gnu,
     /// <summary>BusyBox sh with BusyBox applets only.</summary>
     BusyBox,
@@ -30,6 +30,9 @@ public sealed class LocalShell : IRemoteShell, IDisposable
 
     /// <summary>The tools the remote scripts use when present (stream hash, gzip, a faster count).</summary>
     internal static readonly string[] Optional = ["sha256sum", "tee", "mkfifo", "gzip", "awk"];
+
+    /// <summary>Optional tools BusyBox has no applet for: only the GNU flavor offers them (zstd, preferred to gzip).</summary>
+    internal static readonly string[] OptionalBeyondBusyBox = ["zstd"];
     private readonly string toolDirectory;
     private readonly CancellationTokenSource closed = new();
     private bool dead;
@@ -39,7 +42,12 @@ public sealed class LocalShell : IRemoteShell, IDisposable
         Flavor = flavor;
         RunAsUid = runAsUid;
         toolDirectory = Directory.CreateTempSubdirectory("localshell-").FullName;
-        var tools = flavor == ShellFlavor.Minimal ? Required : Required.Concat(Optional);
+        var tools = flavor switch
+        {
+            ShellFlavor.Minimal => Required,
+            ShellFlavor.BusyBox => Required.Concat(Optional),
+            _ => Required.Concat(Optional).Concat(OptionalBeyondBusyBox),
+        };
         foreach (var tool in tools)
         {
             var target = flavor == ShellFlavor.BusyBox ? Which("busybox") : tool == "sh" ? Which("dash") : Which(tool);

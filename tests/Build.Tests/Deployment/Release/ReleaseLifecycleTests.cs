@@ -235,7 +235,7 @@ public sealed class ReleaseLifecycleTests
         var candidate = await kit.CandidateAsync();
         var session = kit.Session();
         var state = await session.PrepareAsync(true, CancellationToken.None);
-        var upload = await session.UploadAsync(candidate, ReleaseSession.Plan(candidate, state), gzip: state.CanGzip, CancellationToken.None);
+        var upload = await session.UploadAsync(candidate, ReleaseSession.Plan(candidate, state), StreamCompressions.Choose(true, state), CancellationToken.None);
         Assert.Equal(1, upload.FilesSent);
         Assert.Equal([first.Id(), candidate.ReleaseId], kit.ReleaseNames());
         Assert.Equal(first.Id(), kit.CurrentId());
@@ -244,7 +244,7 @@ public sealed class ReleaseLifecycleTests
         var retry = kit.Session();
         var again = await retry.PrepareAsync(true, CancellationToken.None);
         Assert.Equal(LockAcquisition.Retaken, again.Lock);
-        await retry.UploadAsync(candidate, ReleaseSession.Plan(candidate, again), gzip: false, CancellationToken.None);
+        await retry.UploadAsync(candidate, ReleaseSession.Plan(candidate, again), StreamCompression.None, CancellationToken.None);
         Assert.Equal([first.Id(), candidate.ReleaseId], kit.ReleaseNames());
 
         await retry.AbortAsync(ReleaseId.Parse(candidate.ReleaseId), "another server failed", CancellationToken.None);

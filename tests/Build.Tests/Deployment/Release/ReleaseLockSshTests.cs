@@ -93,7 +93,7 @@ public abstract class ReleaseLockSshTests(DeployServers servers, ITestOutputHelp
         var connection = await bed.Connector().ConnectAsync(bed.Targets()[0], CancellationToken.None);
         var killed = new ReleaseSession(connection.Shell, Build.Deployment.RemoteRoot.Of(bed.RootOf("server1")), DeployBed.Run("run-killed"), bed.Release, TimeProvider.System, "server1");
         var state = await killed.PrepareDeployAsync(CancellationToken.None);
-        var upload = killed.UploadAsync(candidate, ReleaseSession.Plan(candidate, state), gzip: false, CancellationToken.None);
+        var upload = killed.UploadAsync(candidate, ReleaseSession.Plan(candidate, state), StreamCompression.None, CancellationToken.None);
         await Poll.UntilAsync(() => Directory.GetDirectories(Path.Join(bed.RootOf("server1"), "releases"), ".*.partial").Length > 0, TimeSpan.FromSeconds(60), "the killed run's staging");
         proxy.CutAll();
         killed.Dispose();

@@ -261,7 +261,7 @@ public sealed class ReleaseLockTests
         var candidate = await kit.CandidateAsync();
         var a = kit.Session();
         var found = await a.PrepareDeployAsync(CancellationToken.None);
-        await a.UploadAsync(candidate, ReleaseSession.Plan(candidate, found), gzip: true, CancellationToken.None);
+        await a.UploadAsync(candidate, ReleaseSession.Plan(candidate, found), StreamCompression.Gzip, CancellationToken.None);
         a.Dispose();
         AgeHeartbeat(kit, TimeSpan.FromMinutes(10));
         kit.Write("index.html", "three");

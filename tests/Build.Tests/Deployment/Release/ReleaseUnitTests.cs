@@ -75,7 +75,7 @@ public sealed class ReleaseUnitTests
             new Manifest([candidate.Manifest.ByPath["keep/a.html"]]));
 
         using var buffer = new MemoryStream();
-        var stats = await new ReleaseStream(candidate, plan.BaseReleaseId, new UploadPart(0, plan.Link, plan.Send), gzip: false).WriteAsync(buffer, CancellationToken.None);
+        var stats = await new ReleaseStream(candidate, plan.BaseReleaseId, new UploadPart(0, plan.Link, plan.Send), StreamCompression.None).WriteAsync(buffer, CancellationToken.None);
         Assert.Equal(buffer.Length, stats.Bytes);
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(buffer.ToArray())), stats.Sha256);
 

@@ -14,7 +14,7 @@ public sealed class SharedUploadTests
         kit.Generate(files, bytes);
         var candidate = await kit.CandidateAsync();
         var plan = DeltaPlan.Compute(candidate.Manifest, null, null);
-        return (candidate, new ReleaseStream(candidate, null, new UploadPart(0, plan.Link, plan.Send), gzip: true));
+        return (candidate, new ReleaseStream(candidate, null, new UploadPart(0, plan.Link, plan.Send), StreamCompression.Gzip));
     }
 
     [Fact]

@@ -86,7 +86,7 @@ public sealed class UploadPartTests
         foreach (var part in parts)
         {
             using var buffer = new MemoryStream();
-            await new ReleaseStream(candidate, null, part, gzip: false).WriteAsync(buffer, CancellationToken.None);
+            await new ReleaseStream(candidate, null, part, StreamCompression.None).WriteAsync(buffer, CancellationToken.None);
             buffer.Position = 0;
             using var reader = new TarReader(buffer);
             var list = new List<string>();
@@ -111,7 +111,7 @@ public sealed class UploadPartTests
         foreach (var part in UploadPart.Split(candidate.Manifest, plan, maxParts: 3, minEntries: 1))
         {
             using var buffer = new MemoryStream();
-            await new ReleaseStream(candidate, null, part, gzip: false).WriteAsync(buffer, CancellationToken.None);
+            await new ReleaseStream(candidate, null, part, StreamCompression.None).WriteAsync(buffer, CancellationToken.None);
             buffer.Position = 0;
             using var reader = new TarReader(buffer);
             var directories = new HashSet<string>(StringComparer.Ordinal) { "" };
@@ -163,7 +163,7 @@ public sealed class UploadPartTests
         Task<RemoteResult> Part(int index, string upload) => kit.Shell.RunAsync(RemoteScripts.Upload, [kit.Root, $"{kit.Run.RunId}/default"], async (stream, ct) =>
         {
             await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes($"{id} {candidate.Manifest.Count} {candidate.Manifest.TotalBytes} - {index} 2 {upload}\n"), ct);
-            await new ReleaseStream(candidate, null, parts[index], gzip: false).WriteAsync(stream, ct);
+            await new ReleaseStream(candidate, null, parts[index], StreamCompression.None).WriteAsync(stream, ct);
         }, CancellationToken.None);
 
         // Part 1 of an earlier, cut upload left its marker; part 0 of this upload must not take it for its partner's.
