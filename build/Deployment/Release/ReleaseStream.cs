@@ -89,7 +89,7 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleas
             await using var file = SiteScan.Open(candidate.SiteDirectory, entry.Path);
             await using var content = new ExactContent(file, entry);
             if (entry.Size == 0)
-                await content.CheckEndAsync(cancellationToken); // TarWriter reads nothing for an empty entry
+                content.CheckEnd(); // TarWriter reads nothing for an empty entry
             // The time is the release's: the server extracts with -m (extraction time), which the seal marker relies on.
             var tar = Entry(TarEntryType.RegularFile, stage + entry.Path, (UnixFileMode)entry.Mode, now);
             tar.DataStream = content;
@@ -176,36 +176,43 @@ public sealed class ReleaseStream(ReleaseCandidate candidate, string? baseReleas
             return target == position ? position : throw new NotSupportedException();
         }
 
-        public override int Read(byte[] buffer, int offset, int count) =>
-            ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        public override int Read(Span<byte> buffer)
         {
             var remaining = entry.Size - position;
             if (remaining == 0)
             {
-                await CheckEndAsync(cancellationToken);
+                CheckEnd();
                 return 0;
             }
-            var read = await file.ReadAsync(buffer[..(int)Math.Min(buffer.Length, remaining)], cancellationToken);
+            var read = file.Read(buffer[..(int)Math.Min(buffer.Length, remaining)]);
             if (read == 0)
                 throw Manifest.Changed(entry.Path); // shorter than hashed
-            hash.AppendData(buffer.Span[..read]);
+            hash.AppendData(buffer[..read]);
             position += read;
             if (position == entry.Size)
-                await CheckEndAsync(cancellationToken);
+                CheckEnd();
             return read;
         }
 
+        // Read in place: a site's files are local. A FileStream's asynchronous read of a synchronous handle hops to the
+        // thread pool each time, twice per file with the end probe (~3,600 hops for an 1,800-file site, on 2 cores).
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return ValueTask.FromResult(Read(buffer.Span));
+        }
+
         /// <summary>The file ends here and what was read is what the manifest hashed.</summary>
-        public async Task CheckEndAsync(CancellationToken cancellationToken)
+        public void CheckEnd()
         {
             if (checkedEnd) return;
-            var probe = new byte[1];
-            if (await file.ReadAsync(probe, cancellationToken) != 0)
+            Span<byte> probe = stackalloc byte[1];
+            if (file.Read(probe) != 0)
                 throw Manifest.Changed(entry.Path); // longer than hashed
             if (!string.Equals(Convert.ToHexStringLower(hash.GetCurrentHash()), entry.Sha256, StringComparison.Ordinal))
                 throw Manifest.Changed(entry.Path); // same size, other bytes
