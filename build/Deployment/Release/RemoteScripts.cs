@@ -331,21 +331,27 @@ internal static class RemoteScripts
         set -- "$marks"/part*
         [ "$#" = "$parts" ] && mkdir "$marks/seal" 2>/dev/null || { say "@part $part"; exit 0; }
         [ -d "releases/.$id.partial" ] || fail 67 "the stream held no release"
-        # The count never reads a name: find hands the names to sh as arguments, which prints how many it got.
-        n=0
-        for c in $(find "releases/.$id.partial" -type f -exec sh -c 'echo "$#"' sh {} +); do n=$((n+c)); done
-        # Bytes from ls's size column: one line per name (GNU with -q, BusyBox always), so a name cannot add a line.
+        # Count and bytes from ls's listing where it prints one line per name (GNU with -q, BusyBox always), so a name
+        # cannot add a line: one walk of the tree. Elsewhere the count never reads a name: find hands the names to sh as
+        # arguments, which prints how many it got; the bytes come from ls's size column.
         q=; ls -dq . >/dev/null 2>&1 && q=q
-        if command -v awk >/dev/null 2>&1; then
-          b=$(ls -lnRA$q "releases/.$id.partial" | awk '/^-/ { b += $5 } END { printf "%.0f", b }')
+        if [ -n "$q" ] && command -v awk >/dev/null 2>&1; then
+          set -- $(ls -lnRA$q "releases/.$id.partial" | awk '/^-/ { n++; b += $5 } END { printf "%d %.0f", n, b }')
+          n=${1:-0} b=${2:-0}
         else
-          b=$(ls -lnRA$q "releases/.$id.partial" | {
-            b=0
-            while read -r m l u g s rest; do
-              case $m in -[r-][w-]?[r-][w-]?[r-][w-]?*) b=$((b+s)) ;; esac
-            done
-            printf '%s' "$b"
-          })
+          n=0
+          for c in $(find "releases/.$id.partial" -type f -exec sh -c 'echo "$#"' sh {} +); do n=$((n+c)); done
+          if command -v awk >/dev/null 2>&1; then
+            b=$(ls -lnRA$q "releases/.$id.partial" | awk '/^-/ { b += $5 } END { printf "%.0f", b }')
+          else
+            b=$(ls -lnRA$q "releases/.$id.partial" | {
+              b=0
+              while read -r m l u g s rest; do
+                case $m in -[r-][w-]?[r-][w-]?[r-][w-]?*) b=$((b+s)) ;; esac
+              done
+              printf '%s' "$b"
+            })
+          fi
         fi
         say "@received $n $b"
         [ "$n" = "$count" ] && [ "$b" = "$bytes" ] || fail 67 "staged $n files and $b bytes, the manifest has $count files and $bytes bytes"
