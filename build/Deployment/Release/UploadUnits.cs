@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.IO.Compression;
-using ZstdSharp;
 
 namespace Build.Deployment.Release;
 
@@ -33,8 +32,8 @@ public sealed class UploadUnits : Stream
     private readonly byte[] raw = ArrayPool<byte>.Shared.Rent(TarBytesPerUnit);
     private byte[]? packed;
     private readonly MemoryStream output = new();
-    // One context for the whole stream: each Wrap is a frame of its own (no history carried over), only the level changes.
-    private Compressor? zstd;
+    // One context for the whole stream: each frame is one of its own (no history carried over), only the level changes.
+    private ZstdFrames? zstd;
     private long position;
     private long unitStart;
     private long lastEmit = -1;
@@ -133,10 +132,9 @@ public sealed class UploadUnits : Stream
 
     private byte[] Zstd(ReadOnlySpan<byte> tar, int level)
     {
-        zstd ??= new Compressor(level);
-        zstd.Level = level;
-        packed ??= ArrayPool<byte>.Shared.Rent(Compressor.GetCompressBound(TarBytesPerUnit));
-        return packed.AsSpan(0, zstd.Wrap(tar, packed)).ToArray();
+        zstd ??= new ZstdFrames();
+        packed ??= ArrayPool<byte>.Shared.Rent(ZstdFrames.Bound(TarBytesPerUnit));
+        return packed.AsSpan(0, zstd.Compress(tar, packed, level)).ToArray();
     }
 
     private async Task DrainAsync(CancellationToken cancellationToken)
