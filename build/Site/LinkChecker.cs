@@ -402,7 +402,8 @@ public sealed class LinkChecker(string siteDirectory, SiteConfig config, TimePro
 
     /// <summary>
     /// Resolutions by link bytes: open addressing, FNV-1a. Not a <c>Dictionary</c>: one over this struct, or with a span
-    /// lookup, is compiled only at run time and starts as unoptimized code, which a short run never outgrows.
+    /// lookup, is compiled only at run time (unless build.sh's composite image holds the framework) and starts as
+    /// unoptimized code, which a short run never outgrows.
     /// </summary>
     private sealed class LinkTable
     {

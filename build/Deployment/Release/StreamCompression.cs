@@ -17,7 +17,7 @@ public static class StreamCompressions
 {
     /// <summary>
     /// The one place the compression is chosen: zstd when the server has it (on a blog's tar, a third smaller than
-    /// gzip for less CPU), else gzip, else none; none when <paramref name="enabled"/> is off (<c>--compress</c>).
+    /// gzip for less CPU), else gzip, else none; none when <paramref name="enabled"/> is off (<see cref="ReleaseOptions.Compress"/>: no setting, tests turn it off).
     /// </summary>
     public static StreamCompression Choose(bool enabled, bool serverHasZstd, bool serverHasGzip) =>
         !enabled ? StreamCompression.None
