@@ -32,7 +32,9 @@ public sealed class BuildContext : FrostingContext, IDockerHost
         {
             SettingsGroups.RequireKnown(targets, typeof(BuildContext).Assembly);
             _groups = SettingsGroups.DeclaredBy(targets, typeof(BuildContext).Assembly);
-            DeployFollows = SettingsGroups.TasksRun(targets, typeof(BuildContext).Assembly).Contains(typeof(Tasks.DeployTask));
+            var tasks = SettingsGroups.TasksRun(targets, typeof(BuildContext).Assembly);
+            DeployFollows = tasks.Contains(typeof(Tasks.DeployTask));
+            ConnectsFollow = DeployFollows || tasks.Contains(typeof(Tasks.RollbackTask)) || tasks.Contains(typeof(Tasks.ReleasesTask)) || tasks.Contains(typeof(Tasks.UnlockTask));
             var arguments = _arguments;
             Sandbox = SandboxSettings.From(NewSource(arguments));
             if (targets.Any(t => string.Equals(t, "Sandbox", StringComparison.OrdinalIgnoreCase)))
@@ -156,6 +158,12 @@ public sealed class BuildContext : FrostingContext, IDockerHost
 
     /// <summary>This run goes on to the Deploy task (its target or a task that depends on it).</summary>
     public bool DeployFollows { get; }
+
+    /// <summary>This run goes on to a task that connects to every server FindServers finds (Deploy, Rollback, Releases, Unlock).</summary>
+    public bool ConnectsFollow { get; }
+
+    /// <summary>The connections FindServers opened for the task that follows (<see cref="Deployment.Deployer.ConnectEarly"/>).</summary>
+    public Deployment.EarlyConnections? EarlyConnections { get; set; }
 
     /// <summary>The deploy targets FindServers found (or took from --hosts).</summary>
     public IReadOnlyList<Deployment.DeployTarget> Servers { get; set; } = [];

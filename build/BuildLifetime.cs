@@ -14,6 +14,8 @@ public sealed class BuildLifetime(RunOutcome outcome) : FrostingLifetime<BuildCo
     {
         // The failure the run ends with, for the exit code (the host itself only says "failed").
         outcome.Failed(info.ThrownException);
+        // Connections no task took (the run stopped before its first connect) close before the tailnet is left.
+        context.EarlyConnections?.Dispose();
         Tailnet.TailnetTeardown.Leave(context);
     }
 }

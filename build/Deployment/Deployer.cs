@@ -123,6 +123,32 @@ public sealed class Deployer(BuildContext context)
         }, context.CancellationToken), writeReport: false);
     }
 
+    /// <summary>
+    /// Starts connecting to the servers FindServers found, so that the handshakes overlap what runs before the first
+    /// step (<see cref="EarlyConnections"/>). Settings the connections need that are wrong (a missing key) are left for
+    /// the task to report, as without this.
+    /// </summary>
+    public void ConnectEarly()
+    {
+        if (context.Servers.Count == 0) return;
+        SshConnector connector;
+        try
+        {
+            connector = SshConnector.FromSettings(context.Ssh, context.Socks5Proxy);
+        }
+        catch (Settings.SettingsException)
+        {
+            return;
+        }
+        context.EarlyConnections = new EarlyConnections(context.Servers, Connect(connector), context.CancellationToken);
+    }
+
+    private static ConnectServer Connect(SshConnector connector) => async (server, ct) =>
+    {
+        var connection = await connector.ConnectAsync(server, ct);
+        return new ServerLink(connection.Shell, connection);
+    };
+
     private static void Fill(DeployReport report, ReleaseCandidate candidate)
     {
         report.ReleaseId = candidate.ReleaseId;
@@ -136,13 +162,9 @@ public sealed class Deployer(BuildContext context)
             throw new Settings.SettingsException("No servers to work on: FindServers found none. Check --tags, or give --hosts=name=address[:port].");
 
         context.Health.CheckFor(servers);
-        var connector = SshConnector.FromSettings(context.Ssh, context.Socks5Proxy);
+        var connect = Connect(SshConnector.FromSettings(context.Ssh, context.Socks5Proxy));
+        if (context.EarlyConnections is { } early) connect = early.FirstThen(connect);
         using var probe = Probe();
-        ConnectServer connect = async (server, ct) =>
-        {
-            var connection = await connector.ConnectAsync(server, ct);
-            return new ServerLink(connection.Shell, connection);
-        };
         var run = ReleaseRun.FromEnvironment(Environment.GetEnvironmentVariable);
         try
         {

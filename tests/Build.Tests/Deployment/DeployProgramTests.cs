@@ -26,9 +26,14 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
         await using var bed = new DeployBed(servers, count: 2);
         bed.Generate(files: 12, version: "v1");
         var siteV1 = bed.Site;
+        var logins = bed.Fixture.Select(Logins).ToList();
 
         var deploy = await RunAsync(bed, "--target=Deploy");
         Assert.Equal(0, deploy.ExitCode);
+        // One login per server: the deploy took the connection FindServers opened while the site was being checked.
+        var expected = logins.Select(n => n + 1).ToList();
+        await Poll.UntilAsync(() => bed.Fixture.Select(Logins).Zip(expected).All(p => p.First >= p.Second), TimeSpan.FromSeconds(10), "each sshd's log of the deploy's login");
+        Assert.Equal(expected, bed.Fixture.Select(Logins));
         var summary = System.Text.RegularExpressions.Regex.Match(deploy.Stdout, @"Deployed release (\S+) to 2 servers in [0-9.]+ s \(connect to last switch\)");
         Assert.True(summary.Success, "the benchmark's summary line is printed");
         var first = summary.Groups[1].Value;
@@ -271,4 +276,7 @@ public sealed class DeployProgramTests(DeployServers servers, ITestOutputHelper 
         output.WriteLine($"$ {string.Join(' ', arguments)} -> {run.ExitCode}\n{run.Text}");
         return run;
     }
+
+    private static int Logins(TestHosts.SshServer server) =>
+        System.Text.RegularExpressions.Regex.Count(server.Log, "Accepted publickey for ");
 }
