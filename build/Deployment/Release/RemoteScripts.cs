@@ -331,11 +331,15 @@ internal static class RemoteScripts
         set -- "$marks"/part*
         [ "$#" = "$parts" ] && mkdir "$marks/seal" 2>/dev/null || { say "@part $part"; exit 0; }
         [ -d "releases/.$id.partial" ] || fail 67 "the stream held no release"
-        # Count and bytes from ls's listing where it prints one line per name (GNU with -q, BusyBox always), so a name
-        # cannot add a line: one walk of the tree. Elsewhere the count never reads a name: find hands the names to sh as
-        # arguments, which prints how many it got; the bytes come from ls's size column.
+        # Count and bytes in one walk of the tree, never reading a name (so no name can add a line): GNU find prints each
+        # file's size alone (half the time of ls -lR). Else from ls's listing where it prints one line per name (GNU with
+        # -q, BusyBox always); elsewhere find hands the names to sh as arguments, which prints how many it got, and the
+        # bytes come from ls's size column.
         q=; ls -dq . >/dev/null 2>&1 && q=q
-        if [ -n "$q" ] && command -v awk >/dev/null 2>&1; then
+        if command -v awk >/dev/null 2>&1 && find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
+          set -- $(find "releases/.$id.partial" -type f -printf '%s\n' | awk '{ n++; b += $1 } END { printf "%d %.0f", n, b }')
+          n=${1:-0} b=${2:-0}
+        elif [ -n "$q" ] && command -v awk >/dev/null 2>&1; then
           set -- $(ls -lnRA$q "releases/.$id.partial" | awk '/^-/ { n++; b += $5 } END { printf "%d %.0f", n, b }')
           n=${1:-0} b=${2:-0}
         else
