@@ -117,7 +117,7 @@ public sealed class CompressionGovernorTests
     {
         using var kit = new ReleaseTestKit(ShellFlavor.BusyBox);
         var html = string.Concat(Enumerable.Range(0, 30_000).Select(i => $"<p>{i % 101} {i * 31 % 977}</p>\n"));
-        for (var i = 0; i < 10; i++)
+        for (var i = 0; i < 20; i++)
             kit.Write($"p/{i}/index.html", html + i);
         var candidate = await kit.CandidateAsync();
 
