@@ -167,6 +167,8 @@ public abstract class ReleaseLockSshTests(DeployServers servers, ITestOutputHelp
             using var admin = new ReleaseSession(connection.Shell, Build.Deployment.RemoteRoot.Of(bed.RootOf("server1")), DeployBed.Run("run-admin"), bed.Release, TimeProvider.System, "server1");
             Assert.True((await admin.UnlockAsync(force: true, CancellationToken.None)).WasLocked);
         }
+        // Run B deploys a site of its own: run A may still read its site's files (server2's stream, a laggard's own).
+        bed.Site = Path.Join(bed.Workspace, "site-b");
         bed.Write("index.html", "run b");
         var reportB = await DeployAsync(bed, bed.FanOut([bed.Targets()[0]], run: DeployBed.Run("run-b"), progress: new RecordingProgress()));
         Assert.Equal(Outcome.Deployed, Assert.Single(reportB.Servers).Outcome);
