@@ -70,20 +70,24 @@ public sealed partial class FanOut(
     {
         var clock = Stopwatch.StartNew();
         var deploys = servers.Select(s => new ServerDeploy(Connection(s), Add(report, s), _setup, candidate)).ToList();
+        // Nothing waits between a server's upload and its switch (each switches on its own, or it is the only one, and no
+        // health check holds the lock after): the upload switches as it ends, one round trip less.
+        var switchWithUpload = health is null && (options.Switch == SwitchMode.Independent || deploys.Count == 1);
         try
         {
             if (options.Switch == SwitchMode.Independent)
             {
                 await Task.WhenAll(deploys.Select(d => Scheduled(d, async ct =>
                 {
-                    if (!await d.StageAsync(ct) || !await d.SwitchAsync(ct)) return;
+                    if (!await d.StageAsync(ct, switchWithUpload)) return;
+                    if (d.Stage == ServerStage.Staged && !await d.SwitchAsync(ct)) return;
                     if (health is null) d.Finish();
                     else await GateAsync([d], together: false, scheduled: false, ct);
                 }, cancellationToken)));
             }
             else
             {
-                await TogetherAsync(deploys, cancellationToken);
+                await TogetherAsync(deploys, switchWithUpload, cancellationToken);
             }
             cancellationToken.ThrowIfCancellationRequested();
             return new FanOutResult(clock.Elapsed, deploys);
@@ -95,9 +99,15 @@ public sealed partial class FanOut(
     }
 
     /// <summary>--switch=together: nobody switches unless every server got as far as its switch; nobody stays switched unless all did.</summary>
-    private async Task TogetherAsync(IReadOnlyList<ServerDeploy> deploys, CancellationToken cancellationToken)
+    private async Task TogetherAsync(IReadOnlyList<ServerDeploy> deploys, bool switchWithUpload, CancellationToken cancellationToken)
     {
-        await Task.WhenAll(deploys.Select(d => Scheduled(d, d.StageAsync, cancellationToken)));
+        await Task.WhenAll(deploys.Select(d => Scheduled(d, ct => d.StageAsync(ct, switchWithUpload), cancellationToken)));
+        if (switchWithUpload)
+        {
+            // One server: its upload switched it, or it failed; either way there is nothing to hold back or put back.
+            foreach (var d in deploys.Where(d => d.Stage == ServerStage.Switched)) d.Finish();
+            return;
+        }
         var failed = Names(deploys.Where(d => d.Stage == ServerStage.Failed));
         var staged = deploys.Where(d => d.Stage == ServerStage.Staged).ToList();
         if (failed.Count > 0 || cancellationToken.IsCancellationRequested)

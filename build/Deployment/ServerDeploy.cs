@@ -97,15 +97,18 @@ public sealed partial class ServerDeploy : IDisposable
 
     /// <summary>
     /// Connect, lock, plan and upload: everything up to (not including) the switch, with retries. True when the server
-    /// is <see cref="ServerStage.Staged"/> and waits for its switch; an unchanged server is finished here.
+    /// is <see cref="ServerStage.Staged"/> and waits for its switch; an unchanged server is finished here. With
+    /// <paramref name="switchToo"/> (nothing waits between upload and switch) the upload switches as it ends, one round
+    /// trip less, and the server is <see cref="ServerStage.Switched"/> when this returns true.
     /// </summary>
-    public async Task<bool> StageAsync(CancellationToken cancellationToken)
+    public async Task<bool> StageAsync(CancellationToken cancellationToken, bool switchToo = false)
     {
         if (!_server.Target.Online)
         {
             await FailAsync($"{Name} is offline in the tailnet; it was not deployed to.", null);
             return false;
         }
+        var switchSent = false;
         try
         {
             await _server.RetryAsync(async token =>
@@ -115,9 +118,19 @@ public sealed partial class ServerDeploy : IDisposable
                 var candidate = _candidate = await _candidateTask.WaitAsync(token);
                 MoveTo(ServerStage.Connected);
                 Progress.Phase(Name, DeployPhase.Lock);
-                // A retry on a new connection goes on only while current is where the first attempt found it.
-                var state = await session.PrepareDeployAsync(token, Remote is not null && session != _lockedOn ? Remote : null);
+                // A retry on a new connection goes on only while current is where the first attempt found it (or where
+                // an upload that switched, its reply lost, left it).
+                IReadOnlyList<string?>? expect = Remote is not null && session != _lockedOn
+                    ? switchSent ? [Remote.CurrentReleaseId, candidate.ReleaseId] : [Remote.CurrentReleaseId]
+                    : null;
+                var state = await session.PrepareDeployAsync(token, expect, switchAhead: !switchToo);
                 Locked(session, state);
+                if (switchSent && state.CurrentReleaseId == candidate.ReleaseId)
+                {
+                    SwitchedByUpload($"{Previous ?? "none"} -> {candidate.ReleaseId} (the upload's reply was lost; current is {candidate.ReleaseId})");
+                    await BestEffortAsync((s, ct) => s.ReleaseLockAsync(ct));
+                    return;
+                }
                 if (state.ManifestProblem is { } problem) Progress.Phase(Name, DeployPhase.Warning, $"{problem}; sending every file");
                 if (state.BrokenStaleLock is { } stale)
                     Progress.Phase(Name, DeployPhase.Lock, $"took over an abandoned lock ({stale}; heartbeat {(state.BrokenLockAge is { } age ? $"{age.TotalSeconds:0} s old" : "age unknown")})");
@@ -139,18 +152,51 @@ public sealed partial class ServerDeploy : IDisposable
                 }
 
                 Progress.Phase(Name, DeployPhase.Upload, $"{DeploySummary.Count(plan.Send.Count, "file")} ({PlainProgress.Bytes(plan.BytesToSend)}), {plan.Link.Count} linked, {plan.Removed} removed");
-                var upload = Upload = await session.UploadAsync(candidate, plan, StreamCompressions.Choose(_setup.Release.Compress, state), token);
+                switchSent |= switchToo;
+                var upload = Upload = await session.UploadAsync(candidate, plan, StreamCompressions.Choose(_setup.Release.Compress, state), token,
+                    switchToo ? state : null);
                 Report.BytesSent = upload.BytesSent;
                 Progress.Upload(Name, upload.BytesSent, upload.BytesSent);
                 MoveTo(ServerStage.Staged, DeployPhase.Verified,
                     $"{DeploySummary.Count(upload.FilesSent + upload.FilesLinked, "file")}, {PlainProgress.Bytes(upload.BytesSent)} sent in {DeploySummary.Count(upload.Streams, "stream")} ({upload.Compression.Name()}){(upload.StreamHashVerified ? ", stream hashes match" : "")}");
+                if (upload.Switched is { } switched)
+                {
+                    Switch = switched;
+                    Progress.Phase(Name, DeployPhase.Switch, $"{Previous ?? "none"} -> {candidate.ReleaseId} (as the upload ended)");
+                    MoveTo(ServerStage.Switched, DeployPhase.Switched, Switched(switched));
+                }
             }, cancellationToken);
+        }
+        catch (Exception e) when (switchSent && Stage is not (ServerStage.Failed or ServerStage.Switched))
+        {
+            // The upload may have switched with its reply lost: find out before saying what the server serves.
+            var serving = await FindCurrentAsync();
+            if (serving.Known && serving.Id == _candidate!.ReleaseId)
+            {
+                SwitchedByUpload($"{Previous ?? "none"} -> {_candidate.ReleaseId} (the upload's reply was lost; current is {_candidate.ReleaseId})");
+                await BestEffortAsync((s, ct) => s.ReleaseLockAsync(ct));
+            }
+            else
+            {
+                await FailAsync(e, cancellationToken, serving);
+            }
         }
         catch (Exception e)
         {
             await FailAsync(e, cancellationToken);
         }
-        return Stage == ServerStage.Staged;
+        return Stage == (switchToo ? ServerStage.Switched : ServerStage.Staged);
+    }
+
+    private static string Switched(SwitchResult result) =>
+        $"{result.PreviousReleaseId ?? "none"} -> {result.ReleaseId}{(result.Pruned.Count > 0 ? $", pruned {result.Pruned.Count}" : "")}";
+
+    /// <summary>Whatever stage the attempts reached → switched: the upload switched, its reply lost.</summary>
+    private void SwitchedByUpload(string detail)
+    {
+        foreach (var stage in (ReadOnlySpan<ServerStage>)[ServerStage.Locked, ServerStage.Planned, ServerStage.Staged])
+            if (Stage < stage) MoveTo(stage);
+        MoveTo(ServerStage.Switched, DeployPhase.Switched, detail);
     }
 
     /// <summary>
@@ -184,8 +230,7 @@ public sealed partial class ServerDeploy : IDisposable
                 }
                 Progress.Phase(Name, DeployPhase.Switch, $"{Previous ?? "none"} -> {candidate.ReleaseId}");
                 var result = Switch = await session.SwitchAsync(candidate, Remote!, token, holdLock: HoldsLockForCheck);
-                var pruned = result.Pruned.Count > 0 ? $", pruned {result.Pruned.Count}" : "";
-                MoveTo(ServerStage.Switched, DeployPhase.Switched, $"{result.PreviousReleaseId ?? "none"} -> {result.ReleaseId}{pruned}");
+                MoveTo(ServerStage.Switched, DeployPhase.Switched, Switched(result));
             }, cancellationToken);
         }
         catch (Exception e) when (Stage == ServerStage.Staged)

@@ -14,14 +14,14 @@ internal sealed class CommandChannels(IRemoteShell shell, IReadOnlyList<string> 
     /// <summary>The server refused a channel: from then on one command at a time.</summary>
     public bool OneAtATime { get; private set; }
 
-    /// <summary>Starts <paramref name="uploads"/> upload parts and the switch, each waiting for its arguments line.</summary>
-    public void StartAhead(int uploads)
+    /// <summary>Starts <paramref name="uploads"/> upload parts and (unless the upload switches itself) the switch, each waiting for its arguments line.</summary>
+    public void StartAhead(int uploads, bool switchAhead = true)
     {
         CancelAll();
         if (OneAtATime) return;
         for (var i = 0; i < Math.Max(1, uploads); i++)
             _uploads.Enqueue(Start(RemoteScripts.Upload));
-        _switch = Start(RemoteScripts.Switch);
+        if (switchAhead) _switch = Start(RemoteScripts.Switch);
     }
 
     /// <summary>

@@ -17,7 +17,8 @@ public sealed record UploadResult(
     bool StreamHashVerified,
     int Streams,
     TimeSpan Elapsed,
-    StreamCompression Compression);
+    StreamCompression Compression,
+    SwitchResult? Switched = null);
 
 public sealed record SwitchResult(string ReleaseId, string? PreviousReleaseId, IReadOnlyList<string> Pruned);
 
@@ -215,15 +216,17 @@ public sealed class ReleaseSession : IDisposable
     /// <see cref="PrepareAsync"/> for a deploy: the upload parts and the switch are started alongside, each waiting
     /// for its arguments line, so neither pays for opening its channel later (<see cref="PendingCommand"/>).
     /// </summary>
-    /// <param name="found">After a reconnect, the state this deploy found before: the lock is taken again only while
-    /// current still points there (<see cref="RetakeAsync"/>).</param>
-    public Task<RemoteState> PrepareDeployAsync(CancellationToken cancellationToken, RemoteState? found = null)
+    /// <param name="expect">After a reconnect, where current may point: as this deploy found it before, or at this
+    /// deploy's own release (an upload that switched and whose reply was lost); the lock is taken again only then
+    /// (<see cref="RetakeAsync"/>).</param>
+    /// <param name="switchAhead">False when the upload switches itself (<see cref="UploadAsync"/>): no switch command started.</param>
+    public Task<RemoteState> PrepareDeployAsync(CancellationToken cancellationToken, IReadOnlyList<string?>? expect = null, bool switchAhead = true)
     {
-        channels.StartAhead(options.UploadStreams);
+        channels.StartAhead(options.UploadStreams, switchAhead);
         // When the commands started ahead took the sessions the server allows, the lock goes first, alone.
-        return channels.BesideAheadAsync(() => found is null
+        return channels.BesideAheadAsync(() => expect is null
             ? PrepareAsync(true, cancellationToken)
-            : RetakeAsync([found.CurrentReleaseId], true, cancellationToken));
+            : RetakeAsync(expect, true, cancellationToken));
     }
 
     public static DeltaPlan Plan(ReleaseCandidate candidate, RemoteState state) =>
@@ -233,11 +236,15 @@ public sealed class ReleaseSession : IDisposable
     /// One round trip: streams the delta into releases/.&lt;id&gt;.partial in parallel parts (one channel and one remote
     /// tar each, so that compression, encryption and the server's file creation overlap), verifies (tar's status of
     /// every part, the file count and bytes of the whole tree, each stream's SHA-256 on both ends) and renames it to
-    /// releases/&lt;id&gt;. The live release is never touched. Requires the lock (<see cref="PrepareAsync"/>).
+    /// releases/&lt;id&gt;. The live release is never touched, unless <paramref name="switchFrom"/> is given: then the part
+    /// that seals also switches to it, as <see cref="SwitchAsync"/> would from that state (prune, log line, unlock), which
+    /// saves the switch's round trip when nothing waits between the two. Requires the lock (<see cref="PrepareAsync"/>).
     /// </summary>
-    public async Task<UploadResult> UploadAsync(ReleaseCandidate candidate, DeltaPlan plan, StreamCompression compression, CancellationToken cancellationToken)
+    public async Task<UploadResult> UploadAsync(ReleaseCandidate candidate, DeltaPlan plan, StreamCompression compression, CancellationToken cancellationToken,
+        RemoteState? switchFrom = null)
     {
         var clock = Stopwatch.StartNew();
+        var then = switchFrom is null ? "-" : SwitchOrder(candidate, switchFrom, holdLock: false);
         var parts = UploadPart.Split(candidate.Manifest, plan, await channels.UploadStreamsAsync(options.UploadStreams), options.MinFilesPerStream);
         var upload = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var commands = channels.TakeUploads(parts.Count);
@@ -248,7 +255,7 @@ public sealed class ReleaseSession : IDisposable
         {
             try
             {
-                return await UploadPartAsync(commands[part.Index], candidate, plan.BaseReleaseId, part, parts.Count, upload, compression, $"{key}/{part.Index}", failed.Token);
+                return await UploadPartAsync(commands[part.Index], candidate, plan.BaseReleaseId, part, parts.Count, upload, compression, then, $"{key}/{part.Index}", failed.Token);
             }
             catch
             {
@@ -271,20 +278,41 @@ public sealed class ReleaseSession : IDisposable
         var sent = tasks.Select(t => t.Result).ToList();
         if (sent.Count(p => p.Staged) != 1)
             throw new ReleaseException($"The server did not confirm staging {candidate.ReleaseId}: {string.Join(" | ", sent.Select(p => p.Tail))}", ReleaseFailure.Remote);
+        SwitchResult? switched = null;
+        if (switchFrom is not null)
+        {
+            // The sealing part switched (and unlocked): the lock's heartbeat has nothing left to keep.
+            channels.CancelAll();
+            await StopHeartbeatAsync();
+            var sealer = sent.Single(p => p.Staged);
+            if (!Lines(sealer.Output, "@switched").Contains(candidate.ReleaseId))
+                throw new ReleaseException($"The server staged {candidate.ReleaseId} but did not confirm switching to it: {sealer.Tail}", ReleaseFailure.Remote);
+            switched = new SwitchResult(candidate.ReleaseId, switchFrom.CurrentReleaseId, Lines(sealer.Output, "@pruned").ToList());
+        }
         return new UploadResult(candidate.ReleaseId, plan.Send.Count, plan.Link.Count, plan.Removed, sent.Sum(p => p.Stats.Bytes), plan.BytesToSend,
-            sent.All(p => p.HashVerified), parts.Count, clock.Elapsed, compression);
+            sent.All(p => p.HashVerified), parts.Count, clock.Elapsed, compression, switched);
     }
 
-    private sealed record PartResult(StreamStats Stats, bool HashVerified, bool Staged, string Tail);
+    private sealed record PartResult(StreamStats Stats, bool HashVerified, bool Staged, string Tail, string Output);
+
+    /// <summary>The switch's line (hold or unlock, then the releases to prune) and its log line, from the state the lock read.</summary>
+    private string SwitchOrder(ReleaseCandidate candidate, RemoteState state, bool holdLock)
+    {
+        var id = candidate.ReleaseId;
+        var prune = state.PruneList(id, options.KeepReleases, [id], state.CurrentReleaseId);
+        var line = run.LogLine(time.GetUtcNow(), "deploy", id, state.CurrentReleaseId, candidate.Info.Commit, "deployed");
+        return string.Join(' ', [holdLock ? "hold" : "unlock", .. prune]) + "\n" + line;
+    }
 
     private async Task<PartResult> UploadPartAsync(PendingCommand command, ReleaseCandidate candidate, string? baseReleaseId, UploadPart part, int parts,
-        string upload, StreamCompression compression, string key, CancellationToken cancellationToken)
+        string upload, StreamCompression compression, string then, string key, CancellationToken cancellationToken)
     {
         var stream = new ReleaseStream(candidate, baseReleaseId, part, compression, time);
         StreamStats? stats = null;
         Exception? writeError = null;
+        // With a switch to follow, "then" is the switch's line and, on the next line, its log line.
         var header = string.Join(' ', candidate.ReleaseId, Number(candidate.Manifest.Count), Number(candidate.Manifest.TotalBytes), compression.WireFlag(),
-            Number(part.Index), Number(parts), upload, options.Marker?.Path ?? "-");
+            Number(part.Index), Number(parts), upload, options.Marker?.Path ?? "-", then);
         var result = await command.RunAsync(header, async (input, ct) =>
         {
             try
@@ -305,7 +333,7 @@ public sealed class ReleaseSession : IDisposable
         var remoteSum = Lines(result.Output, "@stream").LastOrDefault() ?? "-";
         if (remoteSum != "-" && !string.Equals(remoteSum, stats.Sha256, StringComparison.OrdinalIgnoreCase))
             throw new ReleaseException($"The stream received by {Root} hashes to {remoteSum}, not {stats.Sha256} as sent.", ReleaseFailure.VerifyFailed);
-        return new PartResult(stats, remoteSum != "-", Lines(result.Output, "@staged").Contains(candidate.ReleaseId), Tail(result));
+        return new PartResult(stats, remoteSum != "-", Lines(result.Output, "@staged").Contains(candidate.ReleaseId), Tail(result), result.Output);
     }
 
     /// <summary>
@@ -327,11 +355,10 @@ public sealed class ReleaseSession : IDisposable
     public async Task<SwitchResult> SwitchAsync(ReleaseCandidate candidate, RemoteState state, CancellationToken cancellationToken, bool holdLock = false)
     {
         var id = candidate.ReleaseId;
-        var prune = state.PruneList(id, options.KeepReleases, [id], state.CurrentReleaseId);
-        var line = run.LogLine(time.GetUtcNow(), "deploy", id, state.CurrentReleaseId, candidate.Info.Commit, "deployed");
+        var order = SwitchOrder(candidate, state, holdLock);
         await StopHeartbeatAsync();
         var command = await channels.TakeSwitchAsync();
-        var result = await command.RunAsync(string.Join(' ', [id, holdLock ? "hold" : "unlock", .. prune]), (input, ct) => input.WriteAsync(Encoding.UTF8.GetBytes(line + "\n"), ct).AsTask(), cancellationToken);
+        var result = await command.RunAsync(id + " " + order, (_, _) => Task.CompletedTask, cancellationToken);
         Check(result, $"switch current to {id}");
         KeepBeatingIf(holdLock);
         return new SwitchResult(id, state.CurrentReleaseId, Lines(result.Output, "@pruned").ToList());

@@ -119,6 +119,22 @@ internal static class RemoteScripts
         remove_release() {
           rm -rf "releases/$1" ".deploy/manifests/$1.json" ".deploy/manifests/$1.compact" ".deploy/manifests/$1.meta" ".deploy/manifests/$1.sealed" ".deploy/bad/$1"
         }
+        # Args: id hold(hold|unlock) line(the log line, may be empty) prune-ids... Switches current to the staged
+        # release, prunes, logs, and unlocks unless hold: the Switch script, or an upload told to switch once staged.
+        switch_release() {
+          id=$1 hold=$2 line=$3; shift 3
+          own_lock || fail 69 "lock lost"
+          switch_to "$id"
+          say "@switched $id"
+          rm -f ".deploy/bad/$id"
+          for p in "$@"; do
+            [ "$p" = "$id" ] && continue
+            remove_release "$p"
+            say "@pruned $p"
+          done
+          [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
+          if [ "$hold" = hold ]; then say "@held"; else unlock; say "@unlocked"; fi
+        }
         """;
 
     /// <summary>
@@ -261,21 +277,24 @@ internal static class RemoteScripts
         """;
 
     /// <summary>
-    /// Args: root run. Stdin: the line "id files bytes compress(Z|z|-) part parts upload marker(-|path)" (or "skip"), then one part's
-    /// tar stream (Z: zstd frames, decompressed by <c>zstd -dcq</c> into tar; z: gzip members, tar -z; -: plain). Started ahead (<see cref="PendingCommand"/>), it waits for that line. Parts run at once, each on
+    /// Args: root run. Stdin: the line "id files bytes compress(Z|z|-) part parts upload marker(-|path) then(-|hold|unlock) prune-ids..."
+    /// (or "skip"), with then other than -, the log line, then one part's tar stream (Z: zstd frames, decompressed by <c>zstd -dcq</c> into tar; z: gzip members, tar -z; -: plain). Started ahead (<see cref="PendingCommand"/>), it waits for that line. Parts run at once, each on
     /// its own channel: each extracts into releases/.&lt;id&gt;.partial (links resolve into the current release),
     /// checks tar's status, prints its stream's SHA-256 for the client to compare and leaves a marker in
     /// releases/.&lt;id&gt;.deploy/&lt;upload&gt;/ (upload: this attempt's nonce, so an earlier attempt's markers never count).
     /// The part that finds every marker there seals (mkdir decides which, if two finish at once): checks the file count
     /// and bytes of the whole tree, writes the release marker file (the release id, at the validated --release-marker
     /// path), moves the manifest (json and compact) into .deploy/manifests and renames to releases/&lt;id&gt;.
-    /// Stale staging was removed by Prepare. Never touches current.
+    /// Stale staging was removed by Prepare. Current is touched only when then says so: the sealing part then switches
+    /// as <see cref="Switch"/> does (a deploy whose switch follows at once saves its round trip).
     /// </summary>
     public const string Upload = Common + """
 
         root=$1 run=$2
-        read -r id count bytes z part parts upload marker rest || exit 0
+        read -r id count bytes z part parts upload marker then prune || exit 0
         [ "$id" != skip ] || { drain; exit 0; }
+        # Told to switch once staged (then: hold|unlock): the log line comes next, before the stream.
+        line=; [ "${then:--}" = - ] || IFS= read -r line || :
         cd "$root" || fail 65 "cannot enter $root"
         own_lock || fail 69 "lock lost"
         cur_id
@@ -378,6 +397,7 @@ internal static class RemoteScripts
           rm -rf "releases/.$id.deploy" &&
           mv "releases/.$id.partial" "releases/$id" || fail 65 "cannot move the staged release into place"
         say "@staged $id"
+        [ "${then:--}" = - ] || switch_release "$id" "$then" "$line" $prune
         """;
 
     /// <summary>
@@ -392,19 +412,8 @@ internal static class RemoteScripts
         [ "$id" != skip ] || { drain; exit 0; }
         IFS= read -r line || :
         drain
-        set -- $prune
         cd "$root" || fail 65 "cannot enter $root"
-        own_lock || fail 69 "lock lost"
-        switch_to "$id"
-        say "@switched $id"
-        rm -f ".deploy/bad/$id"
-        for p in "$@"; do
-          [ "$p" = "$id" ] && continue
-          remove_release "$p"
-          say "@pruned $p"
-        done
-        [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
-        if [ "$hold" = hold ]; then say "@held"; else unlock; say "@unlocked"; fi
+        switch_release "$id" "$hold" "$line" $prune
         """;
 
     /// <summary>Args: root run line(the log line, may be empty) prune-ids... Prune, log, unlock without switching.</summary>

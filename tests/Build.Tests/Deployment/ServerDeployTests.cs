@@ -9,7 +9,8 @@ namespace Build.Tests.Deployment;
 
 /// <summary>
 /// One server's lifecycle (<see cref="ServerDeploy"/>) where the protocol alone cannot tell what happened: a switch
-/// whose reply was lost. Through the production path, against a local shell.
+/// whose reply was lost (here the upload's, which switches a lone server as it ends). Through the production path,
+/// against a local shell.
 /// </summary>
 [UnsupportedOSPlatform("windows")]
 public sealed class ServerDeployTests
@@ -17,7 +18,7 @@ public sealed class ServerDeployTests
     [Theory]
     [InlineData(3)]
     [InlineData(1)]
-    public async Task A_switch_whose_reply_was_lost_is_found_to_have_happened_and_not_repeated(int attempts)
+    public async Task An_upload_that_switched_and_whose_reply_was_lost_is_found_to_have_happened_and_not_repeated(int attempts)
     {
         using var kit = new ReleaseTestKit(ShellFlavor.Gnu);
         kit.Write("index.html", "one");
@@ -25,8 +26,9 @@ public sealed class ServerDeployTests
         kit.Write("index.html", "two");
         var candidate = await kit.CandidateAsync();
 
-        // The switch goes through on the server; the connection dies before its reply reaches the client.
-        kit.Shell.LoseReplyOf = RemoteScripts.Switch;
+        // The upload and its switch go through on the server; the connection dies before the reply reaches the client.
+        kit.Shell.LoseReplyOf = RemoteScripts.Upload;
+        kit.Shell.LoseReplyHolding = "@switched";
         var deploy = await kit.TryDeployAsync(candidate, attempts: attempts);
 
         Assert.Equal(ServerStage.Finished, deploy.Stage);
@@ -34,7 +36,7 @@ public sealed class ServerDeployTests
         Assert.Equal(candidate.ReleaseId, deploy.Report.ReleaseId);
         Assert.Equal(first.Id(), deploy.Previous);
         Assert.Null(deploy.Switch); // its result never arrived
-        Assert.Contains(kit.Progress.Lines, l => l.Contains("the switch's reply was lost", StringComparison.Ordinal));
+        Assert.Contains(kit.Progress.Lines, l => l.Contains("the upload's reply was lost", StringComparison.Ordinal));
         Assert.Equal(candidate.ReleaseId, kit.CurrentId());
         // Switched once: one log line for it, whose from= keeps the rollback target right; the lock is free.
         var log = File.ReadAllLines(Path.Join(kit.Root, ".deploy", "log"));
@@ -45,7 +47,7 @@ public sealed class ServerDeployTests
     }
 
     [Fact]
-    public async Task A_switch_whose_reply_was_lost_on_a_server_that_cannot_be_asked_again_says_so()
+    public async Task An_upload_that_switched_and_whose_reply_was_lost_on_a_server_that_cannot_be_asked_again_says_so()
     {
         using var kit = new ReleaseTestKit(ShellFlavor.Gnu);
         kit.Write("index.html", "one");
@@ -53,7 +55,8 @@ public sealed class ServerDeployTests
         kit.Write("index.html", "two");
         var candidate = await kit.CandidateAsync();
 
-        kit.Shell.LoseReplyOf = RemoteScripts.Switch;
+        kit.Shell.LoseReplyOf = RemoteScripts.Upload;
+        kit.Shell.LoseReplyHolding = "@switched";
         kit.ReconnectsAfterCut = false;
         var deploy = await kit.TryDeployAsync(candidate, attempts: 2);
 
@@ -66,6 +69,29 @@ public sealed class ServerDeployTests
         Assert.DoesNotContain("Deployed release", headline);
         Assert.Contains($"local serves {first.Id()} or {candidate.ReleaseId}: it could not be asked (failed)", headline);
         Assert.Equal(["local"], DeploySummary.RetryServers(report));
+    }
+
+    [Fact]
+    public async Task A_lone_server_switches_as_its_upload_ends_without_a_command_of_its_own()
+    {
+        using var kit = new ReleaseTestKit(ShellFlavor.Gnu);
+        kit.Write("index.html", "one");
+        var first = await kit.DeployAsync();
+        kit.Write("index.html", "two");
+
+        var deploy = await kit.DeployAsync();
+
+        // The upload switched: no switch command ran, none was started ahead.
+        Assert.False(kit.Shell.Ran(RemoteScripts.Switch));
+        Assert.Equal(Outcome.Deployed, deploy.Report.Outcome);
+        Assert.Equal(deploy.Report.ReleaseId, kit.CurrentId());
+        Assert.Equal(first.Id(), deploy.Switch!.PreviousReleaseId);
+        Assert.Equal("two", File.ReadAllText(Path.Join(kit.Current, "index.html")));
+        Assert.Contains(kit.Progress.Lines, l => l.StartsWith("local: switch ", StringComparison.Ordinal) && l.Contains("(as the upload ended)", StringComparison.Ordinal));
+        var log = File.ReadAllLines(Path.Join(kit.Root, ".deploy", "log"));
+        Assert.Contains($"release={deploy.Report.ReleaseId}", log[^1]);
+        Assert.Contains($"from={first.Id()}", log[^1]);
+        Assert.False(Directory.Exists(Path.Join(kit.Root, ".deploy", "lock")));
     }
 
     [Fact]

@@ -73,6 +73,14 @@ public sealed class LocalShell : IRemoteShell, IDisposable
     /// </summary>
     public string? LoseReplyOf { get; set; }
 
+    /// <summary>With <see cref="LoseReplyOf"/>: only a reply holding this text is lost (the upload part that switched, not one skipped).</summary>
+    public string? LoseReplyHolding { get; set; }
+
+    /// <summary>Whether <paramref name="script"/> ran (was started) on this shell.</summary>
+    public bool Ran(string script) => ran.Contains(script);
+
+    private readonly System.Collections.Concurrent.ConcurrentBag<string> ran = [];
+
     /// <summary>Completed when a stream stalls at <see cref="StallAfterBytes"/>.</summary>
     public TaskCompletionSource Stalled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -100,6 +108,7 @@ public sealed class LocalShell : IRemoteShell, IDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, closed.Token);
         var token = linked.Token;
         Interlocked.Increment(ref calls);
+        ran.Add(script);
         var start = new ProcessStartInfo
         {
             RedirectStandardInput = true,
@@ -174,7 +183,7 @@ public sealed class LocalShell : IRemoteShell, IDisposable
                 throw new IOException("connection cut (simulated)");
             var result = new RemoteResult(process.ExitCode, await output, await error);
             Interlocked.Increment(ref completed);
-            if (LoseReplyOf is { } lost && lost == script)
+            if (LoseReplyOf is { } lost && lost == script && (LoseReplyHolding is not { } text || result.Output.Contains(text, StringComparison.Ordinal)))
             {
                 LoseReplyOf = null;
                 dead = true;

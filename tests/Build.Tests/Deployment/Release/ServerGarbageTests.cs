@@ -112,7 +112,7 @@ public sealed class ServerGarbageTests(ITestOutputHelper output)
         {
             if (script == RemoteScripts.Prepare)
                 return $"@lock taken\n@cleaned 1\n@current-link releases/{Older}\n@current {Older}\n@release {Older}\n@release .x.partial\n@meta {{\"release\":\"{Older}\",\"commit\":\"c\",\"created\":\"2026-01-01T00:00:00Z\",\"hash\":\"h\",\"files\":1,\"bytes\":1}}\n@bad {Older}\n@owner run=ci-1-x\n@owner time=1\n@manifest {manifestJson}\n@sealed\n@edited ./a.html\n@cap hash\n@cap gzip\n@end\n";
-            if (script == RemoteScripts.Upload) return $"@stream {new string('0', 64)}\n@received 1 1\n@staged {Id}\n";
+            if (script == RemoteScripts.Upload) return $"@stream {new string('0', 64)}\n@received 1 1\n@staged {Id}\n@switched {Id}\n@unlocked\n";
             if (script == RemoteScripts.Switch) return $"@switched {Id}\n@pruned {Older}\n@unlocked\n";
             if (script == RemoteScripts.Unlock) return "@locked\n@owner run=ci-1-x\n@owner time=1\n@unlocked\n";
             return "@unlocked\n";
