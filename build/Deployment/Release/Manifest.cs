@@ -65,11 +65,15 @@ public sealed class Manifest
         var entries = new ManifestEntry[files.Count];
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var next = -1;
-        // Synchronous reads on pool threads, one worker per core (at least two: a read waiting on the disk leaves the
-        // core to the other), each with its own buffer: no per-file buffer, hash object or async state machine.
+        // Synchronous reads, one worker per core (at least two: a read waiting on the disk leaves the core to the other),
+        // each with its own buffer: no per-file buffer, hash object or async state machine. Each on a thread of its own,
+        // not the pool's: the pool has a thread per core, and workers that keep them busy would leave the SSH handshake's
+        // continuations (the connections opened meanwhile) waiting for the pool to grow.
         var workers = Enumerable.Range(0, Math.Min(Math.Max(2, Environment.ProcessorCount), Math.Max(1, files.Count)))
-            .Select(_ => Task.Run(() =>
+            .Select(_ => Task.Factory.StartNew(() =>
             {
+                // Below the handshakes' priority (the connections are opened meanwhile): see BackgroundPriority.
+                Processes.BackgroundPriority.LowerCurrentThread();
                 try
                 {
                     var reader = new FileHasher(scan, sink);
@@ -86,7 +90,7 @@ public sealed class Manifest
                     failed.Cancel(); // the other workers stop at their next file
                     throw;
                 }
-            }, CancellationToken.None))
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default))
             .ToArray();
         try
         {
