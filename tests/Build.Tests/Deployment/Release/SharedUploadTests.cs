@@ -10,7 +10,7 @@ public sealed class SharedUploadTests
 
     private static async Task<(ReleaseCandidate Candidate, ReleaseStream Stream)> SiteAsync(ReleaseTestKit kit, int files, int bytes)
     {
-        // Random bytes: deflate cannot shrink them, so each unit is about its 1 MiB of tar.
+        // Random bytes: deflate cannot shrink them, so each unit is about its size in tar.
         kit.Generate(files, bytes);
         var candidate = await kit.CandidateAsync();
         var plan = DeltaPlan.Compute(candidate.Manifest, null, null);

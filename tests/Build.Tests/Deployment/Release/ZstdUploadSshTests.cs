@@ -68,7 +68,7 @@ public sealed class ZstdUploadSshTests(ZstdServers servers, ITestOutputHelper ou
     private static void Pages(DeployBed bed, string version)
     {
         bed.Generate(files: 30, bytesPerFile: 2000, version: version);
-        // Text that compresses as a blog's pages do, over more than one 1 MiB unit.
+        // Text that compresses as a blog's pages do, over more than one unit of tar.
         bed.Write("archive/index.html", string.Concat(Enumerable.Range(0, 100_000).Select(i => $"<li><a href=\"/p/{i * 7919 % 10007}/\">{i % 97}</a></li>\n")));
     }
 
