@@ -127,13 +127,18 @@ internal static class RemoteScripts
           switch_to "$id"
           say "@switched $id"
           rm -f ".deploy/bad/$id"
+          prune_log "$id" "$line" "$@"
+          if [ "$hold" = hold ]; then say "@held"; else unlock; say "@unlocked"; fi
+        }
+        # Args: keep line(the log line, may be empty) prune-ids... Removes the releases given but keep, then logs.
+        prune_log() {
+          keep=$1 line=$2; shift 2
           for p in "$@"; do
-            [ "$p" = "$id" ] && continue
+            [ "$p" = "$keep" ] && continue
             remove_release "$p"
             say "@pruned $p"
           done
           [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
-          if [ "$hold" = hold ]; then say "@held"; else unlock; say "@unlocked"; fi
         }
         """;
 
@@ -423,12 +428,7 @@ internal static class RemoteScripts
         cd "$root" || fail 65 "cannot enter $root"
         own_lock || fail 69 "lock lost"
         cur_id
-        for p in "$@"; do
-          [ "$p" = "$cid" ] && continue
-          remove_release "$p"
-          say "@pruned $p"
-        done
-        [ -n "$line" ] && printf '%s\n' "$line" >> .deploy/log
+        prune_log "$cid" "$line" "$@"
         unlock
         say "@unlocked"
         """;

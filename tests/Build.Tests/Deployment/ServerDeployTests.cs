@@ -21,14 +21,7 @@ public sealed class ServerDeployTests
     public async Task An_upload_that_switched_and_whose_reply_was_lost_is_found_to_have_happened_and_not_repeated(int attempts)
     {
         using var kit = new ReleaseTestKit(ShellFlavor.Gnu);
-        kit.Write("index.html", "one");
-        var first = await kit.DeployAsync();
-        kit.Write("index.html", "two");
-        var candidate = await kit.CandidateAsync();
-
-        // The upload and its switch go through on the server; the connection dies before the reply reaches the client.
-        kit.Shell.LoseReplyOf = RemoteScripts.Upload;
-        kit.Shell.LoseReplyHolding = "@switched";
+        var (first, candidate) = await SecondReleaseWhoseUploadReplyIsLostAsync(kit);
         var deploy = await kit.TryDeployAsync(candidate, attempts: attempts);
 
         Assert.Equal(ServerStage.Finished, deploy.Stage);
@@ -50,13 +43,7 @@ public sealed class ServerDeployTests
     public async Task An_upload_that_switched_and_whose_reply_was_lost_on_a_server_that_cannot_be_asked_again_says_so()
     {
         using var kit = new ReleaseTestKit(ShellFlavor.Gnu);
-        kit.Write("index.html", "one");
-        var first = await kit.DeployAsync();
-        kit.Write("index.html", "two");
-        var candidate = await kit.CandidateAsync();
-
-        kit.Shell.LoseReplyOf = RemoteScripts.Upload;
-        kit.Shell.LoseReplyHolding = "@switched";
+        var (first, candidate) = await SecondReleaseWhoseUploadReplyIsLostAsync(kit);
         kit.ReconnectsAfterCut = false;
         var deploy = await kit.TryDeployAsync(candidate, attempts: 2);
 
@@ -69,6 +56,21 @@ public sealed class ServerDeployTests
         Assert.DoesNotContain("Deployed release", headline);
         Assert.Contains($"local serves {first.Id()} or {candidate.ReleaseId}: it could not be asked (failed)", headline);
         Assert.Equal(["local"], DeploySummary.RetryServers(report));
+    }
+
+    /// <summary>
+    /// A first release deployed, and the candidate of a second whose upload (which switches the lone server) goes
+    /// through on the server while the connection dies before its reply reaches the client.
+    /// </summary>
+    private static async Task<(ServerDeploy First, ReleaseCandidate Candidate)> SecondReleaseWhoseUploadReplyIsLostAsync(ReleaseTestKit kit)
+    {
+        kit.Write("index.html", "one");
+        var first = await kit.DeployAsync();
+        kit.Write("index.html", "two");
+        var candidate = await kit.CandidateAsync();
+        kit.Shell.LoseReplyOf = RemoteScripts.Upload;
+        kit.Shell.LoseReplyHolding = "@switched";
+        return (first, candidate);
     }
 
     [Fact]
