@@ -177,7 +177,7 @@ internal static class RemoteScripts
           # lock exists): nobody ever finds it without its owner file, as unlock() renames it away first.
           fresh=".deploy/lock.new.$nonce"
           rm -rf "$fresh"
-          tries=0
+          tries=0 waits=0
           while :; do
             took=
             [ -d "$fresh" ] || { mkdir "$fresh" && : > "$fresh/held.$nonce" && printf '%s\n' "$owner" > "$fresh/owner"; } 2>/dev/null ||
@@ -196,6 +196,11 @@ internal static class RemoteScripts
                 took=took-over
                 say "@broke-age $a"
                 while IFS= read -r l || [ -n "$l" ]; do say "@broke $l"; done < .deploy/lock/owner
+              elif [ -n "$held" ] && [ -e ".deploy/lock/taken.$held" ] && [ "$waits" -lt 20 ]; then
+                # Another waiter is taking this abandoned lock over: its owner file comes next. Look again (bounded),
+                # so that a waiter that lost names the new owner, not the abandoned one.
+                waits=$((waits+1))
+                continue
               fi
             fi
             [ -n "$took" ] && break
