@@ -140,7 +140,8 @@ public sealed class Deployer(BuildContext context)
         {
             return;
         }
-        context.EarlyConnections = new EarlyConnections(context.Servers, Connect(connector), context.CancellationToken);
+        // An offline peer is not deployed to (its deploy fails at once): nothing to open.
+        context.EarlyConnections = new EarlyConnections(context.Servers.Where(s => s.Online), Connect(connector), context.CancellationToken);
     }
 
     private static ConnectServer Connect(SshConnector connector) => async (server, ct) =>
