@@ -163,8 +163,8 @@ public sealed class Deployer(BuildContext context)
             throw new Settings.SettingsException("No servers to work on: FindServers found none. Check --tags, or give --hosts=name=address[:port].");
 
         context.Health.CheckFor(servers);
-        var connect = Connect(SshConnector.FromSettings(context.Ssh, context.Socks5Proxy));
-        if (context.EarlyConnections is { } early) connect = early.FirstThen(connect);
+        // The connections FindServers opened, and their connector (key and known_hosts read once), else a connector of its own.
+        ConnectServer connect = context.EarlyConnections is { } early ? early.ConnectAsync : Connect(SshConnector.FromSettings(context.Ssh, context.Socks5Proxy));
         using var probe = Probe();
         var run = ReleaseRun.FromEnvironment(Environment.GetEnvironmentVariable);
         try

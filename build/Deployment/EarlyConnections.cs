@@ -10,10 +10,12 @@ public sealed class EarlyConnections : IDisposable
 {
     private readonly Dictionary<string, Task<ServerLink>> _opening = new(StringComparer.Ordinal);
     private readonly object _gate = new();
+    private readonly ConnectServer _connect;
 
     /// <summary>Starts connecting to every server; each connect is bounded by <paramref name="connect"/>'s own timeout.</summary>
     public EarlyConnections(IEnumerable<DeployTarget> servers, ConnectServer connect, CancellationToken cancellationToken)
     {
+        _connect = connect;
         foreach (var server in servers)
         {
             var opening = Task.Run(() => connect(server, cancellationToken), cancellationToken);
@@ -23,12 +25,12 @@ public sealed class EarlyConnections : IDisposable
         }
     }
 
-    /// <summary>Connects through the early connection of each server once, then through <paramref name="connect"/>.</summary>
-    public ConnectServer FirstThen(ConnectServer connect) => async (server, cancellationToken) =>
+    /// <summary>Connects through the early connection of each server once, then as the early ones were opened.</summary>
+    public async Task<ServerLink> ConnectAsync(DeployTarget server, CancellationToken cancellationToken)
     {
         Task<ServerLink>? early;
         lock (_gate) _opening.Remove(server.Name, out early);
-        if (early is null) return await connect(server, cancellationToken);
+        if (early is null) return await _connect(server, cancellationToken);
         try
         {
             return await early.WaitAsync(cancellationToken);
@@ -39,7 +41,7 @@ public sealed class EarlyConnections : IDisposable
             CloseWhenDone(early);
             throw;
         }
-    };
+    }
 
     /// <summary>Closes the connections no attempt took (the run stopped before its first connect).</summary>
     public void Dispose()

@@ -66,7 +66,7 @@ public sealed class EarlyConnectionsTests
         var connector = new Connector();
         using var early = new EarlyConnections(Servers, connector.Connect, CancellationToken.None);
         await connector.WaitForCallsAsync(2);
-        var connect = early.FirstThen(connector.Connect);
+        ConnectServer connect = early.ConnectAsync;
 
         var first = connector.Complete("s1#1");
         Assert.Same(first, await connect(Servers[0], CancellationToken.None));
@@ -86,7 +86,7 @@ public sealed class EarlyConnectionsTests
         using var early = new EarlyConnections(Servers[..1], connector.Connect, CancellationToken.None);
         await connector.WaitForCallsAsync(1);
         connector.Pending["s1#1"].SetException(new IOException("Connection refused"));
-        var connect = early.FirstThen(connector.Connect);
+        ConnectServer connect = early.ConnectAsync;
 
         var failure = await Assert.ThrowsAsync<IOException>(() => connect(Servers[0], CancellationToken.None));
         Assert.Equal("Connection refused", failure.Message);
@@ -101,7 +101,7 @@ public sealed class EarlyConnectionsTests
         var connector = new Connector();
         using var early = new EarlyConnections(Servers[..1], connector.Connect, CancellationToken.None);
         await connector.WaitForCallsAsync(1);
-        var connect = early.FirstThen(connector.Connect);
+        ConnectServer connect = early.ConnectAsync;
         using var attempt = new CancellationTokenSource();
 
         var waiting = connect(Servers[0], attempt.Token);
@@ -127,7 +127,7 @@ public sealed class EarlyConnectionsTests
 
         await WaitUntilAsync(() => ((Connection)arrived.Connection).Disposed && ((Connection)late.Connection).Disposed);
         // After the dispose, a connect opens its own.
-        var connect = early.FirstThen(connector.Connect);
+        ConnectServer connect = early.ConnectAsync;
         var fresh = connect(Servers[0], CancellationToken.None);
         await connector.WaitForCallsAsync(3);
         Assert.Same(connector.Complete("s1#2"), await fresh);
