@@ -34,7 +34,7 @@ public sealed class BuildContext : FrostingContext, IDockerHost
             _groups = SettingsGroups.DeclaredBy(targets, typeof(BuildContext).Assembly);
             var tasks = SettingsGroups.TasksRun(targets, typeof(BuildContext).Assembly);
             DeployFollows = tasks.Contains(typeof(Tasks.DeployTask));
-            ConnectsFollow = DeployFollows || tasks.Contains(typeof(Tasks.RollbackTask)) || tasks.Contains(typeof(Tasks.ReleasesTask)) || tasks.Contains(typeof(Tasks.UnlockTask));
+            ConnectsFollow = tasks.Overlaps(ConnectingTasks);
             var arguments = _arguments;
             Sandbox = SandboxSettings.From(NewSource(arguments));
             if (targets.Any(t => string.Equals(t, "Sandbox", StringComparison.OrdinalIgnoreCase)))
@@ -158,6 +158,9 @@ public sealed class BuildContext : FrostingContext, IDockerHost
 
     /// <summary>This run goes on to the Deploy task (its target or a task that depends on it).</summary>
     public bool DeployFollows { get; }
+
+    /// <summary>The tasks that connect to the servers FindServers found.</summary>
+    public static IReadOnlyList<Type> ConnectingTasks { get; } = [typeof(Tasks.DeployTask), typeof(Tasks.RollbackTask), typeof(Tasks.ReleasesTask), typeof(Tasks.UnlockTask)];
 
     /// <summary>This run goes on to a task that connects to every server FindServers finds (Deploy, Rollback, Releases, Unlock).</summary>
     public bool ConnectsFollow { get; }

@@ -4,6 +4,9 @@ using Build.Settings;
 using Cake.Frosting;
 using Microsoft.Extensions.DependencyInjection;
 
+// The first SSH connect's one-time set-up, on the spare core while the host starts.
+Build.Deployment.Ssh.ConnectWarmUp.StartFor(args);
+
 // No ANSI colours in a pipe or a CI log other than GitLab's, unless FORCE_COLOR; NO_COLOR always wins.
 Colours.Apply(Environment.GetEnvironmentVariable, Console.IsOutputRedirected, Environment.SetEnvironmentVariable);
 
