@@ -76,9 +76,13 @@ public sealed record DeployReport
     /// <summary>Writes both files; called from a finally (so without a token), so a failed or cancelled run still leaves them.</summary>
     public async Task WriteAsync(string artifacts)
     {
-        await ArtifactFile.WriteAllTextAsync(Path.Join(artifacts, "deploy-report.json"), JsonSerializer.Serialize(this, DeployReportJson.Default.DeployReport));
-        await ArtifactFile.WriteAllTextAsync(Path.Join(artifacts, "deploy-report.xml"), ToJUnit().ToString());
+        var (json, junit) = Render();
+        await ArtifactFile.WriteAllTextAsync(Path.Join(artifacts, "deploy-report.json"), json);
+        await ArtifactFile.WriteAllTextAsync(Path.Join(artifacts, "deploy-report.xml"), junit);
     }
+
+    /// <summary>The text of both files.</summary>
+    public (string Json, string JUnit) Render() => (JsonSerializer.Serialize(this, DeployReportJson.Default.DeployReport), ToJUnit().ToString());
 
     public XDocument ToJUnit()
     {
