@@ -63,6 +63,9 @@ public sealed partial class ServerDeploy : IDisposable
     // The session whose connection took the lock last: a step on another one takes it again first.
     private ReleaseSession? _lockedOn;
 
+    // The server lists the files edited since current was sealed when it locks, rather than the upload's seal finding them.
+    private bool _listEdits;
+
     internal ServerDeploy(ServerConnection server, ServerReport report, ServerSetup setup, Task<ReleaseCandidate> candidate)
     {
         _server = server;
@@ -117,54 +120,8 @@ public sealed partial class ServerDeploy : IDisposable
                 // The site's check and hash went on while connecting; a site that fails them never reaches a lock.
                 var candidate = _candidate = await _candidateTask.WaitAsync(token);
                 MoveTo(ServerStage.Connected);
-                Progress.Phase(Name, DeployPhase.Lock);
-                // A retry on a new connection goes on only while current is where the first attempt found it (or where
-                // an upload that switched, its reply lost, left it).
-                IReadOnlyList<string?>? expect = Remote is not null && session != _lockedOn
-                    ? switchSent ? [Remote.CurrentReleaseId, candidate.ReleaseId] : [Remote.CurrentReleaseId]
-                    : null;
-                var state = await session.PrepareDeployAsync(token, expect, switchAhead: !switchToo);
-                Locked(session, state);
-                if (switchSent && state.CurrentReleaseId == candidate.ReleaseId)
-                {
-                    SwitchedByUpload($"{Previous ?? "none"} -> {candidate.ReleaseId} (the upload's reply was lost; current is {candidate.ReleaseId})");
-                    await BestEffortAsync((s, ct) => s.ReleaseLockAsync(ct));
-                    return;
-                }
-                if (state.ManifestProblem is { } problem) Progress.Phase(Name, DeployPhase.Warning, $"{problem}; sending every file");
-                if (state.BrokenStaleLock is { } stale)
-                    Progress.Phase(Name, DeployPhase.Lock, $"took over an abandoned lock ({stale}; heartbeat {(state.BrokenLockAge is { } age ? $"{age.TotalSeconds:0} s old" : "age unknown")})");
-                if (state.StaleStagingRemoved > 0) Progress.Phase(Name, DeployPhase.Lock, $"removed {DeploySummary.Count(state.StaleStagingRemoved, "staging directory", "staging directories")} of interrupted runs");
-                Previous = state.CurrentReleaseId;
-                Report.PreviousReleaseId = state.CurrentReleaseId;
-
-                var plan = Plan = ReleaseSession.Plan(candidate, state);
-                if (plan.Warning is { } edited) Progress.Phase(Name, DeployPhase.Warning, edited);
-                Report.FilesSent = plan.Unchanged ? 0 : plan.Send.Count;
-                Report.FilesLinked = plan.Unchanged ? 0 : plan.Link.Count;
-                Report.FilesRemoved = plan.Unchanged ? 0 : plan.Removed;
-                MoveTo(ServerStage.Planned);
-                if (plan.Unchanged)
-                {
-                    await session.FinishAsync(candidate, state, "unchanged", token);
-                    MoveTo(ServerStage.Finished, DeployPhase.Unchanged, $"already serving this content ({state.CurrentReleaseId})");
-                    return;
-                }
-
-                Progress.Phase(Name, DeployPhase.Upload, $"{DeploySummary.Count(plan.Send.Count, "file")} ({PlainProgress.Bytes(plan.BytesToSend)}), {plan.Link.Count} linked, {plan.Removed} removed");
-                switchSent |= switchToo;
-                var upload = Upload = await session.UploadAsync(candidate, plan, StreamCompressions.Choose(_setup.Release.Compress, state), token,
-                    switchToo ? state : null);
-                Report.BytesSent = upload.BytesSent;
-                Progress.Upload(Name, upload.BytesSent, upload.BytesSent);
-                MoveTo(ServerStage.Staged, DeployPhase.Verified,
-                    $"{DeploySummary.Count(upload.FilesSent + upload.FilesLinked, "file")}, {PlainProgress.Bytes(upload.BytesSent)} sent in {DeploySummary.Count(upload.Streams, "stream")} ({upload.Compression.Name()}){(upload.StreamHashVerified ? ", stream hashes match" : "")}");
-                if (upload.Switched is { } switched)
-                {
-                    Switch = switched;
-                    Progress.Phase(Name, DeployPhase.Switch, $"{Previous ?? "none"} -> {candidate.ReleaseId} (as the upload ended)");
-                    MoveTo(ServerStage.Switched, DeployPhase.Switched, Switched(switched));
-                }
+                // Planned again, under the lock it holds, when the files edited on the server must be listed first.
+                while (!await LockPlanAndUploadAsync(session, candidate, token)) MoveTo(ServerStage.Connected);
             }, cancellationToken);
         }
         catch (Exception e) when (switchSent && Stage is not (ServerStage.Failed or ServerStage.Switched))
@@ -186,6 +143,76 @@ public sealed partial class ServerDeploy : IDisposable
             await FailAsync(e, cancellationToken);
         }
         return Stage == (switchToo ? ServerStage.Switched : ServerStage.Staged);
+
+        // Lock, plan, upload; false when the plan must be made again with the files edited on the server listed: an
+        // unchanged plan is proven only then, and an upload whose seal found such files was stopped before sealing.
+        async Task<bool> LockPlanAndUploadAsync(ReleaseSession session, ReleaseCandidate candidate, CancellationToken token)
+        {
+            Progress.Phase(Name, DeployPhase.Lock);
+            // A retry on a new connection goes on only while current is where the first attempt found it (or where
+            // an upload that switched, its reply lost, left it).
+            IReadOnlyList<string?>? expect = Remote is not null && session != _lockedOn
+                ? switchSent ? [Remote.CurrentReleaseId, candidate.ReleaseId] : [Remote.CurrentReleaseId]
+                : null;
+            var state = await session.PrepareDeployAsync(token, expect, switchAhead: !switchToo, walkEdits: _listEdits);
+            Locked(session, state);
+            if (switchSent && state.CurrentReleaseId == candidate.ReleaseId)
+            {
+                SwitchedByUpload($"{Previous ?? "none"} -> {candidate.ReleaseId} (the upload's reply was lost; current is {candidate.ReleaseId})");
+                await BestEffortAsync((s, ct) => s.ReleaseLockAsync(ct));
+                return true;
+            }
+            if (state.ManifestProblem is { } problem) Progress.Phase(Name, DeployPhase.Warning, $"{problem}; sending every file");
+            if (state.BrokenStaleLock is { } stale)
+                Progress.Phase(Name, DeployPhase.Lock, $"took over an abandoned lock ({stale}; heartbeat {(state.BrokenLockAge is { } age ? $"{age.TotalSeconds:0} s old" : "age unknown")})");
+            if (state.StaleStagingRemoved > 0) Progress.Phase(Name, DeployPhase.Lock, $"removed {DeploySummary.Count(state.StaleStagingRemoved, "staging directory", "staging directories")} of interrupted runs");
+            Previous = state.CurrentReleaseId;
+            Report.PreviousReleaseId = state.CurrentReleaseId;
+
+            var plan = Plan = ReleaseSession.Plan(candidate, state);
+            if (plan.Unchanged && plan.EditsCheckedAtSeal)
+            {
+                _listEdits = true;
+                return false;
+            }
+            if (plan.Warning is { } edited) Progress.Phase(Name, DeployPhase.Warning, edited);
+            Report.FilesSent = plan.Unchanged ? 0 : plan.Send.Count;
+            Report.FilesLinked = plan.Unchanged ? 0 : plan.Link.Count;
+            Report.FilesRemoved = plan.Unchanged ? 0 : plan.Removed;
+            MoveTo(ServerStage.Planned);
+            if (plan.Unchanged)
+            {
+                await session.FinishAsync(candidate, state, "unchanged", token);
+                MoveTo(ServerStage.Finished, DeployPhase.Unchanged, $"already serving this content ({state.CurrentReleaseId})");
+                return true;
+            }
+
+            Progress.Phase(Name, DeployPhase.Upload, $"{DeploySummary.Count(plan.Send.Count, "file")} ({PlainProgress.Bytes(plan.BytesToSend)}), {plan.Link.Count} linked, {plan.Removed} removed");
+            switchSent |= switchToo;
+            UploadResult upload;
+            try
+            {
+                upload = Upload = await session.UploadAsync(candidate, plan, StreamCompressions.Choose(_setup.Release.Compress, state), token,
+                    switchToo ? state : null);
+            }
+            catch (ReleaseException e) when (e.Kind == ReleaseFailure.EditedOnServer && !_listEdits)
+            {
+                Progress.Phase(Name, DeployPhase.Warning, $"{ServerText.Clean(e.Message, 300)}; planning again with the edited files listed");
+                _listEdits = true;
+                return false;
+            }
+            Report.BytesSent = upload.BytesSent;
+            Progress.Upload(Name, upload.BytesSent, upload.BytesSent);
+            MoveTo(ServerStage.Staged, DeployPhase.Verified,
+                $"{DeploySummary.Count(upload.FilesSent + upload.FilesLinked, "file")}, {PlainProgress.Bytes(upload.BytesSent)} sent in {DeploySummary.Count(upload.Streams, "stream")} ({upload.Compression.Name()}){(upload.StreamHashVerified ? ", stream hashes match" : "")}");
+            if (upload.Switched is { } switched)
+            {
+                Switch = switched;
+                Progress.Phase(Name, DeployPhase.Switch, $"{Previous ?? "none"} -> {candidate.ReleaseId} (as the upload ended)");
+                MoveTo(ServerStage.Switched, DeployPhase.Switched, Switched(switched));
+            }
+            return true;
+        }
     }
 
     private static string Switched(SwitchResult result) =>

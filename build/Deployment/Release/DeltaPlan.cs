@@ -9,9 +9,10 @@ namespace Build.Deployment.Release;
 public sealed class DeltaPlan
 {
     private DeltaPlan(string? baseReleaseId, IReadOnlyList<ManifestEntry> send, IReadOnlyList<ManifestEntry> link, int removed, bool unchanged,
-        IReadOnlyList<string>? editedOnServer = null)
+        IReadOnlyList<string>? editedOnServer = null, bool editsAtSeal = false)
     {
         EditedOnServer = editedOnServer ?? [];
+        EditsCheckedAtSeal = editsAtSeal && link.Count > 0;
         BaseReleaseId = baseReleaseId;
         Send = send;
         Link = link;
@@ -37,6 +38,12 @@ public sealed class DeltaPlan
     /// <summary>Files of the current release edited in place on the server since it was sealed (paths of its manifest).</summary>
     public IReadOnlyList<string> EditedOnServer { get; }
 
+    /// <summary>
+    /// The edited files were not listed (<see cref="RemoteState.EditsAtSeal"/>): the upload's seal checks the linked ones,
+    /// and an <see cref="Unchanged"/> plan is not proven until they are listed.
+    /// </summary>
+    public bool EditsCheckedAtSeal { get; }
+
     /// <summary>The warning to print when files were edited on the server, or null.</summary>
     public string? Warning => EditedOnServer.Count == 0 ? null
         : $"edited on the server since {BaseReleaseId} was sealed, so sent again instead of linked: "
@@ -45,7 +52,9 @@ public sealed class DeltaPlan
 
     /// <param name="editedOnServer">Names the server listed as edited since the current release was sealed, as <c>ls</c>
     /// printed them: a path of the current manifest that matches one (<see cref="ListedForm"/>) is sent, not linked.</param>
-    public static DeltaPlan Compute(Manifest next, string? currentReleaseId, Manifest? current, IReadOnlyCollection<string>? editedOnServer = null)
+    /// <param name="editsAtSeal">The server did not list them: the upload's seal checks (<see cref="EditsCheckedAtSeal"/>).</param>
+    public static DeltaPlan Compute(Manifest next, string? currentReleaseId, Manifest? current, IReadOnlyCollection<string>? editedOnServer = null,
+        bool editsAtSeal = false)
     {
         if (currentReleaseId is null || current is null)
             return new DeltaPlan(null, next.Entries, [], 0, false);
@@ -64,7 +73,7 @@ public sealed class DeltaPlan
         var removed = current.Entries.Count(e => !next.ByPath.ContainsKey(e.Path));
         // Same manifest but an edited file still needs a new release: the live one no longer matches its manifest.
         var unchanged = edited.Count == 0 && string.Equals(next.Hash, current.Hash, StringComparison.Ordinal);
-        return new DeltaPlan(currentReleaseId, send, link, removed, unchanged, edited);
+        return new DeltaPlan(currentReleaseId, send, link, removed, unchanged, edited, editsAtSeal);
     }
 
     /// <summary>

@@ -20,6 +20,8 @@ public enum ReleaseFailure
     NoRollbackTarget,
     /// <summary>After a reconnect, current no longer points where this deploy found it: another deploy switched; nothing was switched.</summary>
     CurrentChanged,
+    /// <summary>A file linked from the current release was edited on the server since it was sealed (found as the upload sealed): plan again.</summary>
+    EditedOnServer,
     /// <summary>The remote script failed in another way or answered something unexpected.</summary>
     Remote,
 }

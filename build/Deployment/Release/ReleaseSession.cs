@@ -85,7 +85,7 @@ public sealed class ReleaseSession : IDisposable
     /// <summary>State without taking the lock; changes nothing on the server.</summary>
     public async Task<RemoteState> InspectAsync(bool withManifest, CancellationToken cancellationToken)
     {
-        var result = await RunAsync(RemoteScripts.Prepare, [root, ownerKey, "look", "0", withManifest ? "yes" : "no", "", "-", "*"], cancellationToken);
+        var result = await RunAsync(RemoteScripts.Prepare, [root, ownerKey, "look", "0", withManifest ? "yes" : "no", "", "-", "*", "walk"], cancellationToken);
         Check(result, "read the release state");
         return RemoteState.Parse(result.Output);
     }
@@ -96,8 +96,10 @@ public sealed class ReleaseSession : IDisposable
     /// polling; the server takes it over as soon as its heartbeat is older than <see cref="ReleaseOptions.LockTimeout"/>
     /// on the server's own clock (reported in <see cref="RemoteState.BrokenStaleLock"/>).
     /// </summary>
-    public Task<RemoteState> PrepareAsync(bool withManifest, CancellationToken cancellationToken) =>
-        LockAsync(withManifest, "*", cancellationToken);
+    /// <param name="walkEdits">False: where the server can, finding the files edited since current was sealed is left
+    /// to the upload's seal (<see cref="RemoteState.EditsAtSeal"/>), which saves a walk of the current release.</param>
+    public Task<RemoteState> PrepareAsync(bool withManifest, CancellationToken cancellationToken, bool walkEdits = true) =>
+        LockAsync(withManifest, "*", walkEdits, cancellationToken);
 
     /// <summary>
     /// After a reconnect: takes the lock again only while current is one of <paramref name="expected"/> (null: no
@@ -105,14 +107,14 @@ public sealed class ReleaseSession : IDisposable
     /// with <see cref="ReleaseFailure.CurrentChanged"/> and leaves the server as it is, so a deploy made in between is
     /// never reverted.
     /// </summary>
-    public Task<RemoteState> RetakeAsync(IReadOnlyList<string?> expected, bool withManifest, CancellationToken cancellationToken)
+    public Task<RemoteState> RetakeAsync(IReadOnlyList<string?> expected, bool withManifest, CancellationToken cancellationToken, bool walkEdits = true)
     {
         if (expected.Count == 0 || expected.Any(e => e is not null && !ServerName.IsReleaseId(e)))
             throw new ArgumentException($"not release ids: {string.Join(", ", expected)}", nameof(expected));
-        return LockAsync(withManifest, string.Join(' ', expected.Select(e => e ?? "-").Distinct()), cancellationToken);
+        return LockAsync(withManifest, string.Join(' ', expected.Select(e => e ?? "-").Distinct()), walkEdits, cancellationToken);
     }
 
-    private async Task<RemoteState> LockAsync(bool withManifest, string expect, CancellationToken cancellationToken)
+    private async Task<RemoteState> LockAsync(bool withManifest, string expect, bool walkEdits, CancellationToken cancellationToken)
     {
         await StopHeartbeatAsync();
         var started = time.GetTimestamp();
@@ -122,7 +124,7 @@ public sealed class ReleaseSession : IDisposable
             var now = time.GetUtcNow();
             var owner = run.Owner(now, target, LockOwner.NewInstance());
             var result = await RunAsync(RemoteScripts.Prepare,
-                [root, ownerKey, "lock", timeout, withManifest ? "yes" : "no", owner.ToFileText(), owner.Instance!, expect], cancellationToken);
+                [root, ownerKey, "lock", timeout, withManifest ? "yes" : "no", owner.ToFileText(), owner.Instance!, expect, walkEdits ? "walk" : "seal"], cancellationToken);
             if (result.ExitStatus != RemoteScripts.ExitCodes.Locked)
             {
                 Check(result, "take the deploy lock");
@@ -220,17 +222,21 @@ public sealed class ReleaseSession : IDisposable
     /// deploy's own release (an upload that switched and whose reply was lost); the lock is taken again only then
     /// (<see cref="RetakeAsync"/>).</param>
     /// <param name="switchAhead">False when the upload switches itself (<see cref="UploadAsync"/>): no switch command started.</param>
-    public Task<RemoteState> PrepareDeployAsync(CancellationToken cancellationToken, IReadOnlyList<string?>? expect = null, bool switchAhead = true)
+    /// <param name="walkEdits">True: the server lists the files edited since current was sealed now, rather than leaving
+    /// them to the upload's seal (after the seal found some, or to prove an unchanged plan).</param>
+    public Task<RemoteState> PrepareDeployAsync(CancellationToken cancellationToken, IReadOnlyList<string?>? expect = null, bool switchAhead = true,
+        bool walkEdits = false)
     {
         channels.StartAhead(options.UploadStreams, switchAhead);
         // When the commands started ahead took the sessions the server allows, the lock goes first, alone.
         return channels.BesideAheadAsync(() => expect is null
-            ? PrepareAsync(true, cancellationToken)
-            : RetakeAsync(expect, true, cancellationToken));
+            ? PrepareAsync(true, cancellationToken, walkEdits)
+            : RetakeAsync(expect, true, cancellationToken, walkEdits));
     }
 
     public static DeltaPlan Plan(ReleaseCandidate candidate, RemoteState state) =>
-        DeltaPlan.Compute(candidate.Manifest, state.CurrentManifest is null ? null : state.CurrentReleaseId, state.CurrentManifest, state.EditedOnServer);
+        DeltaPlan.Compute(candidate.Manifest, state.CurrentManifest is null ? null : state.CurrentReleaseId, state.CurrentManifest, state.EditedOnServer,
+            state.EditsAtSeal);
 
     /// <summary>
     /// One round trip: streams the delta into releases/.&lt;id&gt;.partial in parallel parts (one channel and one remote
@@ -255,7 +261,7 @@ public sealed class ReleaseSession : IDisposable
         {
             try
             {
-                return await UploadPartAsync(commands[part.Index], candidate, plan.BaseReleaseId, part, parts.Count, upload, compression, then, $"{key}/{part.Index}", failed.Token);
+                return await UploadPartAsync(commands[part.Index], candidate, plan, part, parts.Count, upload, compression, then, $"{key}/{part.Index}", failed.Token);
             }
             catch
             {
@@ -304,15 +310,15 @@ public sealed class ReleaseSession : IDisposable
         return string.Join(' ', [holdLock ? "hold" : "unlock", .. prune]) + "\n" + line;
     }
 
-    private async Task<PartResult> UploadPartAsync(PendingCommand command, ReleaseCandidate candidate, string? baseReleaseId, UploadPart part, int parts,
+    private async Task<PartResult> UploadPartAsync(PendingCommand command, ReleaseCandidate candidate, DeltaPlan plan, UploadPart part, int parts,
         string upload, StreamCompression compression, string then, string key, CancellationToken cancellationToken)
     {
-        var stream = new ReleaseStream(candidate, baseReleaseId, part, compression, time);
+        var stream = new ReleaseStream(candidate, plan.BaseReleaseId, part, compression, time);
         StreamStats? stats = null;
         Exception? writeError = null;
         // With a switch to follow, "then" is the switch's line and, on the next line, its log line.
         var header = string.Join(' ', candidate.ReleaseId, Number(candidate.Manifest.Count), Number(candidate.Manifest.TotalBytes), compression.WireFlag(),
-            Number(part.Index), Number(parts), upload, options.Marker?.Path ?? "-", then);
+            Number(part.Index), Number(parts), upload, options.Marker?.Path ?? "-", plan.EditsCheckedAtSeal ? plan.BaseReleaseId : "-", then);
         var result = await command.RunAsync(header, async (input, ct) =>
         {
             try
@@ -506,6 +512,7 @@ public sealed class ReleaseSession : IDisposable
             RemoteScripts.ExitCodes.MissingRelease => new ReleaseException($"Cannot {what} in {Root}: {reason}.", ReleaseFailure.MissingRelease),
             RemoteScripts.ExitCodes.LockLost => new ReleaseException($"Cannot {what} in {Root}: this run no longer holds {Root}/.deploy/lock.", ReleaseFailure.LockLost),
             RemoteScripts.ExitCodes.Locked => new ReleaseException($"{Root} is locked by another deploy.", ReleaseFailure.LockHeld),
+            RemoteScripts.ExitCodes.EditedOnServer => new ReleaseException($"Stopped the upload to {Root} before sealing it: {reason}.", ReleaseFailure.EditedOnServer),
             RemoteScripts.ExitCodes.CurrentChanged => new ReleaseException(
                 $"Stopped on {Root}: {reason}. Another deploy switched it while this one was reconnecting; nothing was switched.",
                 ReleaseFailure.CurrentChanged),

@@ -26,6 +26,7 @@ internal static class RemoteScripts
         public const int LockLost = 69;
         public const int CurrentChanged = 70;
         public const int LockAlive = 71;
+        public const int EditedOnServer = 72;
     }
 
     private const string Common = """
@@ -145,11 +146,12 @@ internal static class RemoteScripts
     /// <summary>
     /// Args: root run(the lock owner, run/target) mode(lock|look) timeout(seconds: a heartbeat older than this is
     /// abandoned) manifest(yes|no) owner(the owner file; empty to look) instance(the owner's nonce) expect(the
-    /// releases, space separated, one of which current must still be; - for none, * for any).
+    /// releases, space separated, one of which current must still be; - for none, * for any) edits(walk: list the files
+    /// edited since current was sealed; seal: leave that to the upload's count walk where GNU find can do it, @edits-at-seal).
     /// </summary>
     public const string Prepare = Common + """
 
-        root=$1 run=$2 mode=$3 timeout=$4 want=$5 owner=$6 nonce=$7 expect=$8
+        root=$1 run=$2 mode=$3 timeout=$4 want=$5 owner=$6 nonce=$7 expect=$8 edits=${9:-walk}
         if [ "$mode" = lock ] && [ ! -d "$root" ]; then
           mkdir -p "$root" 2>/dev/null || fail 65 "cannot create $root"
         fi
@@ -275,9 +277,14 @@ internal static class RemoteScripts
           # (GNU with -q, BusyBox always), so a newline in a name cannot forge a line.
           if [ -f ".deploy/manifests/$cid.sealed" ] && [ -d "releases/$cid" ] && command -v find >/dev/null 2>&1; then
             say "@sealed"
-            q=; ls -dq . >/dev/null 2>&1 && q=q
-            (cd "releases/$cid" && find . -type f -newer "../../.deploy/manifests/$cid.sealed" -exec ls -d$q {} + 2>/dev/null) |
-              while IFS= read -r l; do say "@edited $l"; done
+            if [ "$edits" = seal ] && command -v awk >/dev/null 2>&1 && find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
+              # The upload's count walk (GNU find) finds the linked files newer than this seal: one walk of a release less.
+              say "@edits-at-seal"
+            else
+              q=; ls -dq . >/dev/null 2>&1 && q=q
+              (cd "releases/$cid" && find . -type f -newer "../../.deploy/manifests/$cid.sealed" -exec ls -d$q {} + 2>/dev/null) |
+                while IFS= read -r l; do say "@edited $l"; done
+            fi
           fi
         fi
         command -v sha256sum >/dev/null 2>&1 && command -v tee >/dev/null 2>&1 && command -v mkfifo >/dev/null 2>&1 && say "@cap hash"
@@ -287,13 +294,14 @@ internal static class RemoteScripts
         """;
 
     /// <summary>
-    /// Args: root run. Stdin: the line "id files bytes compress(Z|z|-) part parts upload marker(-|path) then(-|hold|unlock) prune-ids..."
+    /// Args: root run. Stdin: the line "id files bytes compress(Z|z|-) part parts upload marker(-|path) edits(-|base-id) then(-|hold|unlock) prune-ids..."
     /// (or "skip"), with then other than -, the log line, then one part's tar stream (Z: zstd frames, decompressed by <c>zstd -dcq</c> into tar; z: gzip members, tar -z; -: plain). Started ahead (<see cref="PendingCommand"/>), it waits for that line. Parts run at once, each on
     /// its own channel: each extracts into releases/.&lt;id&gt;.partial (links resolve into the current release),
     /// checks tar's status, prints its stream's SHA-256 for the client to compare and leaves a marker in
     /// releases/.&lt;id&gt;.deploy/&lt;upload&gt;/ (upload: this attempt's nonce, so an earlier attempt's markers never count).
     /// The part that finds every marker there seals (mkdir decides which, if two finish at once): checks the file count
-    /// and bytes of the whole tree, writes the release marker file (the release id, at the validated --release-marker
+    /// and bytes of the whole tree (and with edits, that no file linked from that release is newer than its seal: exit 72,
+    /// edited on the server, when one is), writes the release marker file (the release id, at the validated --release-marker
     /// path), moves the manifest (json and compact) into .deploy/manifests and renames to releases/&lt;id&gt;.
     /// Stale staging was removed by Prepare. Current is touched only when then says so: the sealing part then switches
     /// as <see cref="Switch"/> does (a deploy whose switch follows at once saves its round trip).
@@ -301,7 +309,7 @@ internal static class RemoteScripts
     public const string Upload = Common + """
 
         root=$1 run=$2
-        read -r id count bytes z part parts upload marker then prune || exit 0
+        read -r id count bytes z part parts upload marker edits then prune || exit 0
         [ "$id" != skip ] || { drain; exit 0; }
         # Told to switch once staged (then: hold|unlock): the log line comes next, before the stream.
         line=; [ "${then:--}" = - ] || IFS= read -r line || :
@@ -364,29 +372,40 @@ internal static class RemoteScripts
         # file's size alone (half the time of ls -lR). Else from ls's listing where it prints one line per name (GNU with
         # -q, BusyBox always); elsewhere find hands the names to sh as arguments, which prints how many it got, and the
         # bytes come from ls's size column.
-        q=; ls -dq . >/dev/null 2>&1 && q=q
+        # Edits: files linked from that release (a link count above 1) newer than its seal were edited in place since.
+        # Only GNU find looks for them here (the client asks only after @edits-at-seal); elsewhere e stays unknown.
+        e=unknown; [ "${edits:--}" = - ] && e=0
         if command -v awk >/dev/null 2>&1 && find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
-          set -- $(find "releases/.$id.partial" -type f -printf '%s\n' | awk '{ n++; b += $1 } END { printf "%d %.0f", n, b }')
-          n=${1:-0} b=${2:-0}
-        elif [ -n "$q" ] && command -v awk >/dev/null 2>&1; then
-          set -- $(ls -lnRA$q "releases/.$id.partial" | awk '/^-/ { n++; b += $5 } END { printf "%d %.0f", n, b }')
-          n=${1:-0} b=${2:-0}
-        else
-          n=0
-          for c in $(find "releases/.$id.partial" -type f -exec sh -c 'echo "$#"' sh {} +); do n=$((n+c)); done
-          if command -v awk >/dev/null 2>&1; then
-            b=$(ls -lnRA$q "releases/.$id.partial" | awk '/^-/ { b += $5 } END { printf "%.0f", b }')
+          if [ "${edits:--}" = - ]; then
+            set -- $(find "releases/.$id.partial" -type f -printf '%s\n' | awk '{ n++; b += $1 } END { printf "%d %.0f 0", n, b }')
           else
-            b=$(ls -lnRA$q "releases/.$id.partial" | {
-              b=0
-              while read -r m l u g s rest; do
-                case $m in -[r-][w-]?[r-][w-]?[r-][w-]?*) b=$((b+s)) ;; esac
-              done
-              printf '%s' "$b"
-            })
+            set -- $(find "releases/.$id.partial" -type f -printf '%s\n' -links +1 -newer ".deploy/manifests/$edits.sealed" -printf 'E\n' |
+              awk '/^E/ { e++; next } { n++; b += $1 } END { printf "%d %.0f %d", n, b, e }')
+          fi
+          n=${1:-0} b=${2:-0} e=${3:-0}
+        else
+          q=; ls -dq . >/dev/null 2>&1 && q=q
+          if [ -n "$q" ] && command -v awk >/dev/null 2>&1; then
+            set -- $(ls -lnRA$q "releases/.$id.partial" | awk '/^-/ { n++; b += $5 } END { printf "%d %.0f", n, b }')
+            n=${1:-0} b=${2:-0}
+          else
+            n=0
+            for c in $(find "releases/.$id.partial" -type f -exec sh -c 'echo "$#"' sh {} +); do n=$((n+c)); done
+            if command -v awk >/dev/null 2>&1; then
+              b=$(ls -lnRA$q "releases/.$id.partial" | awk '/^-/ { b += $5 } END { printf "%.0f", b }')
+            else
+              b=$(ls -lnRA$q "releases/.$id.partial" | {
+                b=0
+                while read -r m l u g s rest; do
+                  case $m in -[r-][w-]?[r-][w-]?[r-][w-]?*) b=$((b+s)) ;; esac
+                done
+                printf '%s' "$b"
+              })
+            fi
           fi
         fi
         say "@received $n $b"
+        [ "$e" = 0 ] || fail 72 "files linked from $edits were edited on the server since it was sealed ($e)"
         [ "$n" = "$count" ] && [ "$b" = "$bytes" ] || fail 67 "staged $n files and $b bytes, the manifest has $count files and $bytes bytes"
         [ -f "releases/.$id.deploy/manifest.json" ] && [ -f "releases/.$id.deploy/meta" ] || fail 67 "the stream lacks the manifest"
         # The release marker (--release-marker): written here, after the count, so the site's manifest never holds it.

@@ -62,6 +62,12 @@ public sealed record RemoteState
     /// </summary>
     public IReadOnlyList<string> EditedOnServer { get; init; } = [];
 
+    /// <summary>
+    /// The server left finding the edited files to the upload (<c>@edits-at-seal</c>, GNU find): <see cref="EditedOnServer"/>
+    /// is not known, and the upload's seal fails with <see cref="ReleaseFailure.EditedOnServer"/> if a linked file was edited.
+    /// </summary>
+    public bool EditsAtSeal { get; init; }
+
     public bool CanHashStream { get; init; }
 
     public bool CanGzip { get; init; }
@@ -132,6 +138,7 @@ public sealed record RemoteState
         var switches = new List<(string, string?)>();
         var edited = new List<string>();
         var sealedMarker = false;
+        var editsAtSeal = false;
         string? link = null, current = null, manifestJson = null, manifestCompact = null;
         bool exists = true, locked = false, hash = false, gzip = false, zstd = false, ended = false;
         var acquisition = LockAcquisition.None;
@@ -172,6 +179,7 @@ public sealed record RemoteState
                 case "@manifest": manifestJson = value; break;
                 case "@manifest-compact": manifestCompact = value; break;
                 case "@sealed": sealedMarker = true; break;
+                case "@edits-at-seal": editsAtSeal = true; break;
                 case "@edited": edited.Add(value.StartsWith("./", StringComparison.Ordinal) ? value[2..] : value); break;
                 case "@cap": hash |= value == "hash"; gzip |= value == "gzip"; zstd |= value == "zstd"; break;
                 case "@cleaned": _ = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out cleaned); break;
@@ -225,6 +233,7 @@ public sealed record RemoteState
             CurrentManifest = manifest,
             ManifestProblem = problem,
             EditedOnServer = manifest is null ? [] : edited,
+            EditsAtSeal = manifest is not null && editsAtSeal,
             CanHashStream = hash,
             CanGzip = gzip,
             CanZstd = zstd,

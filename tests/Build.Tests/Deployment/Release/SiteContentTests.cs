@@ -257,6 +257,59 @@ public sealed class SiteContentTests
     [Theory]
     [InlineData(ShellFlavor.Gnu)]
     [InlineData(ShellFlavor.BusyBox)]
+    public async Task A_file_edited_on_the_server_is_sent_again_when_the_site_changed_too(ShellFlavor flavor)
+    {
+        using var kit = new ReleaseTestKit(flavor);
+        kit.Generate(10, 400);
+        kit.Write("index.html", "<h1>home</h1>");
+        kit.Write("about.html", "<p>about</p>");
+        var first = await kit.DeployAsync().WaitAsync(Bound);
+        EditInPlace(Path.Join(kit.Current, "about.html"), "<p>HACK!</p>");
+        kit.Write("index.html", "<h1>home, new</h1>");
+
+        var state = await kit.Session().InspectAsync(withManifest: true, CancellationToken.None);
+        Assert.Equal(["about.html"], state.EditedOnServer); // a look (--plan) always lists them
+        var second = await kit.DeployAsync().WaitAsync(Bound);
+
+        Assert.Equal(Outcome.Deployed, second.Report.Outcome);
+        Assert.Equal(["about.html"], second.Plan!.EditedOnServer);
+        Assert.Equal(2, second.Upload!.FilesSent);
+        ReleaseTestKit.AssertSameTree(kit.Site, kit.Current);
+        Assert.Equal("<p>about</p>", File.ReadAllText(Path.Join(kit.Current, "about.html")));
+        Assert.Contains(kit.Progress.Lines, l => l.StartsWith("local: warning edited on the server", StringComparison.Ordinal) && l.Contains("about.html", StringComparison.Ordinal));
+        // GNU find: the lock left the edited files to the upload's seal, which found one and stopped before sealing;
+        // the plan was made again with them listed. BusyBox: listed at the lock, as always.
+        var stopped = kit.Progress.Lines.Where(l => l.Contains("were edited on the server since it was sealed", StringComparison.Ordinal)).ToList();
+        Assert.Equal(flavor == ShellFlavor.Gnu ? 1 : 0, stopped.Count);
+        Assert.Equal([first.Id(), second.Id()], Directory.GetDirectories(Path.Join(kit.Root, "releases")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(ShellFlavor.Gnu)]
+    [InlineData(ShellFlavor.BusyBox)]
+    public async Task A_lock_leaves_the_edited_files_to_the_seal_only_where_gnu_find_can_look(ShellFlavor flavor)
+    {
+        using var kit = new ReleaseTestKit(flavor);
+        kit.Generate(10, 400);
+        kit.Write("index.html", "<h1>home</h1>");
+        await kit.DeployAsync().WaitAsync(Bound);
+        EditInPlace(Path.Join(kit.Current, "index.html"), "<h1>HACK</h1>");
+
+        using var session = kit.Session();
+        var deferred = await session.PrepareDeployAsync(CancellationToken.None);
+        await session.ReleaseLockAsync(CancellationToken.None);
+        var listed = await session.PrepareDeployAsync(CancellationToken.None, walkEdits: true);
+        await session.ReleaseLockAsync(CancellationToken.None);
+
+        Assert.Equal(flavor == ShellFlavor.Gnu, deferred.EditsAtSeal);
+        Assert.Equal(flavor == ShellFlavor.Gnu ? [] : ["index.html"], deferred.EditedOnServer);
+        Assert.False(listed.EditsAtSeal);
+        Assert.Equal(["index.html"], listed.EditedOnServer);
+    }
+
+    [Theory]
+    [InlineData(ShellFlavor.Gnu)]
+    [InlineData(ShellFlavor.BusyBox)]
     public async Task A_release_without_a_seal_marker_is_never_linked_from(ShellFlavor flavor)
     {
         using var kit = new ReleaseTestKit(flavor);
