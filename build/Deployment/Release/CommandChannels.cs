@@ -15,7 +15,7 @@ internal sealed class CommandChannels(IRemoteShell shell, IReadOnlyList<string> 
     public bool OneAtATime { get; private set; }
 
     /// <summary>Starts <paramref name="uploads"/> upload parts and (unless the upload switches itself) the switch, each waiting for its arguments line.</summary>
-    public void StartAhead(int uploads, bool switchAhead = true)
+    private void StartAhead(int uploads, bool switchAhead)
     {
         CancelAll();
         if (OneAtATime) return;
@@ -25,14 +25,18 @@ internal sealed class CommandChannels(IRemoteShell shell, IReadOnlyList<string> 
     }
 
     /// <summary>
-    /// Runs a step that needs a channel now (the lock) beside the commands started ahead. If the server refuses it,
-    /// those give way and the step runs again alone; on any other failure they are let go.
+    /// Runs a step that needs a channel now (the lock) and starts the commands ahead behind it (<see cref="StartAhead"/>):
+    /// the step's round trips are what the deploy waits for, so its channel is asked for first. If the server refuses
+    /// it all the same, the commands started ahead give way and the step runs again alone; on any other failure they are let go.
     /// </summary>
-    public async Task<T> BesideAheadAsync<T>(Func<Task<T>> step)
+    public async Task<T> FirstThenAheadAsync<T>(Func<Task<T>> step, int uploads, bool switchAhead)
     {
+        CancelAll();
+        var first = step();
+        StartAhead(uploads, switchAhead);
         try
         {
-            return await step();
+            return await first;
         }
         catch (ChannelRefusedException)
         {

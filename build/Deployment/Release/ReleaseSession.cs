@@ -227,11 +227,9 @@ public sealed class ReleaseSession : IDisposable
     public Task<RemoteState> PrepareDeployAsync(CancellationToken cancellationToken, IReadOnlyList<string?>? expect = null, bool switchAhead = true,
         bool walkEdits = false)
     {
-        channels.StartAhead(options.UploadStreams, switchAhead);
-        // When the commands started ahead took the sessions the server allows, the lock goes first, alone.
-        return channels.BesideAheadAsync(() => expect is null
+        return channels.FirstThenAheadAsync(() => expect is null
             ? PrepareAsync(true, cancellationToken, walkEdits)
-            : RetakeAsync(expect, true, cancellationToken, walkEdits));
+            : RetakeAsync(expect, true, cancellationToken, walkEdits), options.UploadStreams, switchAhead);
     }
 
     public static DeltaPlan Plan(ReleaseCandidate candidate, RemoteState state) =>
