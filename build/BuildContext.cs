@@ -2,6 +2,7 @@ using Build.Docker;
 using Build.Output;
 using Build.Processes;
 using Build.Sandbox;
+using Build.Deployment;
 using Build.Settings;
 using Build.Tailnet;
 using Build.Tailnet.Policy;
@@ -18,10 +19,11 @@ namespace Build;
 /// </summary>
 public sealed class BuildContext : FrostingContext, IDockerHost
 {
-    public BuildContext(ICakeContext context, Interruption interruption, Redactor redactor, RunOutcome outcome)
+    public BuildContext(ICakeContext context, Interruption interruption, Redactor redactor, RunOutcome outcome, StartupConnections startupConnections)
         : base(context)
     {
         outcome.ContextCreated();
+        StartupConnections = startupConnections;
         Interruption = interruption;
         Redactor = redactor;
         Root = context.Environment.WorkingDirectory.FullPath;
@@ -164,6 +166,9 @@ public sealed class BuildContext : FrostingContext, IDockerHost
 
     /// <summary>This run goes on to a task that connects to every server FindServers finds (Deploy, Rollback, Releases, Unlock).</summary>
     public bool ConnectsFollow { get; }
+
+    /// <summary>The connections the program opened as it started, from its command line alone (FindServers takes them).</summary>
+    public StartupConnections StartupConnections { get; }
 
     /// <summary>The connections FindServers opened for the task that follows (<see cref="Deployment.Deployer.ConnectEarly"/>).</summary>
     public Deployment.EarlyConnections? EarlyConnections { get; set; }

@@ -16,6 +16,7 @@ public sealed class BuildLifetime(RunOutcome outcome) : FrostingLifetime<BuildCo
         outcome.Failed(info.ThrownException);
         // Connections no task took (the run stopped before its first connect) close before the tailnet is left.
         context.EarlyConnections?.Dispose();
+        context.StartupConnections.Dispose();
         Tailnet.TailnetTeardown.Leave(context);
     }
 }

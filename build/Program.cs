@@ -1,11 +1,10 @@
 using Build;
+using Build.Deployment;
+using Build.Deployment.Ssh;
 using Build.Output;
 using Build.Settings;
 using Cake.Frosting;
 using Microsoft.Extensions.DependencyInjection;
-
-// The first SSH connect's one-time set-up, on the spare core while the host starts.
-Build.Deployment.Ssh.ConnectWarmUp.StartFor(args);
 
 // No ANSI colours in a pipe or a CI log other than GitLab's, unless FORCE_COLOR; NO_COLOR always wins.
 Colours.Apply(Environment.GetEnvironmentVariable, Console.IsOutputRedirected, Environment.SetEnvironmentVariable);
@@ -21,6 +20,11 @@ using var interruption = Interruption.ForProcess();
 interruption.Register();
 var outcome = new RunOutcome();
 
+// While the host starts (on the spare core): the SSH connections, when the command line names the servers, and
+// the first connect's one-time set-up.
+using var startupConnections = StartupConnections.Start(args, Directory.GetCurrentDirectory(), interruption.Token);
+ConnectWarmUp.StartFor(args, startupConnections.Started);
+
 var result = CakeHost.Create()
     .UseContext<BuildContext>()
     .UseLifetime<BuildLifetime>()
@@ -30,6 +34,7 @@ var result = CakeHost.Create()
         services.AddSingleton(redactor);
         services.AddSingleton(interruption);
         services.AddSingleton(outcome);
+        services.AddSingleton(startupConnections);
     })
     .Run(args);
 

@@ -141,7 +141,8 @@ public sealed class Deployer(BuildContext context)
             return;
         }
         // An offline peer is not deployed to (its deploy fails at once): nothing to open.
-        context.EarlyConnections = new EarlyConnections(context.Servers.Where(s => s.Online), Connect(connector), context.CancellationToken);
+        context.EarlyConnections = new EarlyConnections(context.Servers.Where(s => s.Online), Connect(connector), context.CancellationToken,
+            server => context.StartupConnections.Take(server, context.Ssh));
     }
 
     private static ConnectServer Connect(SshConnector connector) => async (server, ct) =>

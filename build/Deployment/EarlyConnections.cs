@@ -12,13 +12,17 @@ public sealed class EarlyConnections : IDisposable
     private readonly object _gate = new();
     private readonly ConnectServer _connect;
 
-    /// <summary>Starts connecting to every server; each connect is bounded by <paramref name="connect"/>'s own timeout.</summary>
-    public EarlyConnections(IEnumerable<DeployTarget> servers, ConnectServer connect, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts connecting to every server (or takes the connection <paramref name="started"/> has opened to it already);
+    /// each connect is bounded by <paramref name="connect"/>'s own timeout.
+    /// </summary>
+    public EarlyConnections(IEnumerable<DeployTarget> servers, ConnectServer connect, CancellationToken cancellationToken,
+        Func<DeployTarget, Task<ServerLink>?>? started = null)
     {
         _connect = connect;
         foreach (var server in servers)
         {
-            var opening = Task.Run(() => connect(server, cancellationToken), cancellationToken);
+            var opening = started?.Invoke(server) ?? Task.Run(() => connect(server, cancellationToken), cancellationToken);
             // Observed here: a failure is the first attempt's to report, or nobody's when no attempt comes.
             _ = opening.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
             _opening[server.Name] = opening;
@@ -55,6 +59,6 @@ public sealed class EarlyConnections : IDisposable
         foreach (var opening in left) CloseWhenDone(opening);
     }
 
-    private static void CloseWhenDone(Task<ServerLink> opening) =>
+    internal static void CloseWhenDone(Task<ServerLink> opening) =>
         _ = opening.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Reflection;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Build.Resilience;
@@ -16,11 +17,15 @@ namespace Build.Deployment.Ssh;
 /// </summary>
 public static class ConnectWarmUp
 {
-    /// <summary>Starts warming up in the background when <paramref name="args"/> name a target that connects.</summary>
-    public static void StartFor(IReadOnlyList<string> args) => _ = Task.Run(async () =>
+    /// <summary>
+    /// Starts warming up in the background when <paramref name="args"/> name a target that connects, once
+    /// <paramref name="after"/> (the connections opened as the program starts) is done with the spare core.
+    /// </summary>
+    public static void StartFor(IReadOnlyList<string> args, Task after) => _ = Task.Run(async () =>
     {
         try
         {
+            await after;
             if (!Connects(Targets(args))) return;
             await WarmUpAsync();
         }
@@ -33,6 +38,11 @@ public static class ConnectWarmUp
     /// <summary>Whether running <paramref name="targets"/> runs a task that connects (<see cref="BuildContext.ConnectingTasks"/>).</summary>
     public static bool Connects(IReadOnlyList<string> targets) =>
         SettingsGroups.TasksRun(targets, typeof(BuildContext).Assembly).Overlaps(BuildContext.ConnectingTasks);
+
+    /// <summary>Whether one of <paramref name="targets"/> is itself a task that connects: no walk of the task graph.</summary>
+    public static bool NamesConnectingTask(IReadOnlyList<string> targets) =>
+        BuildContext.ConnectingTasks.Select(t => t.GetCustomAttribute<Cake.Frosting.TaskNameAttribute>()?.Name)
+            .Any(name => targets.Contains(name, StringComparer.OrdinalIgnoreCase));
 
     /// <summary>The targets a command line names (<c>--target=X</c>, <c>--target X</c>, <c>-t X</c>), Default when none.</summary>
     public static IReadOnlyList<string> Targets(IReadOnlyList<string> args)
