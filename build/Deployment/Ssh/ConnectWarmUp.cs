@@ -1,6 +1,6 @@
 using System.Net;
-using System.Reflection;
 using System.Net.Sockets;
+using System.Reflection;
 using System.Security.Cryptography;
 using Build.Resilience;
 using Build.Settings;
@@ -13,7 +13,8 @@ namespace Build.Deployment.Ssh;
 /// byte (the socket engine and its name resolution, OpenSSL, SSH.NET's algorithm tables and logging, Polly's validation
 /// of the retry options: about 70 ms of a 1.4 s deploy, measured from the outside), and after its last switch (the
 /// reports' JSON and XML writers: about 25 ms). Done on the spare core while the host starts, for the runs whose
-/// targets connect, so the connection FindServers opens waits only for the network.
+/// targets connect, after the connections opened at start-up (<see cref="StartupConnections"/>, which pay part of it
+/// themselves), so that a connect FindServers opens waits only for the network.
 /// </summary>
 public static class ConnectWarmUp
 {
