@@ -75,7 +75,8 @@ if (-not (Test-UpToDate $current)) {
             if ($IsLinux) {
                 $arch = [System.Runtime.InteropServices.RuntimeInformation]::OSArchitecture
                 $rid = @{ 'X64' = 'linux-x64'; 'Arm64' = 'linux-arm64' }["$arch"]
-                if ($rid) { $compile = @('publish', '--runtime', $rid, '--self-contained', 'false', '-p:PublishReadyToRun=true', '-p:UseAppHost=false') }
+                # The project asks for Native AOT (build.sh's first way): off for this build, kept for its restore (the lock files).
+                if ($rid) { $compile = @('publish', '--runtime', $rid, '--self-contained', 'false', '-p:PublishAot=false', '-rp:PublishAot=true', '-p:PublishReadyToRun=true', '-p:UseAppHost=false') }
             }
             # MSBuild's own output only matters when the build fails.
             $log = & dotnet @compile build/Build.csproj --configuration Release --output $out --nologo --verbosity quiet 2>&1

@@ -58,25 +58,33 @@ runtime_id() {
 }
 
 # The ways to compile, fastest start first; one this SDK cannot do (no runtime or crossgen pack for the platform,
-# offline) falls back to the next:
+# offline, no C toolchain) falls back to the next:
+# - native: one native executable (Native AOT): no runtime to start and no JIT, so the first task runs ~0.05 s after
+#   exec instead of ~0.3 s, and a deploy's site check and SSH handshake run at full speed from their first call. It
+#   links with the system's C toolchain (gcc or clang). glibc only: the lock files hold no compiler for musl (Alpine);
 # - composite: self-contained, one ReadyToRun image of the program and the framework together, so that the framework's
-#   generic code over the program's types (every async method's builder, LINQ, System.Text.Json) is precompiled too:
-#   a deploy JITs ~600 methods instead of ~2,400, 0.27 s less of a 2.3 s deploy on 2 cores. glibc only: it carries
-#   its own runtime, and the runtime packs of musl are not in the lock files;
+#   generic code over the program's types (every async method's builder, LINQ, System.Text.Json) is precompiled too.
+#   glibc only: it carries its own runtime, and the runtime packs of musl are not in the lock files;
 # - readytorun: framework-dependent, the program and its packages precompiled;
 # - plain: everything JIT-compiled.
 compile_modes() {
   if [[ -n "$(runtime_id)" ]]; then
-    if ! ls /lib/ld-musl-* >/dev/null 2>&1; then echo composite; fi
+    if ! ls /lib/ld-musl-* >/dev/null 2>&1; then
+      if command -v gcc >/dev/null 2>&1 || command -v clang >/dev/null 2>&1; then echo native; fi
+      echo composite
+    fi
     echo readytorun
   fi
   echo plain
 }
 
+# The project asks for Native AOT (PublishAot), so that every restore wants the same packages as the lock files hold;
+# the other ways switch it off for their build alone (-p), keeping it for their restore (-rp).
 compile_arguments() {
   case "$1" in
-    composite) echo "publish --runtime $(runtime_id) --self-contained true -p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true -p:UseAppHost=true" ;;
-    readytorun) echo "publish --runtime $(runtime_id) --self-contained false -p:PublishReadyToRun=true -p:UseAppHost=false" ;;
+    native) echo "publish --runtime $(runtime_id) -p:DebugType=none" ;;
+    composite) echo "publish --runtime $(runtime_id) --self-contained true -p:PublishAot=false -rp:PublishAot=true -p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true -p:UseAppHost=true" ;;
+    readytorun) echo "publish --runtime $(runtime_id) --self-contained false -p:PublishAot=false -rp:PublishAot=true -p:PublishReadyToRun=true -p:UseAppHost=false" ;;
     plain) echo "build" ;;
   esac
 }
@@ -122,6 +130,6 @@ if ! up_to_date "$current"; then
   trap - EXIT
 fi
 
-# A self-contained program starts through its own host (the runtime beside it); the others through dotnet.
+# A native or self-contained program starts on its own; the others through dotnet.
 if [[ -x "$out/Build" ]]; then exec "$out/Build" "$@"; fi
 exec dotnet "$out/Build.dll" "$@"

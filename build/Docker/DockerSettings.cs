@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Text;
 
@@ -18,6 +19,8 @@ public sealed class TrueByDefaultAttribute : Attribute;
 /// <c>--name</c>; an array gives the option once per item. Null, false and empty are left out,
 /// except a false <see cref="TrueByDefaultAttribute"/> bool, which gives <c>--name=false</c>.
 /// </summary>
+// Its properties are read by reflection: kept in every derived class of a trimmed (native) program.
+[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)]
 public abstract class DockerSettings
 {
     public IReadOnlyList<string> ToArguments()

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Cake.Core.IO;
 using Cake.Frosting.Internal;
 using Microsoft.Extensions.DependencyInjection;
@@ -7,12 +8,15 @@ namespace Cake.Frosting;
 /// <summary>The registrations behind <see cref="CakeHostExtensions"/>, as in Cake.Frosting.</summary>
 public static class ServiceCollectionExtensions
 {
+    // DI builds these types through their constructors: kept in a trimmed (native) program.
+    private const DynamicallyAccessedMemberTypes Ctors = DynamicallyAccessedMemberTypes.PublicConstructors;
+
     /// <summary>The typed context, built through DI; registered as <see cref="IFrostingContext"/> only, as in the package.</summary>
-    public static IServiceCollection UseContext<TContext>(this IServiceCollection services)
+    public static IServiceCollection UseContext<[DynamicallyAccessedMembers(Ctors)] TContext>(this IServiceCollection services)
         where TContext : class, IFrostingContext
         => services.AddSingleton<IFrostingContext, TContext>();
 
-    public static IServiceCollection UseLifetime<TLifetime>(this IServiceCollection services)
+    public static IServiceCollection UseLifetime<[DynamicallyAccessedMembers(Ctors)] TLifetime>(this IServiceCollection services)
         where TLifetime : class, IFrostingLifetime
     {
         services.AddSingleton<IFrostingLifetime, TLifetime>();
@@ -21,15 +25,15 @@ public static class ServiceCollectionExtensions
         return services;
     }
 
-    public static IServiceCollection UseSetup<TSetup>(this IServiceCollection services)
+    public static IServiceCollection UseSetup<[DynamicallyAccessedMembers(Ctors)] TSetup>(this IServiceCollection services)
         where TSetup : class, IFrostingSetup
         => services.AddSingleton<IFrostingSetup, TSetup>();
 
-    public static IServiceCollection UseTeardown<TTeardown>(this IServiceCollection services)
+    public static IServiceCollection UseTeardown<[DynamicallyAccessedMembers(Ctors)] TTeardown>(this IServiceCollection services)
         where TTeardown : class, IFrostingTeardown
         => services.AddSingleton<IFrostingTeardown, TTeardown>();
 
-    public static IServiceCollection UseTaskLifetime<TLifetime>(this IServiceCollection services)
+    public static IServiceCollection UseTaskLifetime<[DynamicallyAccessedMembers(Ctors)] TLifetime>(this IServiceCollection services)
         where TLifetime : class, IFrostingTaskLifetime
     {
         services.AddSingleton<IFrostingTaskLifetime, TLifetime>();
@@ -38,11 +42,11 @@ public static class ServiceCollectionExtensions
         return services;
     }
 
-    public static IServiceCollection UseTaskSetup<TSetup>(this IServiceCollection services)
+    public static IServiceCollection UseTaskSetup<[DynamicallyAccessedMembers(Ctors)] TSetup>(this IServiceCollection services)
         where TSetup : class, IFrostingTaskSetup
         => services.AddSingleton<IFrostingTaskSetup, TSetup>();
 
-    public static IServiceCollection UseTaskTeardown<TTeardown>(this IServiceCollection services)
+    public static IServiceCollection UseTaskTeardown<[DynamicallyAccessedMembers(Ctors)] TTeardown>(this IServiceCollection services)
         where TTeardown : class, IFrostingTaskTeardown
         => services.AddSingleton<IFrostingTaskTeardown, TTeardown>();
 

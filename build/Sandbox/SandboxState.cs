@@ -40,18 +40,12 @@ public sealed record SandboxState
     [JsonIgnore]
     public bool IsRunning => Servers.Count > 0 && Servers.All(s => s.Daemons.Count == 2) && Daemons.All(Build.Sandbox.Daemons.IsAlive);
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-    };
-
     public static SandboxState? Load(string file)
     {
         if (!File.Exists(file)) return null;
         try
         {
-            return JsonSerializer.Deserialize<SandboxState>(File.ReadAllText(file), Json);
+            return JsonSerializer.Deserialize(File.ReadAllText(file), SandboxJson.Default.SandboxState);
         }
         catch (JsonException)
         {
@@ -63,7 +57,11 @@ public sealed record SandboxState
     {
         // Written whole, then renamed: a reader never sees half a file.
         var temp = file + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(this, Json));
+        File.WriteAllText(temp, JsonSerializer.Serialize(this, SandboxJson.Default.SandboxState));
         File.Move(temp, file, overwrite: true);
     }
 }
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true)]
+[JsonSerializable(typeof(SandboxState))]
+internal sealed partial class SandboxJson : JsonSerializerContext;

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using Cake.Frosting;
 
@@ -6,6 +7,9 @@ namespace Build.Settings;
 /// <summary>Which groups a run needs, and resolving them.</summary>
 public static class SettingsGroups
 {
+    // The tasks and settings groups are found and resolved by reflection; the native program keeps them whole.
+    private const string Rooted = "The Build assembly is kept whole (TrimmerRootAssembly in Build.csproj): its tasks, groups and their From methods are all there.";
+
     /// <summary>
     /// The groups declared by <paramref name="targets"/> and every task they run (<see cref="TasksRun"/>).
     /// Unknown targets add nothing: the host reports them.
@@ -49,11 +53,13 @@ public static class SettingsGroups
             throw new SettingsException($"Unknown target{(unknown.Count > 1 ? "s" : "")}: {string.Join(", ", unknown.Select(t => $"'{t}'"))}. Known targets: {string.Join(", ", known)}.");
     }
 
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Rooted)]
     private static List<Type> Tasks(Assembly assembly) => assembly.GetExportedTypes()
         .Where(t => t is { IsClass: true, IsAbstract: false } && typeof(IFrostingTask).IsAssignableFrom(t))
         .ToList();
 
     /// <summary>Resolves each group through its <c>From</c>; the first bad value throws.</summary>
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = Rooted)]
     public static IReadOnlyDictionary<Type, object> Resolve(SettingsSource source, IEnumerable<Type> groups)
     {
         var resolved = new Dictionary<Type, object>();

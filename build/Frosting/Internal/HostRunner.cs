@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using Cake.Cli;
 using Cake.Common.Modules;
@@ -61,6 +62,7 @@ internal sealed class HostRunner(IServiceCollection services, IReadOnlyList<Asse
         return RunBuild(provider, options, log);
     }
 
+    [UnconditionalSuppressMessage("Trimming", "IL2072", Justification = TaskRegistrar.Rooted)]
     private IServiceCollection CreateServices(HostOptions options, IEnumerable<Type> taskTypes)
     {
         var all = new ServiceCollection();

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using Cake.Core;
 using Cake.Core.Diagnostics;
@@ -7,7 +8,11 @@ namespace Cake.Frosting.Internal;
 /// <summary>Finds Frosting tasks and registers them, with their attributes and overrides, on the Cake engine.</summary>
 internal static class TaskRegistrar
 {
+    /// <summary>Why reflecting over task classes is safe in the trimmed native program.</summary>
+    public const string Rooted = "The assemblies with tasks are kept whole (TrimmerRootAssembly in Build.csproj): their types, constructors and methods are all there.";
+
     /// <summary>Public concrete task classes, as Cake.Frosting finds them (it only looks at exported types).</summary>
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = Rooted)]
     public static IEnumerable<Type> FindTasks(IEnumerable<Assembly> assemblies) =>
         assemblies.Distinct()
             .SelectMany(assembly => assembly.GetExportedTypes())
@@ -118,6 +123,7 @@ internal static class TaskRegistrar
     }
 
     /// <summary>Whether the task class overrides the named virtual of its Frosting base class.</summary>
+    [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = Rooted)]
     private static bool IsOverridden(Type type, string method)
     {
         return type.GetMethods(BindingFlags.Public | BindingFlags.Instance)

@@ -82,7 +82,7 @@ public sealed class TailscaleApiClient(HttpClient http, Uri apiBase, OAuthClient
         if (!response.IsSuccessStatusCode) throw Failure("device list", response.StatusCode, body, token);
         try
         {
-            var list = JsonSerializer.Deserialize<DeviceList>(body);
+            var list = JsonSerializer.Deserialize(body, TailscaleApiJson.Default.DeviceList);
             return list?.Devices ?? throw new JsonException("no \"devices\" array");
         }
         catch (JsonException e)
@@ -136,8 +136,11 @@ public sealed class TailscaleApiClient(HttpClient http, Uri apiBase, OAuthClient
 
     private static string Truncate(string text) => text.Length <= 200 ? text : text[..200] + "...";
 
-    private sealed record DeviceList
+    internal sealed record DeviceList
     {
         [JsonPropertyName("devices")] public ApiDevice[]? Devices { get; init; }
     }
 }
+
+[JsonSerializable(typeof(TailscaleApiClient.DeviceList))]
+internal sealed partial class TailscaleApiJson : JsonSerializerContext;

@@ -32,9 +32,14 @@ public abstract class BootstrapperTests : IDisposable
               if [ -n "$FAKE_GATE" ]; then echo building > "$FAKE_GATE.started"; n=0; while [ ! -e "$FAKE_GATE" ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; fi
               if [ -n "$FAKE_CS_ERROR" ]; then echo "Program.cs(1,1): error CS1002: ; expected"; exit 1; fi
               self=no; case " $* " in *" --self-contained true "*) self=yes ;; esac
+              # A publish that leaves the project's PublishAot on compiles one native executable.
+              native=no; case " $* " in *" publish "*"PublishAot=false"*) ;; " publish "*) native=yes ;; esac
+              if [ "$native" = yes ] && [ -n "$FAKE_NO_LINKER" ]; then echo "error : Platform linker ('clang' or 'gcc') not found in PATH."; exit 1; fi
               if [ "$self" = yes ] && [ -n "$FAKE_NO_RUNTIME_PACK" ]; then echo "error NU1101: Unable to find package Microsoft.NETCore.App.Runtime"; exit 1; fi
               while [ $# -gt 0 ]; do if [ "$1" = --output ]; then out="$2"; fi; shift; done
-              mkdir -p "$out" && echo dll > "$out/Build.dll"
+              mkdir -p "$out"
+              if [ "$native" = yes ]; then printf '#!/bin/sh\necho "native ran $*"\n' > "$out/Build"; chmod +x "$out/Build"; exit 0; fi
+              echo dll > "$out/Build.dll"
               # A self-contained publish leaves the program's own host beside it.
               if [ "$self" = yes ] && [ -n "$FAKE_APPHOST" ]; then printf '#!/bin/sh\necho "apphost ran $*"\n' > "$out/Build"; chmod +x "$out/Build"; fi
               exit 0
@@ -241,7 +246,45 @@ public sealed class BuildShTests() : BootstrapperTests("build.sh")
     private string[] Compiles => File.ReadAllLines(Path.Join(Root, "dotnet.log"));
 
     [ComposesFact]
-    public async Task Compiles_composite_and_self_contained_first_and_starts_it_through_its_own_host()
+    public async Task With_a_C_toolchain_compiles_one_native_executable_first_and_runs_it()
+    {
+        WithCompiler();
+
+        var result = await Run(null, true, "--target=Deploy");
+
+        Assert.Equal(0, result.Code);
+        var compile = Assert.Single(Compiles);
+        Assert.StartsWith("build publish --runtime linux-", compile);
+        Assert.DoesNotContain("PublishAot=false", compile);
+        Assert.DoesNotContain("--self-contained", compile);
+        Assert.Contains("native ran --target=Deploy", result.Output);
+    }
+
+    [ComposesFact]
+    public async Task A_native_compile_that_fails_falls_back_to_a_composite_with_the_same_restore()
+    {
+        WithCompiler();
+
+        var result = await Run(new Dictionary<string, string> { ["FAKE_NO_LINKER"] = "1", ["FAKE_APPHOST"] = "1" }, true, "--target=Build");
+
+        Assert.Equal(0, result.Code);
+        Assert.Contains("could not compile the pipeline as native", result.Output);
+        Assert.Equal(2, Compiles.Length);
+        // Native AOT off for the build, on for the restore: the packages restored are the ones the lock files hold.
+        Assert.Contains("-p:PublishAot=false -rp:PublishAot=true -p:PublishReadyToRun=true -p:PublishReadyToRunComposite=true", Compiles[1]);
+        Assert.Contains("apphost ran --target=Build", result.Output);
+    }
+
+    // build.sh compiles natively only where it finds a C compiler to link with; the tests' PATH has none unless given.
+    private void WithCompiler()
+    {
+        var gcc = Path.Join(Root, "toolbin", "gcc");
+        File.WriteAllText(gcc, "#!/bin/sh\nexit 0\n");
+        File.SetUnixFileMode(gcc, (UnixFileMode)0b111_101_101);
+    }
+
+    [ComposesFact]
+    public async Task Without_a_C_toolchain_compiles_composite_and_self_contained_first_and_starts_it_through_its_own_host()
     {
         var result = await Run(new Dictionary<string, string> { ["FAKE_APPHOST"] = "1" }, true, "--target=Deploy");
 
@@ -260,7 +303,7 @@ public sealed class BuildShTests() : BootstrapperTests("build.sh")
         Assert.Equal(0, result.Code);
         Assert.Contains("could not compile the pipeline as composite", result.Output);
         Assert.Equal(2, Compiles.Length);
-        Assert.Contains("--self-contained false -p:PublishReadyToRun=true", Compiles[1]);
+        Assert.Contains("--self-contained false -p:PublishAot=false -rp:PublishAot=true -p:PublishReadyToRun=true", Compiles[1]);
         Assert.Contains("ran .build/bin/Build.dll --target=Build", result.Output.Replace('\\', '/'));
     }
 
@@ -295,7 +338,7 @@ public sealed class BuildPs1Tests() : BootstrapperTests("build.ps1")
     }
 }
 
-/// <summary>build.sh compiles a composite, self-contained program only on Linux x64/arm64 with glibc.</summary>
+/// <summary>build.sh compiles a native or composite, self-contained program only on Linux x64/arm64 with glibc.</summary>
 public sealed class ComposesFactAttribute : FactAttribute
 {
     public ComposesFactAttribute()
@@ -303,6 +346,6 @@ public sealed class ComposesFactAttribute : FactAttribute
         var linux = OperatingSystem.IsLinux()
             && System.Runtime.InteropServices.RuntimeInformation.OSArchitecture is System.Runtime.InteropServices.Architecture.X64 or System.Runtime.InteropServices.Architecture.Arm64;
         if (!linux || Directory.EnumerateFiles("/lib", "ld-musl-*").Any())
-            Skip = "build.sh compiles a composite, self-contained program only on Linux x64/arm64 with glibc";
+            Skip = "build.sh compiles a native or composite, self-contained program only on Linux x64/arm64 with glibc";
     }
 }
