@@ -43,7 +43,8 @@ sources_stamp() {
 }
 
 up_to_date() {
-  [[ -f "$out/Build.dll" && -f "$stamp_file" ]] && [[ "$(cat "$stamp_file")" == "$1" ]]
+  # Build.dll, or the native executable alone.
+  [[ ( -f "$out/Build.dll" || -x "$out/Build" ) && -f "$stamp_file" ]] && [[ "$(cat "$stamp_file")" == "$1" ]]
 }
 
 release_lock() { rmdir "$lock_dir" 2>/dev/null || true; }

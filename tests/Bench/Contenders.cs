@@ -101,7 +101,12 @@ public sealed partial class DeployContender(ServerFarm farm, string repositoryRo
 {
     public string Name => "deploy";
 
-    public static string BuildDll(string repositoryRoot) => Path.Join(repositoryRoot, ".build", "bin", "Build.dll");
+    /// <summary>The program build.sh compiled: the native or self-contained executable, else Build.dll; null when neither is there.</summary>
+    public static string? BuiltProgram(string repositoryRoot)
+    {
+        var bin = Path.Join(repositoryRoot, ".build", "bin");
+        return new[] { Path.Join(bin, "Build"), Path.Join(bin, "Build.dll") }.FirstOrDefault(File.Exists);
+    }
 
     public IReadOnlyList<string> Arguments(string site, string remoteBase, int servers) =>
     [
@@ -139,7 +144,9 @@ public sealed partial class DeployContender(ServerFarm farm, string repositoryRo
     /// <summary>Whether the built program lists a Deploy task (its --description table, one task name per row at the left).</summary>
     public static async Task<bool> HasDeployTargetAsync(string repositoryRoot, CancellationToken cancellationToken)
     {
-        var result = await ChildProcess.RunAsync("dotnet", [BuildDll(repositoryRoot), "--description"], repositoryRoot,
+        var program = BuiltProgram(repositoryRoot) ?? throw new FileNotFoundException("build.sh has not compiled the pipeline", repositoryRoot);
+        var (file, arguments) = program.EndsWith(".dll", StringComparison.Ordinal) ? ("dotnet", new[] { program, "--description" }) : (program, ["--description"]);
+        var result = await ChildProcess.RunAsync(file, arguments, repositoryRoot,
             cancellationToken: cancellationToken, environment: new Dictionary<string, string> { ["NO_COLOR"] = "1" });
         return ListsDeployTask(result.Output);
     }

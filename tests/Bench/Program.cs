@@ -33,10 +33,10 @@ namespace Bench
             var root = RepositoryRoot(Environment.CurrentDirectory);
             var siteSource = Path.GetFullPath(options.Site ?? Path.Join(root, "site"), root);
             var output = Path.GetFullPath(options.Output ?? Path.Join(root, "artifacts", "bench.json"), root);
-            if (options.Contenders.Contains("deploy") && !File.Exists(DeployContender.BuildDll(root)))
-                throw new BenchOptionsException($"The deploy contender runs {DeployContender.BuildDll(root)}, which does not exist. Build it with ./build.sh (any target), or leave deploy out: --bench-contenders=rsync-sequential,rsync-parallel,tar-ssh.");
+            if (options.Contenders.Contains("deploy") && DeployContender.BuiltProgram(root) is null)
+                throw new BenchOptionsException($"The deploy contender runs the program build.sh compiles into {Path.Join(root, ".build", "bin")}, which is not there. Build it with ./build.sh (any target), or leave deploy out: --bench-contenders=rsync-sequential,rsync-parallel,tar-ssh.");
             if (options.Contenders.Contains("deploy") && !await DeployContender.HasDeployTargetAsync(root, cancellationToken))
-                throw new BenchOptionsException($"{DeployContender.BuildDll(root)} has no Deploy target (dotnet {DeployContender.BuildDll(root)} --description does not list it). Rebuild it with ./build.sh once Deploy is in the tree, or leave deploy out: --bench-contenders=rsync-sequential,rsync-parallel,tar-ssh.");
+                throw new BenchOptionsException($"{DeployContender.BuiltProgram(root)} has no Deploy target (its --description does not list it). Rebuild it with ./build.sh once Deploy is in the tree, or leave deploy out: --bench-contenders=rsync-sequential,rsync-parallel,tar-ssh.");
             string[] tools = options.Scenarios.Any(BenchOptions.UsesHexoSite) ? ["rsync", "ssh", "tar", "node", "bash"] : ["rsync", "ssh", "bash"];
             foreach (var tool in tools)
                 if (!OnPath(tool)) throw new BenchOptionsException($"'{tool}' is not on PATH; the benchmark needs it.");

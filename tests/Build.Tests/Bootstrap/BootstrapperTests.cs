@@ -258,6 +258,11 @@ public sealed class BuildShTests() : BootstrapperTests("build.sh")
         Assert.DoesNotContain("PublishAot=false", compile);
         Assert.DoesNotContain("--self-contained", compile);
         Assert.Contains("native ran --target=Deploy", result.Output);
+
+        // The native executable alone (no Build.dll) is up to date on the next run.
+        var again = await Run(null, true, "--target=Build");
+        Assert.Single(Compiles);
+        Assert.Contains("native ran --target=Build", again.Output);
     }
 
     [ComposesFact]
