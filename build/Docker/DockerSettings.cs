@@ -26,10 +26,11 @@ public abstract class DockerSettings
     public IReadOnlyList<string> ToArguments()
     {
         var args = new List<string>();
+        // In declaration order: the order reflection lists them in, from the metadata (the native program has no
+        // metadata tokens to sort by).
         var properties = GetType()
             .GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.GetCustomAttribute<NotAnArgumentAttribute>() is null)
-            .OrderBy(p => p.MetadataToken);
+            .Where(p => p.GetCustomAttribute<NotAnArgumentAttribute>() is null);
         foreach (var property in properties)
         {
             var option = "--" + KebabCase(property.Name);

@@ -13,31 +13,31 @@ public static class CakeHostExtensions
         return host.ConfigureServices(services => new TStartup().Configure(services));
     }
 
-    public static CakeHost UseContext<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TContext>(this CakeHost host)
+    public static CakeHost UseContext<[DynamicallyAccessedMembers(ServiceCollectionExtensions.Ctors)] TContext>(this CakeHost host)
         where TContext : class, IFrostingContext
         => host.ConfigureServices(services => services.UseContext<TContext>());
 
-    public static CakeHost UseLifetime<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TLifetime>(this CakeHost host)
+    public static CakeHost UseLifetime<[DynamicallyAccessedMembers(ServiceCollectionExtensions.Ctors)] TLifetime>(this CakeHost host)
         where TLifetime : class, IFrostingLifetime
         => host.ConfigureServices(services => services.UseLifetime<TLifetime>());
 
-    public static CakeHost UseSetup<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TSetup>(this CakeHost host)
+    public static CakeHost UseSetup<[DynamicallyAccessedMembers(ServiceCollectionExtensions.Ctors)] TSetup>(this CakeHost host)
         where TSetup : class, IFrostingSetup
         => host.ConfigureServices(services => services.UseSetup<TSetup>());
 
-    public static CakeHost UseTeardown<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TTeardown>(this CakeHost host)
+    public static CakeHost UseTeardown<[DynamicallyAccessedMembers(ServiceCollectionExtensions.Ctors)] TTeardown>(this CakeHost host)
         where TTeardown : class, IFrostingTeardown
         => host.ConfigureServices(services => services.UseTeardown<TTeardown>());
 
-    public static CakeHost UseTaskLifetime<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TLifetime>(this CakeHost host)
+    public static CakeHost UseTaskLifetime<[DynamicallyAccessedMembers(ServiceCollectionExtensions.Ctors)] TLifetime>(this CakeHost host)
         where TLifetime : class, IFrostingTaskLifetime
         => host.ConfigureServices(services => services.UseTaskLifetime<TLifetime>());
 
-    public static CakeHost UseTaskSetup<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TSetup>(this CakeHost host)
+    public static CakeHost UseTaskSetup<[DynamicallyAccessedMembers(ServiceCollectionExtensions.Ctors)] TSetup>(this CakeHost host)
         where TSetup : class, IFrostingTaskSetup
         => host.ConfigureServices(services => services.UseTaskSetup<TSetup>());
 
-    public static CakeHost UseTaskTeardown<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TTeardown>(this CakeHost host)
+    public static CakeHost UseTaskTeardown<[DynamicallyAccessedMembers(ServiceCollectionExtensions.Ctors)] TTeardown>(this CakeHost host)
         where TTeardown : class, IFrostingTaskTeardown
         => host.ConfigureServices(services => services.UseTaskTeardown<TTeardown>());
 

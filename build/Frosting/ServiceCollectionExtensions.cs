@@ -9,7 +9,7 @@ namespace Cake.Frosting;
 public static class ServiceCollectionExtensions
 {
     // DI builds these types through their constructors: kept in a trimmed (native) program.
-    private const DynamicallyAccessedMemberTypes Ctors = DynamicallyAccessedMemberTypes.PublicConstructors;
+    internal const DynamicallyAccessedMemberTypes Ctors = DynamicallyAccessedMemberTypes.PublicConstructors;
 
     /// <summary>The typed context, built through DI; registered as <see cref="IFrostingContext"/> only, as in the package.</summary>
     public static IServiceCollection UseContext<[DynamicallyAccessedMembers(Ctors)] TContext>(this IServiceCollection services)
