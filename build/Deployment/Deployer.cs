@@ -145,7 +145,7 @@ public sealed class Deployer(BuildContext context)
             server => context.StartupConnections.Take(server, context.Ssh));
     }
 
-    private static ConnectServer Connect(SshConnector connector) => async (server, ct) =>
+    internal static ConnectServer Connect(SshConnector connector) => async (server, ct) =>
     {
         var connection = await connector.ConnectAsync(server, ct);
         return new ServerLink(connection.Shell, connection);

@@ -45,18 +45,14 @@ public sealed class StartupConnections : IDisposable
             if (SandboxSettings.From(source).Enabled || TailnetSettings.From(source).Mode != TailnetMode.Off) return;
             var targets = ServerSelection.From(source).FromHosts();
             var ssh = SshSettings.From(source);
-            var connector = SshConnector.FromSettings(ssh);
+            var connect = Deployer.Connect(SshConnector.FromSettings(ssh));
             lock (_gate)
             {
                 if (_disposed) return;
                 _ssh = ssh;
                 foreach (var target in targets)
                 {
-                    var opening = Task.Run(async () =>
-                    {
-                        var connection = await connector.ConnectAsync(target, cancellationToken);
-                        return new ServerLink(connection.Shell, connection);
-                    }, cancellationToken);
+                    var opening = Task.Run(() => connect(target, cancellationToken), cancellationToken);
                     // Observed here: a failure is the deploy's to report, through a connection of its own.
                     _ = opening.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
                     _opening[target.Name] = (target, opening);

@@ -105,6 +105,9 @@ internal static class RemoteScripts
           fi
         }
         own_lock() { [ -d .deploy/lock ] && [ "$(owner_id)" = "$run" ]; }
+        # GNU find (-printf) and awk: the upload's one walk both counts the staged tree and finds edited linked files,
+        # so Prepare leaves the edits to it (@edits-at-seal) exactly where this holds.
+        gnu_walk() { command -v awk >/dev/null 2>&1 && find . -maxdepth 0 -printf '' >/dev/null 2>&1; }
         # The lock is renamed away before it is removed, so nobody ever finds it without its owner file.
         unlock() {
           if [ -e .deploy/lock ]; then rm -rf ".deploy/unlocked.$$" && mv -T .deploy/lock ".deploy/unlocked.$$" || return 1; fi
@@ -277,7 +280,7 @@ internal static class RemoteScripts
           # (GNU with -q, BusyBox always), so a newline in a name cannot forge a line.
           if [ -f ".deploy/manifests/$cid.sealed" ] && [ -d "releases/$cid" ] && command -v find >/dev/null 2>&1; then
             say "@sealed"
-            if [ "$edits" = seal ] && command -v awk >/dev/null 2>&1 && find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
+            if [ "$edits" = seal ] && gnu_walk; then
               # The upload's count walk (GNU find) finds the linked files newer than this seal: one walk of a release less.
               say "@edits-at-seal"
             else
@@ -375,7 +378,7 @@ internal static class RemoteScripts
         # Edits: files linked from that release (a link count above 1) newer than its seal were edited in place since.
         # Only GNU find looks for them here (the client asks only after @edits-at-seal); elsewhere e stays unknown.
         e=unknown; [ "${edits:--}" = - ] && e=0
-        if command -v awk >/dev/null 2>&1 && find . -maxdepth 0 -printf '' >/dev/null 2>&1; then
+        if gnu_walk; then
           if [ "${edits:--}" = - ]; then
             set -- $(find "releases/.$id.partial" -type f -printf '%s\n' | awk '{ n++; b += $1 } END { printf "%d %.0f 0", n, b }')
           else
